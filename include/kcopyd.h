@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libkcopyd: copy ranges of 512-byte sectors from one device to one or more
+ * other devices, asynchronously, with memory reserved up front.
+ *
+ * The API keeps the names and signatures of the kernel's kcopyd as described
+ * in Documentation/device-mapper/kcopyd.txt.  Every function that can fail
+ * returns 0 (or a non-negative value) on success and a negative errno value
+ * on failure; none of them sets errno.  See kcopyd(3).
+ */
+#ifndef KCOPYD_H
+#define KCOPYD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KCOPYD_VERSION_MAJOR 0
+#define KCOPYD_VERSION_MINOR 1
+#define KCOPYD_VERSION_MICRO 0
+
+typedef uint64_t sector_t;                 /* 512-byte sectors */
+
+#define KCOPYD_SECTOR_SHIFT 9
+#define KCOPYD_SECTOR_SIZE  512u
+#define KCOPYD_PAGE_SIZE    4096u           /* the unit of num_pages */
+
+struct block_device;                       /* opaque: a regular file or a block device */
+struct kcopyd_client;                      /* opaque */
+
+struct io_region {
+	struct block_device *bdev;
+	sector_t sector;
+	sector_t count;
+};
+
+typedef void (*kcopyd_notify_fn)(int read_err, unsigned int write_err, void *context);
+
+/* Flags of kcopyd_copy() and kcopyd_zero(). */
+#define KCOPYD_IGNORE_ERROR (1u << 0)      /* go on for the healthy destinations after an error */
+#define KCOPYD_WRITE_SEQ    (1u << 1)      /* write each destination in increasing offset order */
+#define KCOPYD_SKIP_ZEROES  (1u << 2)      /* destinations read as zero: do not write all-zero blocks */
+#define KCOPYD_MAX_REGIONS  32
+
+/* The seed API. */
+int  kcopyd_client_create(unsigned int num_pages, struct kcopyd_client **result);
+int  kcopyd_copy(struct kcopyd_client *kc, struct io_region *from,
+		 unsigned int num_dests, struct io_region *dests,
+		 unsigned int flags, kcopyd_notify_fn fn, void *context);
+int  kcopyd_zero(struct kcopyd_client *kc, unsigned int num_dests, struct io_region *dests,
+		 unsigned int flags, kcopyd_notify_fn fn, void *context);
+void kcopyd_client_destroy(struct kcopyd_client *kc);
+
+/* Devices: regular files and block devices. */
+int  kcopyd_bdev_open(const char *path, int open_flags /* O_RDONLY or O_RDWR */,
+		      struct block_device **result);
+void kcopyd_bdev_close(struct block_device *bdev);
+sector_t kcopyd_bdev_sectors(const struct block_device *bdev);
+
+/* ---- Extensions ---------------------------------------------------------- */
+
+/* kcopyd_bdev_open_ex() flags. */
+#define KCOPYD_BDEV_DIRECT   (1u << 0)     /* require O_DIRECT: fail with -EINVAL where unsupported */
+#define KCOPYD_BDEV_BUFFERED (1u << 1)     /* never use O_DIRECT */
+#define KCOPYD_BDEV_EXCL     (1u << 2)     /* block devices: open with O_EXCL (-EBUSY if mounted or held) */
+
+int  kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
+			 struct block_device **result);
+/* Exact size in bytes (a regular file need not be a multiple of 512 bytes;
+ * kcopyd_bdev_sectors() rounds it up and the tail reads as zeros). */
+uint64_t kcopyd_bdev_size(const struct block_device *bdev);
+unsigned int kcopyd_bdev_logical_block_size(const struct block_device *bdev);
+unsigned int kcopyd_bdev_physical_block_size(const struct block_device *bdev);
+int  kcopyd_bdev_is_blockdev(const struct block_device *bdev);   /* 1 or 0 */
+int  kcopyd_bdev_is_direct(const struct block_device *bdev);     /* 1 if O_DIRECT is in use */
+int  kcopyd_bdev_can_zero(const struct block_device *bdev);      /* 1 if a zeroing fast path may exist */
+/* fsync the device: returns 0 or a negative errno. */
+int  kcopyd_bdev_flush(struct block_device *bdev);
+
+/* Block until every job submitted so far (and any they submit from their
+ * callbacks) has called back.  -EDEADLK from one of the client's callbacks. */
+int  kcopyd_client_wait(struct kcopyd_client *kc);
+
+/* The engine the client runs on: "io_uring" or "threads" (the fallback).
+ * The environment variable KCOPYD_ENGINE=threads|io_uring forces one. */
+const char *kcopyd_client_engine(const struct kcopyd_client *kc);
+
+/* Sub-job size in bytes: a multiple of 4096, rounded down to a power of two
+ * number of pages and capped by the pool.  Default 512 KiB.  -EBUSY while jobs run. */
+int  kcopyd_client_set_sub_job_size(struct kcopyd_client *kc, unsigned int bytes);
+/* How many sub-jobs may be in flight at once (1..4096, default 64). -EBUSY while jobs run. */
+int  kcopyd_client_set_queue_depth(struct kcopyd_client *kc, unsigned int depth);
+/* Throttle: at most bytes_per_sec bytes read or zeroed per second; 0 = unlimited. */
+int  kcopyd_client_set_rate(struct kcopyd_client *kc, uint64_t bytes_per_sec);
+
+struct kcopyd_stats {
+	uint64_t jobs_submitted;
+	uint64_t jobs_completed;
+	uint64_t sub_jobs;
+	uint64_t bytes_read;          /* from sources */
+	uint64_t bytes_written;       /* to destinations, summed over destinations */
+	uint64_t bytes_zeroed;        /* by fast paths (fallocate), summed over destinations */
+	uint64_t bytes_skipped;       /* all-zero blocks not written (KCOPYD_SKIP_ZEROES) */
+	uint64_t read_errors;
+	uint64_t write_errors;
+	uint64_t retries;             /* short transfers and -EAGAIN resubmitted */
+};
+/* Fills up to size bytes of *stats (pass sizeof(struct kcopyd_stats)). */
+int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *stats, size_t size);
+
+/* Detailed result of a job, for kcopyd_copy_ex() and kcopyd_zero_ex(). */
+struct kcopyd_result {
+	int read_err;                 /* 0, or the negative errno of the first failed read */
+	unsigned int write_err;       /* bit i set: destination i failed */
+	sector_t read_err_sector;     /* first failed source sector (valid if read_err) */
+	int dest_errno[KCOPYD_MAX_REGIONS];          /* negative errno, 0 if fine */
+	sector_t dest_err_sector[KCOPYD_MAX_REGIONS]; /* first failed sector of each destination */
+};
+typedef void (*kcopyd_result_fn)(const struct kcopyd_result *result, void *context);
+
+int  kcopyd_copy_ex(struct kcopyd_client *kc, struct io_region *from,
+		    unsigned int num_dests, struct io_region *dests,
+		    unsigned int flags, kcopyd_result_fn fn, void *context);
+int  kcopyd_zero_ex(struct kcopyd_client *kc, unsigned int num_dests, struct io_region *dests,
+		    unsigned int flags, kcopyd_result_fn fn, void *context);
+
+/* The kernel's prepare_callback/do_callback pair: reserve a callback now,
+ * trigger it later from any thread; it then runs on the client's thread
+ * like a job's callback.  A prepared callback counts as an outstanding job
+ * until it is done. */
+struct kcopyd_callback;
+int  kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn fn, void *context,
+			     struct kcopyd_callback **result);
+void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsigned int write_err);
+
+/* "MAJOR.MINOR.MICRO" of the library actually loaded. */
+const char *kcopyd_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KCOPYD_H */

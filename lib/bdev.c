@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The local endpoint: a regular file or a block device.
+ *
+ * Each device keeps a buffered descriptor and, where the file system or
+ * device accepts it, an O_DIRECT one; every request goes through the direct
+ * one when its offset, length and buffer are aligned for it, else through
+ * the buffered one (odd sector offsets on a file, the tail of a file whose
+ * size is not a multiple of the direct I/O alignment).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define BDEV_FLAGS (KCOPYD_BDEV_DIRECT | KCOPYD_BDEV_BUFFERED | KCOPYD_BDEV_EXCL)
+
+static bool aligned(uint64_t v, unsigned int a)
+{
+	return (v & (a - 1)) == 0;
+}
+
+static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
+{
+	struct block_device *bd = io->bd;
+	int fd = bd->fd;
+
+	if (io->op == KC_OP_ZERO) {
+		/* Block devices: ZERO_RANGE is the kernel's blkdev_issue_zeroout,
+		 * as BLKZEROOUT.  A hole punched in a block device need not read
+		 * back as zeros, so PUNCH_HOLE is for files only. */
+		if (bd->can_zero_range)
+			io->zero_mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+		else if (bd->can_punch_hole)
+			io->zero_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		else {
+			io->zero_mode = 0;
+			kc_io_defer(kc, io, -EOPNOTSUPP);
+			return;
+		}
+		kc->backend->fallocate(kc, fd, io, io->zero_mode);
+		return;
+	}
+	if (bd->fd_direct >= 0 && aligned(io->off + io->done, bd->dio_align) &&
+	    aligned(io->len - io->done, bd->dio_align) &&
+	    aligned((uintptr_t)(io->buf + io->done), bd->dio_align))
+		fd = bd->fd_direct;
+	kc->backend->rw(kc, fd, io);
+}
+
+static int file_flush(struct block_device *bd)
+{
+	return fsync(bd->fd) < 0 ? -errno : 0;
+}
+
+static void file_close(struct block_device *bd)
+{
+	if (bd->fd_direct >= 0)
+		close(bd->fd_direct);
+	close(bd->fd);
+}
+
+const struct kc_endpoint_ops kc_endpoint_file = {
+	.name = "file",
+	.submit = file_submit,
+	.flush = file_flush,
+	.close = file_close,
+};
+
+static int probe_blockdev(struct block_device *bd)
+{
+	uint64_t bytes;
+	int lbs, pbs;
+
+	if (ioctl(bd->fd, BLKGETSIZE64, &bytes) < 0 || ioctl(bd->fd, BLKSSZGET, &lbs) < 0)
+		return -errno;
+	if (ioctl(bd->fd, BLKPBSZGET, &pbs) < 0)
+		pbs = lbs;
+	bd->size = bytes;
+	bd->lbs = (unsigned int)lbs;
+	bd->pbs = (unsigned int)pbs;
+	bd->can_zero_range = true;
+	bd->can_punch_hole = false;
+	return 0;
+}
+
+/* Open the O_DIRECT descriptor and learn its alignment.  Returns 0 when
+ * there is none (the file system refuses O_DIRECT) unless it is required. */
+static int open_direct(struct block_device *bd, const char *path, int acc, bool required)
+{
+	struct statx stx;
+	unsigned int align;
+
+	bd->fd_direct = open(path, acc | O_DIRECT | O_CLOEXEC);
+	if (bd->fd_direct < 0) {
+		int err = errno;
+
+		if (err == EINVAL && !required)
+			return 0;
+		return -err;
+	}
+	align = bd->blockdev ? bd->lbs : 4096;
+	if (statx(bd->fd_direct, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+		align = stx.stx_dio_offset_align;
+		if (stx.stx_dio_mem_align > align)
+			align = stx.stx_dio_mem_align;
+	}
+	bd->dio_align = align;
+	return 0;
+}
+
+static int bdev_open(const char *path, int acc, unsigned int bflags, struct block_device *bd)
+{
+	struct stat st;
+	int ret;
+
+	/* stat first: opening a FIFO would block, and O_EXCL is only for
+	 * block devices. */
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -ENODEV;
+	bd->blockdev = S_ISBLK(st.st_mode);
+	bd->fd = open(path, acc | O_CLOEXEC |
+		      (bd->blockdev && (bflags & KCOPYD_BDEV_EXCL) ? O_EXCL : 0));
+	if (bd->fd < 0)
+		return -errno;
+	if (fstat(bd->fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode) != bd->blockdev || (!bd->blockdev && !S_ISREG(st.st_mode)))
+		return -EAGAIN;         /* replaced between stat and open */
+	if (bd->blockdev) {
+		ret = probe_blockdev(bd);
+		if (ret)
+			return ret;
+		bd->id_dev = st.st_rdev;
+		bd->id_ino = 0;
+	} else {
+		bd->size = (uint64_t)st.st_size;
+		bd->lbs = KCOPYD_SECTOR_SIZE;
+		bd->pbs = st.st_blksize > 0 ? (unsigned int)st.st_blksize : 4096;
+		bd->can_zero_range = bd->can_punch_hole = true;
+		bd->id_dev = st.st_dev;
+		bd->id_ino = st.st_ino;
+	}
+	bd->sectors = (bd->size + KCOPYD_SECTOR_SIZE - 1) >> KCOPYD_SECTOR_SHIFT;
+	bd->writable = acc == O_RDWR;
+	if (bflags & KCOPYD_BDEV_BUFFERED)
+		return 0;
+	return open_direct(bd, path, acc, bflags & KCOPYD_BDEV_DIRECT);
+}
+
+KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
+				  struct block_device **result)
+{
+	struct block_device *bd;
+	int acc = open_flags & O_ACCMODE, ret;
+
+	if (!path || !result || (open_flags & ~O_ACCMODE) ||
+	    (acc != O_RDONLY && acc != O_RDWR) || (bdev_flags & ~BDEV_FLAGS) ||
+	    ((bdev_flags & KCOPYD_BDEV_DIRECT) && (bdev_flags & KCOPYD_BDEV_BUFFERED)))
+		return -EINVAL;
+	bd = calloc(1, sizeof(*bd));
+	if (!bd)
+		return -ENOMEM;
+	bd->ops = &kc_endpoint_file;
+	bd->fd = bd->fd_direct = -1;
+	bd->dio_align = 4096;
+	ret = bdev_open(path, acc, bdev_flags, bd);
+	if (ret) {
+		if (bd->fd_direct >= 0)
+			close(bd->fd_direct);
+		if (bd->fd >= 0)
+			close(bd->fd);
+		free(bd);
+		return ret;
+	}
+	*result = bd;
+	return 0;
+}
+
+KC_EXPORT int kcopyd_bdev_open(const char *path, int open_flags, struct block_device **result)
+{
+	return kcopyd_bdev_open_ex(path, open_flags, 0, result);
+}
+
+KC_EXPORT void kcopyd_bdev_close(struct block_device *bdev)
+{
+	if (!bdev)
+		return;
+	bdev->ops->close(bdev);
+	free(bdev);
+}
+
+KC_EXPORT sector_t kcopyd_bdev_sectors(const struct block_device *bdev)
+{
+	return bdev ? bdev->sectors : 0;
+}
+
+KC_EXPORT uint64_t kcopyd_bdev_size(const struct block_device *bdev)
+{
+	return bdev ? bdev->size : 0;
+}
+
+KC_EXPORT unsigned int kcopyd_bdev_logical_block_size(const struct block_device *bdev)
+{
+	return bdev ? bdev->lbs : 0;
+}
+
+KC_EXPORT unsigned int kcopyd_bdev_physical_block_size(const struct block_device *bdev)
+{
+	return bdev ? bdev->pbs : 0;
+}
+
+KC_EXPORT int kcopyd_bdev_is_blockdev(const struct block_device *bdev)
+{
+	return bdev && bdev->blockdev;
+}
+
+KC_EXPORT int kcopyd_bdev_is_direct(const struct block_device *bdev)
+{
+	return bdev && bdev->fd_direct >= 0;
+}
+
+KC_EXPORT int kcopyd_bdev_can_zero(const struct block_device *bdev)
+{
+	return bdev && (bdev->can_zero_range || bdev->can_punch_hole);
+}
+
+KC_EXPORT int kcopyd_bdev_flush(struct block_device *bdev)
+{
+	if (!bdev)
+		return -EINVAL;
+	return bdev->ops->flush(bdev);
+}

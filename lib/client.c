@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The client: the public entry points.  Creating a client reserves its page
+ * pool, picks an I/O backend and starts its thread; kcopyd_copy() and
+ * kcopyd_zero() check every argument before anything is queued, copy the
+ * regions into a job and hand it to that thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define JOB_FLAGS (KCOPYD_IGNORE_ERROR | KCOPYD_WRITE_SEQ | KCOPYD_SKIP_ZEROES)
+
+static bool debug_on(void)
+{
+	const char *v = getenv("KCOPYD_DEBUG");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* ---- create / destroy -------------------------------------------------- */
+
+static unsigned int floor_log2(unsigned int v)
+{
+	unsigned int o = 0;
+
+	while (v >> (o + 1))
+		o++;
+	return o;
+}
+
+/* Size sub-jobs: the largest power of two pages within both the wish and the pool. */
+static int apply_sub_job_size(struct kcopyd_client *kc, unsigned int bytes)
+{
+	unsigned int pages = bytes >> KC_PAGE_SHIFT;
+
+	if (pages > kc->pool.num_pages)
+		pages = kc->pool.num_pages;
+	kc->sub_job_order = floor_log2(pages);
+	kc->sub_job_size = KCOPYD_PAGE_SIZE << kc->sub_job_order;
+	kc_pool_reset(&kc->pool, kc->sub_job_order);
+	return 0;
+}
+
+static int alloc_subjobs(struct kcopyd_client *kc, unsigned int depth)
+{
+	struct kc_subjob *sjs = calloc(depth, sizeof(*sjs));
+
+	if (!sjs)
+		return -ENOMEM;
+	free(kc->subjobs);
+	kc->subjobs = sjs;
+	kc->depth = depth;
+	kc->free_subjobs = NULL;
+	for (unsigned int i = depth; i-- > 0;) {
+		struct kc_subjob *sj = &sjs[i];
+
+		sj->read.sj = sj;
+		for (unsigned int d = 0; d < KCOPYD_MAX_REGIONS; d++)
+			sj->write[d].sj = sj;
+		sj->next = kc->free_subjobs;
+		kc->free_subjobs = sj;
+	}
+	return 0;
+}
+
+static int pick_backend(struct kcopyd_client *kc)
+{
+	const char *want = getenv("KCOPYD_ENGINE");
+	int ret;
+
+	if (want && *want && strcmp(want, "threads") != 0 && strcmp(want, "io_uring") != 0)
+		return -EINVAL;
+	if (!want || strcmp(want, "threads") != 0) {
+		kc->backend = &kc_backend_uring;
+		ret = kc->backend->init(kc);
+		if (!ret || (want && *want))
+			return ret;
+		/* EPERM (seccomp, io_uring_disabled), ENOSYS (old kernel), or a
+		 * memlock limit: the same semantics, on threads. */
+		if (debug_on())
+			fprintf(stderr, "libkcopyd: io_uring unavailable (%s), using threads\n",
+				strerror(-ret));
+	}
+	kc->backend = &kc_backend_threads;
+	return kc->backend->init(kc);
+}
+
+static void client_free(struct kcopyd_client *kc)
+{
+	if (kc->backend && kc->backend_priv)
+		kc->backend->fini(kc);
+	kc_pool_fini(&kc->pool);
+	free(kc->subjobs);
+	pthread_mutex_destroy(&kc->lock);
+	pthread_cond_destroy(&kc->idle_cond);
+	free(kc);
+}
+
+static int start_thread(struct kcopyd_client *kc)
+{
+	sigset_t all, old;
+	int ret;
+
+	/* Signals are for the application's threads, not for the engine. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&kc->thread, NULL, kc_engine_main, kc);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -ret;
+}
+
+KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client **result)
+{
+	struct kcopyd_client *kc;
+	int ret;
+
+	if (!result || !num_pages || num_pages >= UINT32_MAX)
+		return -EINVAL;
+	kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return -ENOMEM;
+	pthread_mutex_init(&kc->lock, NULL);
+	pthread_cond_init(&kc->idle_cond, NULL);
+	kc->incoming_tail = &kc->incoming;
+	kc->queue_tail = &kc->queue;
+	kc->done_tail = &kc->done;
+	ret = kc_pool_init(&kc->pool, num_pages);
+	if (!ret)
+		ret = alloc_subjobs(kc, KC_DEFAULT_DEPTH);
+	if (!ret)
+		ret = pick_backend(kc);
+	if (!ret)
+		ret = apply_sub_job_size(kc, KC_DEFAULT_SUB_JOB);
+	if (!ret)
+		ret = start_thread(kc);
+	if (ret) {
+		client_free(kc);
+		return ret;
+	}
+	*result = kc;
+	return 0;
+}
+
+static bool on_engine_thread(const struct kcopyd_client *kc)
+{
+	return pthread_equal(pthread_self(), kc->thread);
+}
+
+KC_EXPORT int kcopyd_client_wait(struct kcopyd_client *kc)
+{
+	if (!kc)
+		return -EINVAL;
+	if (on_engine_thread(kc))
+		return -EDEADLK;
+	pthread_mutex_lock(&kc->lock);
+	while (kc->outstanding)
+		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+	pthread_mutex_unlock(&kc->lock);
+	return 0;
+}
+
+static void wake(struct kcopyd_client *kc)
+{
+	kc->backend->wake(kc);
+}
+
+KC_EXPORT void kcopyd_client_destroy(struct kcopyd_client *kc)
+{
+	if (!kc)
+		return;
+	if (on_engine_thread(kc))
+		kc_fail("kcopyd_client_destroy called from one of the client's own callbacks: "
+			"it would wait for itself forever");
+	kcopyd_client_wait(kc);
+	pthread_mutex_lock(&kc->lock);
+	kc->exiting = true;
+	pthread_mutex_unlock(&kc->lock);
+	wake(kc);
+	pthread_join(kc->thread, NULL);
+	client_free(kc);
+}
+
+/* ---- job submission ---------------------------------------------------- */
+
+static bool same_device(const struct block_device *a, const struct block_device *b)
+{
+	return a == b || (a->blockdev == b->blockdev && a->id_dev == b->id_dev &&
+			  a->id_ino == b->id_ino);
+}
+
+static bool overlap(const struct io_region *a, const struct io_region *b)
+{
+	return same_device(a->bdev, b->bdev) && a->sector < b->sector + b->count &&
+	       b->sector < a->sector + a->count;
+}
+
+static int check_region(const struct io_region *r)
+{
+	unsigned int spb;
+
+	if (!r->bdev)
+		return -EINVAL;
+	if (r->sector > r->bdev->sectors || r->count > r->bdev->sectors - r->sector)
+		return -EINVAL;
+	/* No read-modify-write: on a device of 4096-byte logical blocks a region
+	 * must start and end on a block boundary. */
+	spb = r->bdev->lbs >> KCOPYD_SECTOR_SHIFT;
+	if (spb > 1 && (r->sector % spb || r->count % spb))
+		return -EINVAL;
+	return 0;
+}
+
+static int check_dests(const struct io_region *from, unsigned int num_dests,
+		       const struct io_region *dests)
+{
+	for (unsigned int i = 0; i < num_dests; i++) {
+		const struct io_region *d = &dests[i];
+		int ret = check_region(d);
+
+		if (ret)
+			return ret;
+		if (!d->bdev->writable)
+			return -EBADF;
+		if (from && d->count != from->count)
+			return -EINVAL;
+		for (unsigned int j = 0; j < i; j++)
+			if (d->count && dests[j].count && overlap(d, &dests[j]))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+/* A destination over the source on the same device is copied as memmove
+ * would: one sub-job at a time, from the end when it lies above.  Returns
+ * -EINVAL when destinations overlap the source from both sides. */
+static int plan_overlap(struct kc_job *job)
+{
+	bool up = false, down = false;
+
+	for (unsigned int i = 0; i < job->num_dests; i++) {
+		const struct io_region *d = &job->dests[i].r;
+
+		if (!d->count || !overlap(d, &job->from) || d->sector == job->from.sector)
+			continue;
+		if (d->sector > job->from.sector)
+			up = true;
+		else
+			down = true;
+	}
+	if (up && down)
+		return -EINVAL;
+	job->serial = up || down;
+	job->backward = up;
+	return 0;
+}
+
+static void enqueue(struct kcopyd_client *kc, struct kc_job *job)
+{
+	bool need_wake;
+
+	job->next = NULL;
+	pthread_mutex_lock(&kc->lock);
+	*kc->incoming_tail = job;
+	kc->incoming_tail = &job->next;
+	if (job->kind != KC_JOB_CALLBACK)
+		kc->outstanding++;
+	need_wake = kc->sleeping;
+	kc->sleeping = false;
+	pthread_mutex_unlock(&kc->lock);
+	if (need_wake)
+		wake(kc);
+}
+
+static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int num_dests,
+		  struct io_region *dests, unsigned int flags, void *fn, bool ex, void *context)
+{
+	struct kc_job *job;
+	int ret;
+
+	if (!kc || !dests || !fn || !num_dests || num_dests > KCOPYD_MAX_REGIONS ||
+	    (flags & ~JOB_FLAGS))
+		return -EINVAL;
+	if (from && (ret = check_region(from)))
+		return ret;
+	ret = check_dests(from, num_dests, dests);
+	if (ret)
+		return ret;
+	job = calloc(1, sizeof(*job) + num_dests * sizeof(job->dests[0]));
+	if (!job)
+		return -ENOMEM;
+	job->kc = kc;
+	job->kind = from ? KC_JOB_COPY : KC_JOB_ZERO;
+	job->ex = ex;
+	if (ex)
+		job->fn.result = (kcopyd_result_fn)fn;
+	else
+		job->fn.notify = (kcopyd_notify_fn)fn;
+	job->context = context;
+	job->flags = flags;
+	job->num_dests = num_dests;
+	job->live = num_dests == 32 ? ~0u : (1u << num_dests) - 1;
+	for (unsigned int i = 0; i < num_dests; i++)
+		job->dests[i].r = dests[i];
+	job->total = dests[0].count << KCOPYD_SECTOR_SHIFT;
+	if (from) {
+		job->from = *from;
+		ret = plan_overlap(job);
+		if (ret) {
+			free(job);
+			return ret;
+		}
+	}
+	__atomic_fetch_add(&kc->stats.jobs_submitted, 1, __ATOMIC_RELAXED);
+	enqueue(kc, job);
+	return 0;
+}
+
+KC_EXPORT int kcopyd_copy(struct kcopyd_client *kc, struct io_region *from,
+			  unsigned int num_dests, struct io_region *dests,
+			  unsigned int flags, kcopyd_notify_fn fn, void *context)
+{
+	if (!from)
+		return -EINVAL;
+	return submit(kc, from, num_dests, dests, flags, (void *)fn, false, context);
+}
+
+KC_EXPORT int kcopyd_copy_ex(struct kcopyd_client *kc, struct io_region *from,
+			     unsigned int num_dests, struct io_region *dests,
+			     unsigned int flags, kcopyd_result_fn fn, void *context)
+{
+	if (!from)
+		return -EINVAL;
+	return submit(kc, from, num_dests, dests, flags, (void *)fn, true, context);
+}
+
+KC_EXPORT int kcopyd_zero(struct kcopyd_client *kc, unsigned int num_dests,
+			  struct io_region *dests, unsigned int flags,
+			  kcopyd_notify_fn fn, void *context)
+{
+	return submit(kc, NULL, num_dests, dests, flags, (void *)fn, false, context);
+}
+
+KC_EXPORT int kcopyd_zero_ex(struct kcopyd_client *kc, unsigned int num_dests,
+			     struct io_region *dests, unsigned int flags,
+			     kcopyd_result_fn fn, void *context)
+{
+	return submit(kc, NULL, num_dests, dests, flags, (void *)fn, true, context);
+}
+
+/* ---- prepared callbacks ------------------------------------------------ */
+
+KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn fn,
+				      void *context, struct kcopyd_callback **result)
+{
+	struct kc_job *job;
+
+	if (!kc || !fn || !result)
+		return -EINVAL;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->kc = kc;
+	job->kind = KC_JOB_CALLBACK;
+	job->fn.notify = fn;
+	job->context = context;
+	pthread_mutex_lock(&kc->lock);
+	kc->outstanding++;
+	pthread_mutex_unlock(&kc->lock);
+	*result = (struct kcopyd_callback *)job;
+	return 0;
+}
+
+KC_EXPORT void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsigned int write_err)
+{
+	struct kc_job *job = (struct kc_job *)cb;
+
+	if (!job)
+		return;
+	job->read_err = read_err;
+	job->write_err = write_err;
+	enqueue(job->kc, job);
+}
+
+/* ---- tuning and queries ------------------------------------------------ */
+
+/* Run fn on an idle client; the lock orders it against the engine thread,
+ * whose last touch of these fields came before outstanding reached 0. */
+static int while_idle(struct kcopyd_client *kc, int (*fn)(struct kcopyd_client *, unsigned int),
+		      unsigned int arg)
+{
+	int ret;
+
+	pthread_mutex_lock(&kc->lock);
+	ret = kc->outstanding ? -EBUSY : fn(kc, arg);
+	pthread_mutex_unlock(&kc->lock);
+	return ret;
+}
+
+KC_EXPORT int kcopyd_client_set_sub_job_size(struct kcopyd_client *kc, unsigned int bytes)
+{
+	if (!kc || bytes < KCOPYD_PAGE_SIZE || bytes % KCOPYD_PAGE_SIZE)
+		return -EINVAL;
+	return while_idle(kc, apply_sub_job_size, bytes);
+}
+
+KC_EXPORT int kcopyd_client_set_queue_depth(struct kcopyd_client *kc, unsigned int depth)
+{
+	if (!kc || !depth || depth > KC_MAX_DEPTH)
+		return -EINVAL;
+	return while_idle(kc, alloc_subjobs, depth);
+}
+
+KC_EXPORT int kcopyd_client_set_rate(struct kcopyd_client *kc, uint64_t bytes_per_sec)
+{
+	if (!kc)
+		return -EINVAL;
+	__atomic_store_n(&kc->rate, bytes_per_sec, __ATOMIC_RELAXED);
+	return 0;
+}
+
+KC_EXPORT const char *kcopyd_client_engine(const struct kcopyd_client *kc)
+{
+	return kc ? kc->backend->name : NULL;
+}
+
+KC_EXPORT int kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *stats,
+				  size_t size)
+{
+	struct kcopyd_stats s;
+	const uint64_t *src;
+	uint64_t *dst = (uint64_t *)&s;
+
+	if (!kc || !stats)
+		return -EINVAL;
+	src = (const uint64_t *)&kc->stats;
+	for (size_t i = 0; i < sizeof(s) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	memcpy(stats, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+KC_EXPORT const char *kcopyd_version(void)
+{
+	return STR(KCOPYD_VERSION_MAJOR) "." STR(KCOPYD_VERSION_MINOR) "." STR(KCOPYD_VERSION_MICRO);
+}

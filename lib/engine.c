@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine: the client's own thread.  It owns four lists, as the kernel's
+ * kcopyd does, but needs no lock for three of them:
+ *
+ *   incoming   jobs submitted by any thread (under kc->lock), not yet seen;
+ *   queue      jobs with work left to hand out to sub-jobs;
+ *   completed  I/Os that an endpoint finished without the backend
+ *              (an unsupported fast path, an injected fault);
+ *   done       jobs whose last sub-job finished: their callbacks are due.
+ *
+ * A sub-job reads one chunk of the source into a pool buffer, then writes
+ * that buffer to every live destination; when its last write completes the
+ * buffer goes back to the pool.  Nothing on this path allocates.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+void kc_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("libkcopyd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+uint64_t kc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned int order_for(uint32_t len)
+{
+	unsigned int pages = (len + KCOPYD_PAGE_SIZE - 1) >> KC_PAGE_SHIFT, order = 0;
+
+	while ((1u << order) < pages)
+		order++;
+	return order;
+}
+
+static bool all_zero(const char *buf, uint32_t len)
+{
+	static const char zeros[16];
+
+	if (len <= 16)
+		return memcmp(buf, zeros, len) == 0;
+	/* The first 16 bytes are zero and every byte equals the one 16 before it. */
+	return memcmp(buf, zeros, 16) == 0 && memcmp(buf, buf + 16, len - 16) == 0;
+}
+
+/* ---- job completion -------------------------------------------------- */
+
+static void job_done(struct kcopyd_client *kc, struct kc_job *job)
+{
+	job->next = NULL;
+	*kc->done_tail = job;
+	kc->done_tail = &job->next;
+}
+
+static void run_callback(struct kc_job *job)
+{
+	struct kcopyd_result res;
+
+	if (!job->ex) {
+		job->fn.notify(job->read_err, job->write_err, job->context);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.read_err = job->read_err;
+	res.write_err = job->write_err;
+	res.read_err_sector = job->read_err_sector;
+	for (unsigned int i = 0; i < job->num_dests; i++) {
+		res.dest_errno[i] = job->dests[i].err;
+		res.dest_err_sector[i] = job->dests[i].err_sector;
+	}
+	job->fn.result(&res, job->context);
+}
+
+/* Run the callbacks that are due, then tell waiters how many jobs are left. */
+static void run_callbacks(struct kcopyd_client *kc)
+{
+	struct kc_job *list = kc->done;
+	uint64_t n = 0;
+
+	if (!list)
+		return;
+	kc->done = NULL;
+	kc->done_tail = &kc->done;
+	while (list) {
+		struct kc_job *job = list;
+
+		list = job->next;
+		run_callback(job);
+		free(job);
+		n++;
+	}
+	kc_stat_add(&kc->stats.jobs_completed, n);
+	pthread_mutex_lock(&kc->lock);
+	kc->outstanding -= n;
+	if (!kc->outstanding)
+		pthread_cond_broadcast(&kc->idle_cond);
+	pthread_mutex_unlock(&kc->lock);
+}
+
+/* ---- sub-jobs ---------------------------------------------------------- */
+
+static void subjob_finish(struct kcopyd_client *kc, struct kc_subjob *sj);
+
+static void io_start(struct kcopyd_client *kc, struct kc_io *io)
+{
+	io->bd->ops->submit(kc, io);
+}
+
+static void record_write_error(struct kc_job *job, unsigned int d, int err, uint64_t off)
+{
+	struct kc_dest *dest = &job->dests[d];
+	sector_t sector = off >> KCOPYD_SECTOR_SHIFT;
+
+	if (!dest->err || sector < dest->err_sector) {
+		dest->err = err;
+		dest->err_sector = sector;
+	}
+	job->write_err |= 1u << d;
+	job->live &= ~(1u << d);
+	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
+		job->stop = true;
+}
+
+/* Write (or zero) the sub-job's chunk to every live destination. */
+static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool have_data)
+{
+	struct kc_job *job = sj->job;
+	unsigned int live = job->live;
+
+	if (!have_data || job->stop)
+		live = 0;
+	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
+		 all_zero(sj->buf, sj->len)) {
+		kc_stat_add(&kc->stats.bytes_skipped, (uint64_t)sj->len * (unsigned)__builtin_popcount(live));
+		live = 0;
+	}
+	sj->pending = 1;        /* held until every write is submitted */
+	for (unsigned int d = 0; live; d++, live >>= 1) {
+		struct kc_io *io = &sj->write[d];
+
+		if (!(live & 1))
+			continue;
+		io->op = job->kind == KC_JOB_ZERO ? KC_OP_ZERO : KC_OP_WRITE;
+		io->bd = job->dests[d].r.bdev;
+		io->dest = (uint8_t)d;
+		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+		io->len = sj->len;
+		io->done = 0;
+		io->buf = sj->buf;
+		sj->pending++;
+		io_start(kc, io);
+	}
+	if (!--sj->pending)
+		subjob_finish(kc, sj);
+}
+
+/* WRITE_SEQ: a sub-job writes only when every earlier one of its job has. */
+static void subjob_ready(struct kcopyd_client *kc, struct kc_subjob *sj, bool have_data)
+{
+	struct kc_job *job = sj->job;
+
+	if ((job->flags & KCOPYD_WRITE_SEQ) && sj->index != job->next_write) {
+		sj->have_data = have_data;
+		sj->next = job->parked;
+		job->parked = sj;
+		return;
+	}
+	subjob_write(kc, sj, have_data);
+}
+
+static void unpark_next(struct kcopyd_client *kc, struct kc_job *job)
+{
+	for (struct kc_subjob **pp = &job->parked; *pp; pp = &(*pp)->next) {
+		struct kc_subjob *sj = *pp;
+
+		if (sj->index == job->next_write) {
+			*pp = sj->next;
+			subjob_write(kc, sj, sj->have_data);
+			return;
+		}
+	}
+}
+
+static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
+{
+	if (!job->in_flight && !job->queued && (job->stop || job->issued == job->total))
+		job_done(kc, job);
+}
+
+static void subjob_finish(struct kcopyd_client *kc, struct kc_subjob *sj)
+{
+	struct kc_job *job = sj->job;
+
+	kc_pool_free(&kc->pool, sj->buf, sj->order);
+	sj->next = kc->free_subjobs;
+	kc->free_subjobs = sj;
+	kc->busy_subjobs--;
+	job->in_flight--;
+	if (job->flags & KCOPYD_WRITE_SEQ) {
+		job->next_write++;
+		unpark_next(kc, job);
+	}
+	job_maybe_done(kc, job);
+}
+
+static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	struct kc_subjob *sj = io->sj;
+	struct kc_job *job = sj->job;
+
+	if (res < 0) {
+		sector_t sector = (io->off + io->done) >> KCOPYD_SECTOR_SHIFT;
+
+		kc_stat_add(&kc->stats.read_errors, 1);
+		if (!job->read_err || sector < job->read_err_sector) {
+			job->read_err = res;
+			job->read_err_sector = sector;
+		}
+		if (!(job->flags & KCOPYD_IGNORE_ERROR))
+			job->stop = true;
+		subjob_ready(kc, sj, false);    /* a chunk that failed to read is never written */
+		return;
+	}
+	kc_stat_add(&kc->stats.bytes_read, sj->len);
+	subjob_ready(kc, sj, true);
+}
+
+static void write_done(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	struct kc_subjob *sj = io->sj;
+
+	if (res < 0) {
+		kc_stat_add(&kc->stats.write_errors, 1);
+		record_write_error(sj->job, io->dest, res, io->off + io->done);
+	} else {
+		kc_stat_add(io->op == KC_OP_ZERO ? &kc->stats.bytes_zeroed : &kc->stats.bytes_written,
+			    io->len);
+	}
+	if (!--sj->pending)
+		subjob_finish(kc, sj);
+}
+
+/* A zeroing fast path is not supported here: forget it and try the next,
+ * or write a zeroed buffer.  Returns true if the I/O was restarted. */
+static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	struct kc_subjob *sj = io->sj;
+
+	if (res != -EOPNOTSUPP && res != -EINVAL && res != -ENOTTY && res != -ENODEV)
+		return false;
+	if (io->zero_mode) {
+		if (io->bd->can_zero_range)
+			io->bd->can_zero_range = false;
+		else
+			io->bd->can_punch_hole = false;
+		io_start(kc, io);
+		return true;
+	}
+	if (!sj->zeroed) {
+		memset(sj->buf, 0, sj->len);
+		sj->zeroed = true;
+	}
+	io->op = KC_OP_WRITE;
+	io->done = 0;
+	io_start(kc, io);
+	return true;
+}
+
+/* Every I/O ends here, from whichever backend or endpoint ran it. */
+void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	if (res == -EAGAIN || res == -EINTR) {
+		kc_stat_add(&kc->stats.retries, 1);
+		io_start(kc, io);
+		return;
+	}
+	if (io->op == KC_OP_ZERO) {
+		if (res < 0 && zero_fallback(kc, io, res))
+			return;
+		write_done(kc, io, res);
+		return;
+	}
+	if (res > 0) {
+		io->done += (uint32_t)res;
+		if (io->done < io->len) {       /* short transfer: go on from there */
+			kc_stat_add(&kc->stats.retries, 1);
+			io_start(kc, io);
+			return;
+		}
+		res = 0;
+	} else if (res == 0 && io->done < io->len) {
+		if (io->op == KC_OP_WRITE) {
+			res = -EIO;             /* a write that makes no progress */
+		} else {
+			/* End of file inside the last sector: the rest reads as zeros. */
+			memset(io->buf + io->done, 0, io->len - io->done);
+			io->done = io->len;
+		}
+	}
+	if (io->op == KC_OP_READ)
+		read_done(kc, io, res);
+	else
+		write_done(kc, io, res);
+}
+
+void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	io->res = res;
+	io->next = kc->completed;
+	kc->completed = io;
+}
+
+static void run_deferred(struct kcopyd_client *kc)
+{
+	while (kc->completed) {
+		struct kc_io *io = kc->completed;
+
+		kc->completed = io->next;
+		kc_io_complete(kc, io, io->res);
+	}
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/* Returns the nanoseconds to wait before the throttle lets len bytes go,
+ * or 0 and takes them. */
+static int64_t throttle(struct kcopyd_client *kc, uint32_t len)
+{
+	uint64_t now, rate = __atomic_load_n(&kc->rate, __ATOMIC_RELAXED);
+	int64_t burst;
+
+	if (!rate)
+		return 0;
+	now = kc_now_ns();
+	burst = (int64_t)(rate / 8 > len ? rate / 8 : len);
+	kc->rate_tokens += (int64_t)((double)(now - kc->rate_stamp_ns) * (double)rate / 1e9);
+	kc->rate_stamp_ns = now;
+	if (kc->rate_tokens > burst)
+		kc->rate_tokens = burst;
+	if (kc->rate_tokens < (int64_t)len)
+		return (int64_t)((double)((int64_t)len - kc->rate_tokens) * 1e9 / (double)rate) + 1000000;
+	kc->rate_tokens -= len;
+	return 0;
+}
+
+static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t len,
+			 char *buf, unsigned int order)
+{
+	struct kc_subjob *sj = kc->free_subjobs;
+
+	kc->free_subjobs = sj->next;
+	kc->busy_subjobs++;
+	sj->job = job;
+	sj->buf = buf;
+	sj->order = order;
+	sj->len = len;
+	sj->zeroed = false;
+	sj->index = job->next_index++;
+	sj->rel = job->backward ? job->total - job->issued - len : job->issued;
+	job->issued += len;
+	job->in_flight++;
+	kc_stat_add(&kc->stats.sub_jobs, 1);
+	if (job->kind == KC_JOB_ZERO) {
+		subjob_ready(kc, sj, true);
+		return;
+	}
+	sj->read.op = KC_OP_READ;
+	sj->read.bd = job->from.bdev;
+	sj->read.buf = buf;
+	sj->read.off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+	sj->read.len = len;
+	sj->read.done = 0;
+	io_start(kc, &sj->read);
+}
+
+/* Hand out sub-jobs while there are descriptors, pool memory and throttle
+ * budget.  Jobs are served in order; memory is not given to a later job
+ * while an earlier one waits for it, so a large job cannot starve.
+ * Returns how long the throttle wants us to wait (0: not throttled). */
+static int64_t dispatch(struct kcopyd_client *kc)
+{
+	struct kc_job **jp = &kc->queue;
+
+	while (*jp && kc->free_subjobs) {
+		struct kc_job *job = *jp;
+		uint64_t left = job->total - job->issued;
+		uint32_t len;
+		unsigned int order;
+		int64_t wait;
+		char *buf;
+
+		if (job->stop || !left) {       /* nothing more to hand out */
+			*jp = job->next;
+			if (!*jp)
+				kc->queue_tail = jp;
+			job->queued = false;
+			job_maybe_done(kc, job);
+			continue;
+		}
+		if (job->serial && job->in_flight) {
+			jp = &job->next;
+			continue;
+		}
+		len = left < kc->sub_job_size ? (uint32_t)left : kc->sub_job_size;
+		order = order_for(len);
+		wait = throttle(kc, len);
+		if (wait)
+			return wait;
+		buf = kc_pool_alloc(&kc->pool, order);
+		if (!buf) {
+			kc->rate_tokens += len;         /* give the budget back */
+			return 0;
+		}
+		subjob_start(kc, job, len, buf, order);
+	}
+	return 0;
+}
+
+/* Move newly submitted jobs to the queue (or, for prepared callbacks that
+ * were triggered, straight to the done list). */
+static void take_incoming(struct kcopyd_client *kc, struct kc_job *list)
+{
+	while (list) {
+		struct kc_job *job = list;
+
+		list = job->next;
+		if (job->kind == KC_JOB_CALLBACK) {
+			job_done(kc, job);
+			continue;
+		}
+		job->next = NULL;
+		job->queued = true;
+		*kc->queue_tail = job;
+		kc->queue_tail = &job->next;
+	}
+}
+
+void *kc_engine_main(void *arg)
+{
+	struct kcopyd_client *kc = arg;
+
+	for (;;) {
+		struct kc_job *incoming;
+		int64_t timeout;
+		bool exit_now, sleep;
+
+		pthread_mutex_lock(&kc->lock);
+		incoming = kc->incoming;
+		kc->incoming = NULL;
+		kc->incoming_tail = &kc->incoming;
+		pthread_mutex_unlock(&kc->lock);
+		take_incoming(kc, incoming);
+
+		timeout = dispatch(kc);
+		run_callbacks(kc);
+		if (kc->completed) {
+			run_deferred(kc);
+			continue;
+		}
+
+		pthread_mutex_lock(&kc->lock);
+		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
+		sleep = !kc->incoming && !kc->done && !exit_now;
+		kc->sleeping = sleep;
+		pthread_mutex_unlock(&kc->lock);
+		if (exit_now)
+			break;
+		if (!sleep)
+			continue;
+		kc->backend->wait(kc, timeout ? timeout : -1);
+		pthread_mutex_lock(&kc->lock);
+		kc->sleeping = false;
+		pthread_mutex_unlock(&kc->lock);
+		run_deferred(kc);
+	}
+	kc->backend->flush(kc);
+	return NULL;
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libkcopyd internals.
+ *
+ * Data flow: kcopyd_copy() validates a job and appends it to the client's
+ * incoming list.  The client's own thread (engine.c) moves incoming jobs to
+ * its job queue, cuts them into sub-jobs, takes each sub-job's buffer from the
+ * page pool (pool.c), reads the source once and writes every destination from
+ * the same buffer, then returns the buffer.  When a job's last sub-job is done
+ * its callback runs, on that same thread.
+ *
+ * Devices are endpoints behind an ops table (struct kc_endpoint_ops): the
+ * engine hands them struct kc_io requests and they report each one back with
+ * kc_io_complete().  The file endpoint (bdev.c) passes its requests to the
+ * client's I/O backend: io_uring (backend_uring.c) or, where io_uring is not
+ * available, a small pool of threads doing pread/pwrite (backend_threads.c).
+ */
+#ifndef KCOPYD_INTERNAL_H
+#define KCOPYD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kcopyd.h"
+
+#define KC_EXPORT __attribute__((visibility("default")))
+
+#define KC_PAGE_SHIFT 12
+#define KC_DEFAULT_SUB_JOB (512u * 1024)
+#define KC_DEFAULT_DEPTH 64
+#define KC_MAX_DEPTH 4096
+
+struct kcopyd_client;
+struct kc_io;
+
+enum kc_op { KC_OP_READ, KC_OP_WRITE, KC_OP_ZERO };
+
+/* An endpoint: what the engine talks to, without knowing what it is. */
+struct kc_endpoint_ops {
+	const char *name;
+	/* Start io; its completion is reported with kc_io_complete(), never
+	 * from inside submit itself when that would re-enter the caller. */
+	void (*submit)(struct kcopyd_client *kc, struct kc_io *io);
+	int (*flush)(struct block_device *bd);
+	void (*close)(struct block_device *bd);
+};
+
+struct block_device {
+	const struct kc_endpoint_ops *ops;
+	void *priv;                   /* the endpoint's own state */
+	uint64_t size;                /* bytes */
+	sector_t sectors;             /* size rounded up to sectors */
+	unsigned int lbs, pbs;        /* logical and physical block size */
+	unsigned int dio_align;       /* O_DIRECT offset/length/memory alignment */
+	bool writable, blockdev;
+	dev_t id_dev;                 /* identity, to find overlaps: */
+	ino_t id_ino;                 /* st_dev/st_ino, or st_rdev/0 */
+	int fd_direct;                /* -1 when O_DIRECT is not used */
+	int fd;                       /* buffered (always open) */
+	/* Fast paths, cleared after their first ENOTSUP so they are tried once. */
+	bool can_zero_range, can_punch_hole;
+};
+
+/* One I/O: the read of a sub-job, or its write (or zero) of one destination. */
+struct kc_io {
+	struct kc_subjob *sj;
+	struct block_device *bd;
+	char *buf;
+	uint64_t off;                 /* bytes */
+	uint32_t len, done;
+	uint8_t op;                   /* enum kc_op */
+	uint8_t dest;                 /* destination index for writes */
+	uint8_t zero_mode;            /* the fallocate mode being tried */
+	int fd;                       /* the descriptor chosen for this attempt */
+	int res;                      /* completion result, set by the backend */
+	struct kc_io *next;           /* on the client's completion list */
+};
+
+struct kc_job {
+	struct kc_job *next;
+	struct kcopyd_client *kc;
+	union {
+		kcopyd_notify_fn notify;
+		kcopyd_result_fn result;
+	} fn;
+	void *context;
+	unsigned int flags;
+	uint8_t kind;                 /* KC_JOB_COPY, KC_JOB_ZERO, KC_JOB_CALLBACK */
+	uint8_t ex;                   /* fn.result rather than fn.notify */
+	bool serial;                  /* one sub-job at a time (source/dest overlap) */
+	bool backward;                /* overlap with dest above source: last chunk first */
+	bool stop;                    /* an error without IGNORE_ERROR: start nothing new */
+	bool queued;                  /* on the client's queue */
+	unsigned int num_dests;
+	unsigned int live;            /* mask of destinations still written */
+	unsigned int write_err;
+	int read_err;
+	sector_t read_err_sector;
+	uint64_t total, issued;       /* bytes of the job, bytes handed to sub-jobs */
+	uint64_t next_index;          /* sub-job sequence numbers: next to create, */
+	uint64_t next_write;          /* next allowed to write (WRITE_SEQ) */
+	unsigned int in_flight;       /* sub-jobs of this job not yet finished */
+	struct kc_subjob *parked;     /* WRITE_SEQ: read, waiting for their turn */
+	struct io_region from;
+	struct kc_dest {
+		struct io_region r;
+		int err;
+		sector_t err_sector;
+	} dests[];
+};
+
+enum { KC_JOB_COPY, KC_JOB_ZERO, KC_JOB_CALLBACK };
+
+/* A sub-job: one chunk of a job, with its buffer and its I/Os. */
+struct kc_subjob {
+	struct kc_subjob *next;       /* free list, or a job's parked list */
+	struct kc_job *job;
+	char *buf;
+	unsigned int order;           /* buffer size is PAGE << order */
+	uint64_t index;
+	uint64_t rel;                 /* byte offset inside the job */
+	uint32_t len;
+	unsigned int pending;         /* I/Os outstanding */
+	bool zeroed;                  /* buf holds zeros (zero fallback) */
+	bool have_data;               /* WRITE_SEQ, parked: the read succeeded */
+	struct kc_io read;
+	struct kc_io write[KCOPYD_MAX_REGIONS];
+};
+
+/* The buddy allocator of the page pool. */
+struct kc_pool {
+	char *base;
+	unsigned int num_pages;
+	unsigned int max_order;
+	uint32_t *free_head;          /* per order: first free block (page index) or UINT32_MAX */
+	uint32_t *links;              /* per page: next free block of its order */
+	uint8_t *state;               /* per page: order+1 if it heads a free block, else 0 */
+};
+int kc_pool_init(struct kc_pool *p, unsigned int num_pages);
+void kc_pool_fini(struct kc_pool *p);
+void kc_pool_reset(struct kc_pool *p, unsigned int max_order);
+char *kc_pool_alloc(struct kc_pool *p, unsigned int order);
+void kc_pool_free(struct kc_pool *p, char *buf, unsigned int order);
+
+/* I/O backends. */
+struct kc_backend_ops {
+	const char *name;
+	int (*init)(struct kcopyd_client *kc);
+	void (*fini)(struct kcopyd_client *kc);
+	/* Start a read, write or fallocate on fd; completion sets io->res and
+	 * goes through kc_io_complete(). */
+	void (*rw)(struct kcopyd_client *kc, int fd, struct kc_io *io);
+	void (*fallocate)(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode);
+	/* Push queued requests to the kernel (or the workers). */
+	void (*flush)(struct kcopyd_client *kc);
+	/* Wait for completions (or a wake-up) for at most timeout_ns (<0: forever),
+	 * and pass every completion to kc_io_complete(). */
+	void (*wait)(struct kcopyd_client *kc, int64_t timeout_ns);
+	/* Wake the waiting engine thread from another thread. */
+	void (*wake)(struct kcopyd_client *kc);
+};
+extern const struct kc_backend_ops kc_backend_uring;
+extern const struct kc_backend_ops kc_backend_threads;
+
+struct kcopyd_client {
+	pthread_t thread;
+	pthread_mutex_t lock;         /* guards everything below up to 'engine' */
+	pthread_cond_t idle_cond;     /* outstanding reached 0 */
+	struct kc_job *incoming, **incoming_tail;   /* submitted, not yet seen by the engine */
+	uint64_t outstanding;         /* jobs submitted whose callback has not returned */
+	bool sleeping;                /* engine is (about to be) blocked in wait() */
+	bool exiting;
+
+	/* --- owned by the engine thread --- */
+	const struct kc_backend_ops *backend;
+	void *backend_priv;
+	struct kc_pool pool;
+	unsigned int sub_job_size;    /* bytes, PAGE << sub_job_order */
+	unsigned int sub_job_order;
+	unsigned int depth;
+	struct kc_subjob *subjobs;    /* depth descriptors */
+	struct kc_subjob *free_subjobs;
+	unsigned int busy_subjobs;
+	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
+	struct kc_job *done, **done_tail;     /* callbacks to run */
+	struct kc_io *completed;              /* completed I/Os (endpoint-reported) */
+	uint64_t rate;                        /* bytes per second, 0 = unlimited */
+	int64_t rate_tokens;
+	uint64_t rate_stamp_ns;
+
+	struct kcopyd_stats stats;    /* written by the engine, read with atomics */
+};
+
+/* engine.c */
+void *kc_engine_main(void *arg);
+void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res);
+void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res);
+void kc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* bdev.c: the local file / block device endpoint */
+extern const struct kc_endpoint_ops kc_endpoint_file;
+
+static inline void kc_stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+uint64_t kc_now_ns(void);
+
+#endif

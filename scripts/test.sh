@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine:
+# installs what is missing, builds, and runs every test with both I/O engines,
+# then the library and command tests again under ASan+UBSan and TSan.
+# Ends with one line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+tally=$(mktemp); export KCOPYD_TEST_TALLY=$tally
+trap 'rm -f "$tally"' EXIT
+build() { # dir, extra meson options...
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+	fi
+	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -n 50 "$dir.ninja.log"; return 1; }
+}
+step() { # label, command...
+	local label=$1; shift
+	echo "== $label"
+	"$@" || true
+}
+buildfail() { echo "== build $1 failed"; echo "0 1 0" >>"$tally"; }
+
+if build build; then
+	step "io_uring engine" tests/run-tests.sh build all uring
+	KCOPYD_ENGINE=threads step "thread engine" tests/run-tests.sh build lib threads
+else buildfail build; fi
+
+if [ "${KCOPYD_QUICK:-0}" != 1 ]; then
+	if CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			step "ASan+UBSan" tests/run-tests.sh build-asan all asan
+	else buildfail build-asan; fi
+	if CC=clang build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+		TSAN_OPTIONS=halt_on_error=1 step "TSan" tests/run-tests.sh build-tsan lib tsan
+		TSAN_OPTIONS=halt_on_error=1 KCOPYD_ENGINE=threads \
+			step "TSan, thread engine" tests/run-tests.sh build-tsan lib tsan-threads
+	else buildfail build-tsan; fi
+fi
+
+read -r p f s < <(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' "$tally")
+echo "$p passed, $f failed, $s skipped"
+[ "$f" -eq 0 ]

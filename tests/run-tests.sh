@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Run kcopyd's tests from a build directory.
+#   tests/run-tests.sh BUILD_DIR [lib|cli|all] [LABEL]
+# Library tests are the executables BUILD_DIR/tests/lib/test-*; CLI tests are
+# the scripts tests/cli/*.sh.  Each runs under a timeout (KCOPYD_TEST_TIMEOUT,
+# default 180 s); exit 0 is a pass, 77 a skip, anything else a failure.
+# Prints a line per test and a closing "N passed, N failed, N skipped"; the
+# counts are also appended to $KCOPYD_TEST_TALLY when set.
+set -u
+build=$(cd "${1:?usage: run-tests.sh BUILD_DIR [lib|cli|all] [LABEL]}" && pwd)
+which=${2:-all}
+label=${3:-}
+src=$(cd "$(dirname "$0")/.." && pwd)
+timeout_s=${KCOPYD_TEST_TIMEOUT:-180}
+export KCOPYD="$build/cmd/kcopyd" KCOPYD_BUILD="$build" KCOPYD_SRC="$src"
+logdir="$build/test-logs${label:+-$label}"
+mkdir -p "$logdir"
+pass=0 fail=0 skip=0 failed=()
+
+run_one() {
+	local name=$1; shift
+	local start=$SECONDS rc
+	timeout -k 10 "$timeout_s" "$@" >"$logdir/$name.log" 2>&1 </dev/null
+	rc=$?
+	local t=$((SECONDS - start))
+	case $rc in
+	0) pass=$((pass + 1)); printf 'PASS %-40s %3ds\n' "$label${label:+/}$name" "$t" ;;
+	77) skip=$((skip + 1)); printf 'SKIP %-40s %3ds  %s\n' "$label${label:+/}$name" "$t" "$(tail -n1 "$logdir/$name.log")" ;;
+	*) fail=$((fail + 1)); failed+=("$name")
+	   [ $rc -eq 124 ] && echo "timed out after ${timeout_s}s" >>"$logdir/$name.log"
+	   printf 'FAIL %-40s %3ds  (exit %d)\n' "$label${label:+/}$name" "$t" "$rc"
+	   sed 's/^/    | /' "$logdir/$name.log" | tail -n 30 ;;
+	esac
+}
+
+if [ "$which" = lib ] || [ "$which" = all ]; then
+	for t in "$build"/tests/lib/test-*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		run_one "$(basename "$t")" "$t"
+	done
+fi
+if [ "$which" = cli ] || [ "$which" = all ]; then
+	for t in "$src"/tests/cli/*.sh; do
+		[ -f "$t" ] || continue
+		run_one "$(basename "$t" .sh)" bash "$t"
+	done
+fi
+[ -n "${KCOPYD_TEST_TALLY:-}" ] && echo "$pass $fail $skip" >>"$KCOPYD_TEST_TALLY"
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
