@@ -37,12 +37,15 @@ struct io_region {
 	sector_t count;
 };
 
+/* read_err: 0, or the negative errno of the first failed read of the source.
+ * write_err: bit i set if writing destination i failed. */
 typedef void (*kcopyd_notify_fn)(int read_err, unsigned int write_err, void *context);
 
 /* Flags of kcopyd_copy() and kcopyd_zero(). */
 #define KCOPYD_IGNORE_ERROR (1u << 0)      /* go on for the healthy destinations after an error */
 #define KCOPYD_WRITE_SEQ    (1u << 1)      /* write each destination in increasing offset order */
-#define KCOPYD_SKIP_ZEROES  (1u << 2)      /* destinations read as zero: do not write all-zero blocks */
+#define KCOPYD_SKIP_ZEROES  (1u << 2)      /* copies: destinations already read as zero, so a
+					      sub-job chunk that is all zeros is not written */
 #define KCOPYD_MAX_REGIONS  32
 
 /* The seed API. */
@@ -115,7 +118,8 @@ int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *st
 struct kcopyd_result {
 	int read_err;                 /* 0, or the negative errno of the first failed read */
 	unsigned int write_err;       /* bit i set: destination i failed */
-	sector_t read_err_sector;     /* first failed source sector (valid if read_err) */
+	sector_t read_err_sector;     /* first failed source sector, counted from the
+					 start of the device (valid if read_err) */
 	int dest_errno[KCOPYD_MAX_REGIONS];          /* negative errno, 0 if fine */
 	sector_t dest_err_sector[KCOPYD_MAX_REGIONS]; /* first failed sector of each destination */
 };

@@ -226,7 +226,7 @@ static int check_dests(const struct io_region *from, unsigned int num_dests,
 			return ret;
 		if (!d->bdev->writable)
 			return -EBADF;
-		if (from && d->count != from->count)
+		if (d->count != (from ? from->count : dests[0].count))
 			return -EINVAL;
 		for (unsigned int j = 0; j < i; j++)
 			if (d->count && dests[j].count && overlap(d, &dests[j]))
@@ -252,7 +252,9 @@ static int plan_overlap(struct kc_job *job)
 		else
 			down = true;
 	}
-	if (up && down)
+	/* Both sides cannot be served by one direction; nor can a backward
+	 * copy keep WRITE_SEQ's increasing offsets. */
+	if ((up && down) || (up && (job->flags & KCOPYD_WRITE_SEQ)))
 		return -EINVAL;
 	job->serial = up || down;
 	job->backward = up;

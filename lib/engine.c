@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The engine: the client's own thread.  It owns four lists, as the kernel's
- * kcopyd does, but needs no lock for three of them:
+ * The engine: the client's own thread.  It works four lists, as the kernel's
+ * kcopyd does; the first two are filled by other threads, under kc->lock:
  *
  *   incoming   jobs submitted by any thread (under kc->lock), not yet seen;
  *   queue      jobs with work left to hand out to sub-jobs;
@@ -161,6 +161,7 @@ static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 		io->op = job->kind == KC_JOB_ZERO ? KC_OP_ZERO : KC_OP_WRITE;
 		io->bd = job->dests[d].r.bdev;
 		io->dest = (uint8_t)d;
+		io->zero_mode = 0;
 		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->len = sj->len;
 		io->done = 0;
@@ -321,19 +322,29 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 		write_done(kc, io, res);
 }
 
+/* An endpoint reports an I/O it finished itself, from any thread: an
+ * unsupported fast path, an injected fault, a remote server's reply. */
 void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
+	bool need_wake;
+
 	io->res = res;
+	pthread_mutex_lock(&kc->lock);
 	io->next = kc->completed;
 	kc->completed = io;
+	need_wake = kc->sleeping;
+	kc->sleeping = false;
+	pthread_mutex_unlock(&kc->lock);
+	if (need_wake)
+		kc->backend->wake(kc);
 }
 
-static void run_deferred(struct kcopyd_client *kc)
+static void run_deferred(struct kcopyd_client *kc, struct kc_io *list)
 {
-	while (kc->completed) {
-		struct kc_io *io = kc->completed;
+	while (list) {
+		struct kc_io *io = list;
 
-		kc->completed = io->next;
+		list = io->next;
 		kc_io_complete(kc, io, io->res);
 	}
 }
@@ -459,6 +470,7 @@ void *kc_engine_main(void *arg)
 
 	for (;;) {
 		struct kc_job *incoming;
+		struct kc_io *completed;
 		int64_t timeout;
 		bool exit_now, sleep;
 
@@ -466,19 +478,18 @@ void *kc_engine_main(void *arg)
 		incoming = kc->incoming;
 		kc->incoming = NULL;
 		kc->incoming_tail = &kc->incoming;
+		completed = kc->completed;
+		kc->completed = NULL;
 		pthread_mutex_unlock(&kc->lock);
 		take_incoming(kc, incoming);
+		run_deferred(kc, completed);
 
 		timeout = dispatch(kc);
 		run_callbacks(kc);
-		if (kc->completed) {
-			run_deferred(kc);
-			continue;
-		}
 
 		pthread_mutex_lock(&kc->lock);
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
-		sleep = !kc->incoming && !kc->done && !exit_now;
+		sleep = !kc->incoming && !kc->completed && !kc->done && !exit_now;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)
@@ -489,7 +500,6 @@ void *kc_engine_main(void *arg)
 		pthread_mutex_lock(&kc->lock);
 		kc->sleeping = false;
 		pthread_mutex_unlock(&kc->lock);
-		run_deferred(kc);
 	}
 	kc->backend->flush(kc);
 	return NULL;

@@ -40,8 +40,9 @@ enum kc_op { KC_OP_READ, KC_OP_WRITE, KC_OP_ZERO };
 /* An endpoint: what the engine talks to, without knowing what it is. */
 struct kc_endpoint_ops {
 	const char *name;
-	/* Start io; its completion is reported with kc_io_complete(), never
-	 * from inside submit itself when that would re-enter the caller. */
+	/* Start io.  Its completion is reported with kc_io_complete() from
+	 * the engine thread (through the backend), or with kc_io_defer() from
+	 * any thread -- never kc_io_complete() from inside submit itself. */
 	void (*submit)(struct kcopyd_client *kc, struct kc_io *io);
 	int (*flush)(struct block_device *bd);
 	void (*close)(struct block_device *bd);
@@ -170,6 +171,7 @@ struct kcopyd_client {
 	pthread_cond_t idle_cond;     /* outstanding reached 0 */
 	struct kc_job *incoming, **incoming_tail;   /* submitted, not yet seen by the engine */
 	uint64_t outstanding;         /* jobs submitted whose callback has not returned */
+	struct kc_io *completed;      /* I/Os finished by an endpoint itself (kc_io_defer) */
 	bool sleeping;                /* engine is (about to be) blocked in wait() */
 	bool exiting;
 
@@ -185,7 +187,6 @@ struct kcopyd_client {
 	unsigned int busy_subjobs;
 	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
 	struct kc_job *done, **done_tail;     /* callbacks to run */
-	struct kc_io *completed;              /* completed I/Os (endpoint-reported) */
 	uint64_t rate;                        /* bytes per second, 0 = unlimited */
 	int64_t rate_tokens;
 	uint64_t rate_stamp_ns;

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The fault-injecting endpoint (see fault.h).  It runs its requests on two
+ * threads of its own with pread/pwrite on the wrapped device, and reports
+ * each through kc_io_defer(), as a remote endpoint would: the engine cannot
+ * tell it from a real device.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "internal.h"
+
+#define FAULT_WORKERS 2
+
+struct fault_dev {
+	struct block_device *inner;
+	struct kc_fault_config cfg;
+	struct kc_fault_rule *rules;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct kc_io *queue, **queue_tail;
+	bool stop;
+	uint64_t rng;
+	struct kc_fault_event *events;
+	size_t num_events, cap_events;
+	uint64_t shorts;
+	pthread_t threads[FAULT_WORKERS];
+	unsigned int nthreads;
+};
+
+static uint64_t next_rand(struct fault_dev *f)
+{
+	/* xorshift64*: reproducible from the seed, good enough to pick faults. */
+	f->rng ^= f->rng >> 12;
+	f->rng ^= f->rng << 25;
+	f->rng ^= f->rng >> 27;
+	return f->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static void log_event(struct fault_dev *f, unsigned int op, int error, uint64_t start, uint64_t end)
+{
+	if (f->num_events == f->cap_events) {
+		size_t cap = f->cap_events ? 2 * f->cap_events : 64;
+		struct kc_fault_event *ev = realloc(f->events, cap * sizeof(*ev));
+
+		if (!ev)
+			kc_fail("fault endpoint: out of memory for its log");
+		f->events = ev;
+		f->cap_events = cap;
+	}
+	f->events[f->num_events++] = (struct kc_fault_event){ op, error, start, end };
+}
+
+/* Under f->lock: the error to inject into this request, or 0. */
+static int pick_fault(struct fault_dev *f, struct kc_io *io)
+{
+	unsigned int op = io->op == KC_OP_READ ? KC_FAULT_READ : KC_FAULT_WRITE;
+	uint64_t start = io->off + io->done, end = io->off + io->len;
+	int err = 0;
+
+	for (unsigned int i = 0; i < f->cfg.num_rules && !err; i++) {
+		const struct kc_fault_rule *r = &f->rules[i];
+
+		if ((r->ops & op) && start < r->end && r->start < end)
+			err = r->error;
+	}
+	if (!err && f->cfg.fail_ppm && (f->cfg.fail_ops & op) &&
+	    next_rand(f) % 1000000 < f->cfg.fail_ppm)
+		err = f->cfg.fail_error;
+	if (err)
+		log_event(f, op, err, start, end);
+	return err;
+}
+
+/* Under f->lock: how much of the request to actually transfer. */
+static uint32_t pick_length(struct fault_dev *f, struct kc_io *io)
+{
+	uint32_t len = io->len - io->done;
+
+	if (f->cfg.short_pct && len > KCOPYD_SECTOR_SIZE &&
+	    next_rand(f) % 100 < f->cfg.short_pct) {
+		len = (uint32_t)(1 + next_rand(f) % (len / KCOPYD_SECTOR_SIZE - 1)) * KCOPYD_SECTOR_SIZE;
+		f->shorts++;
+	}
+	return len;
+}
+
+static int run_io(struct fault_dev *f, struct kc_io *io, uint32_t len)
+{
+	int fd = f->inner->fd;
+	ssize_t n;
+
+	if (io->op == KC_OP_ZERO) {
+		io->zero_mode = 0;      /* no fast path: the engine writes zeros, through us */
+		return -EOPNOTSUPP;
+	}
+	if (io->op == KC_OP_READ)
+		n = pread(fd, io->buf + io->done, len, (off_t)(io->off + io->done));
+	else
+		n = pwrite(fd, io->buf + io->done, len, (off_t)(io->off + io->done));
+	return n < 0 ? -errno : (int)n;
+}
+
+static void *fault_worker(void *arg)
+{
+	struct fault_dev *f = arg;
+
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		struct kc_io *io;
+		uint32_t len = 0, delay = 0;
+		int res;
+
+		while (!f->queue && !f->stop)
+			pthread_cond_wait(&f->cond, &f->lock);
+		if (!f->queue)
+			break;
+		io = f->queue;
+		f->queue = io->next;
+		if (!f->queue)
+			f->queue_tail = &f->queue;
+		res = pick_fault(f, io);
+		if (!res)
+			len = pick_length(f, io);
+		if (f->cfg.delay_max_us)
+			delay = (uint32_t)(next_rand(f) % f->cfg.delay_max_us);
+		pthread_mutex_unlock(&f->lock);
+
+		if (delay)
+			usleep(delay);
+		if (!res)
+			res = run_io(f, io, len);
+		kc_io_defer(io->sj->job->kc, io, res);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+static void fault_submit(struct kcopyd_client *kc, struct kc_io *io)
+{
+	struct fault_dev *f = io->bd->priv;
+
+	(void)kc;
+	io->next = NULL;
+	pthread_mutex_lock(&f->lock);
+	*f->queue_tail = io;
+	f->queue_tail = &io->next;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int fault_flush(struct block_device *bd)
+{
+	struct fault_dev *f = bd->priv;
+
+	return f->inner->ops->flush(f->inner);
+}
+
+static void fault_free(struct fault_dev *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	for (unsigned int i = 0; i < f->nthreads; i++)
+		pthread_join(f->threads[i], NULL);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	kcopyd_bdev_close(f->inner);
+	free(f->rules);
+	free(f->events);
+	free(f);
+}
+
+static void fault_close(struct block_device *bd)
+{
+	fault_free(bd->priv);
+}
+
+static const struct kc_endpoint_ops fault_ops = {
+	.name = "fault",
+	.submit = fault_submit,
+	.flush = fault_flush,
+	.close = fault_close,
+};
+
+int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
+		  struct block_device **result)
+{
+	struct block_device *bd;
+	struct fault_dev *f;
+
+	if (!inner || !cfg || !result || (cfg->num_rules && !cfg->rules))
+		return -EINVAL;
+	bd = calloc(1, sizeof(*bd));
+	f = calloc(1, sizeof(*f));
+	if (!bd || !f)
+		goto nomem;
+	f->cfg = *cfg;
+	if (!f->cfg.fail_error)
+		f->cfg.fail_error = -EIO;
+	if (!f->cfg.fail_ops)
+		f->cfg.fail_ops = KC_FAULT_READ | KC_FAULT_WRITE;
+	f->rng = cfg->seed ? cfg->seed : 0x9E3779B97F4A7C15ULL;
+	f->rules = calloc(cfg->num_rules + 1, sizeof(*f->rules));
+	if (!f->rules)
+		goto nomem;
+	memcpy(f->rules, cfg->rules, cfg->num_rules * sizeof(*f->rules));
+	f->cfg.rules = f->rules;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	f->queue_tail = &f->queue;
+	f->inner = inner;
+	*bd = *inner;           /* size, block sizes, identity, writability */
+	bd->ops = &fault_ops;
+	bd->priv = f;
+	bd->fd_direct = -1;
+	bd->can_zero_range = bd->can_punch_hole = false;
+	for (; f->nthreads < FAULT_WORKERS; f->nthreads++) {
+		if (pthread_create(&f->threads[f->nthreads], NULL, fault_worker, f)) {
+			f->inner = NULL;        /* the caller keeps inner on failure */
+			fault_free(f);
+			free(bd);
+			return -EAGAIN;
+		}
+	}
+	*result = bd;
+	return 0;
+nomem:
+	if (f)
+		free(f->rules);
+	free(f);
+	free(bd);
+	return -ENOMEM;
+}
+
+size_t kc_fault_events(struct block_device *bd, struct kc_fault_event *out, size_t max)
+{
+	struct fault_dev *f = bd->priv;
+	size_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->num_events;
+	if (out)
+		memcpy(out, f->events, (n < max ? n : max) * sizeof(*out));
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+uint64_t kc_fault_shorts(struct block_device *bd)
+{
+	struct fault_dev *f = bd->priv;
+	uint64_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->shorts;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
