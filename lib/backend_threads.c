@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The fallback backend, for where io_uring is not available (a seccomp
- * filter, kernel.io_uring_disabled, an old kernel): a few worker threads run
- * pread, pwrite and fallocate and hand each finished request back to the
- * engine thread, which then sees exactly what the io_uring backend gives it.
+ * Worker threads running blocking I/O: pread, pwrite, fallocate and
+ * copy_file_range.  They serve twice:
+ *
+ *  - as the fallback backend, for where io_uring is not available (a seccomp
+ *    filter, kernel.io_uring_disabled, an old kernel);
+ *  - as the offload pool of any client, for in-kernel copies
+ *    (copy_file_range), which io_uring has no operation for.
+ *
+ * A finished request goes back to the engine through kc_io_defer(), so the
+ * engine sees exactly what the io_uring backend would give it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,37 +22,34 @@
 
 #include "internal.h"
 
-#define WORKERS 4
+#define MAX_WORKERS 8
 
-struct tpool {
+struct kc_tpool {
+	struct kcopyd_client *kc;
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond;
 	struct kc_io *work, **work_tail;   /* requests not yet taken by a worker */
-	struct kc_io *done;                /* finished, for the engine (LIFO is fine) */
 	bool stop;
-	int efd;                           /* wakes the engine */
 	unsigned int nthreads;
-	pthread_t threads[WORKERS];
+	pthread_t threads[MAX_WORKERS];
 };
-
-static void efd_signal(int efd)
-{
-	uint64_t one = 1;
-
-	while (write(efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
-}
 
 static int do_io(struct kc_io *io)
 {
+	off_t off = (off_t)(io->off + io->done), src;
+	size_t len = io->len - io->done;
 	ssize_t n;
 
 	switch (io->op) {
 	case KC_OP_READ:
-		n = pread(io->fd, io->buf + io->done, io->len - io->done, (off_t)(io->off + io->done));
+		n = pread(io->fd, io->buf + io->done, len, off);
 		break;
 	case KC_OP_WRITE:
-		n = pwrite(io->fd, io->buf + io->done, io->len - io->done, (off_t)(io->off + io->done));
+		n = pwrite(io->fd, io->buf + io->done, len, off);
+		break;
+	case KC_OP_COPY:
+		src = (off_t)(io->src_off + io->done);
+		n = copy_file_range(io->src_fd, &src, io->fd, &off, len, 0);
 		break;
 	default:
 		n = fallocate(io->fd, io->zero_mode, (off_t)io->off, (off_t)io->len);
@@ -56,12 +60,11 @@ static int do_io(struct kc_io *io)
 
 static void *worker(void *arg)
 {
-	struct tpool *t = arg;
+	struct kc_tpool *t = arg;
 
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
 		struct kc_io *io;
-		bool was_empty;
 
 		while (!t->work && !t->stop)
 			pthread_cond_wait(&t->work_cond, &t->lock);
@@ -72,24 +75,15 @@ static void *worker(void *arg)
 		if (!t->work)
 			t->work_tail = &t->work;
 		pthread_mutex_unlock(&t->lock);
-
-		io->res = do_io(io);
-
+		kc_io_defer(t->kc, io, do_io(io));
 		pthread_mutex_lock(&t->lock);
-		was_empty = !t->done;
-		io->next = t->done;
-		t->done = io;
-		if (was_empty)
-			efd_signal(t->efd);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
 }
 
-static void threads_fini(struct kcopyd_client *kc)
+void kc_tpool_destroy(struct kc_tpool *t)
 {
-	struct tpool *t = kc->backend_priv;
-
 	if (!t)
 		return;
 	pthread_mutex_lock(&t->lock);
@@ -100,43 +94,41 @@ static void threads_fini(struct kcopyd_client *kc)
 		pthread_join(t->threads[i], NULL);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->work_cond);
-	close(t->efd);
 	free(t);
-	kc->backend_priv = NULL;
 }
 
-static int threads_init(struct kcopyd_client *kc)
+int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_tpool **result)
 {
-	struct tpool *t = calloc(1, sizeof(*t));
+	struct kc_tpool *t = calloc(1, sizeof(*t));
+	sigset_t all, old;
+	int ret = 0;
 
 	if (!t)
 		return -ENOMEM;
-	t->efd = eventfd(0, EFD_CLOEXEC);
-	if (t->efd < 0) {
-		int err = -errno;
-
-		free(t);
-		return err;
-	}
+	t->kc = kc;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->work_cond, NULL);
 	t->work_tail = &t->work;
-	kc->backend_priv = t;
-	for (; t->nthreads < WORKERS; t->nthreads++) {
-		int ret = pthread_create(&t->threads[t->nthreads], NULL, worker, t);
-
-		if (ret) {
-			threads_fini(kc);
-			return -ret;
-		}
+	if (nthreads > MAX_WORKERS)
+		nthreads = MAX_WORKERS;
+	sigfillset(&all);       /* signals are for the application's threads */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (; t->nthreads < nthreads && !ret; t->nthreads++) {
+		ret = -pthread_create(&t->threads[t->nthreads], NULL, worker, t);
+		if (ret)
+			break;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		kc_tpool_destroy(t);
+		return ret;
+	}
+	*result = t;
 	return 0;
 }
 
-static void enqueue(struct kcopyd_client *kc, int fd, struct kc_io *io)
+void kc_tpool_submit(struct kc_tpool *t, int fd, struct kc_io *io)
 {
-	struct tpool *t = kc->backend_priv;
-
 	io->fd = fd;
 	io->next = NULL;
 	pthread_mutex_lock(&t->lock);
@@ -146,10 +138,56 @@ static void enqueue(struct kcopyd_client *kc, int fd, struct kc_io *io)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* ---- the fallback backend ---------------------------------------------- */
+
+struct tbackend {
+	struct kc_tpool *pool;
+	int efd;                /* wakes the engine: kc_io_defer() and new jobs */
+};
+
+static void threads_fini(struct kcopyd_client *kc)
+{
+	struct tbackend *b = kc->backend_priv;
+
+	if (!b)
+		return;
+	kc_tpool_destroy(b->pool);
+	close(b->efd);
+	free(b);
+	kc->backend_priv = NULL;
+}
+
+static int threads_init(struct kcopyd_client *kc)
+{
+	struct tbackend *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	b->efd = eventfd(0, EFD_CLOEXEC);
+	if (b->efd < 0) {
+		ret = -errno;
+		free(b);
+		return ret;
+	}
+	kc->backend_priv = b;
+	ret = kc_tpool_create(kc, 4, &b->pool);
+	if (ret)
+		threads_fini(kc);
+	return ret;
+}
+
+static void threads_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
+{
+	struct tbackend *b = kc->backend_priv;
+
+	kc_tpool_submit(b->pool, fd, io);
+}
+
 static void threads_fallocate(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode)
 {
 	io->zero_mode = (uint8_t)mode;
-	enqueue(kc, fd, io);
+	threads_rw(kc, fd, io);
 }
 
 static void threads_flush(struct kcopyd_client *kc)
@@ -157,47 +195,32 @@ static void threads_flush(struct kcopyd_client *kc)
 	(void)kc;       /* requests start as soon as they are queued */
 }
 
+/* Completions arrive on kc->completed; all there is to wait for is the wake. */
 static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 {
-	struct tpool *t = kc->backend_priv;
-	struct pollfd pfd = { .fd = t->efd, .events = POLLIN };
-	struct kc_io *list;
+	struct tbackend *b = kc->backend_priv;
+	struct pollfd pfd = { .fd = b->efd, .events = POLLIN };
+	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 	uint64_t v;
 
-	pthread_mutex_lock(&t->lock);
-	list = t->done;
-	t->done = NULL;
-	pthread_mutex_unlock(&t->lock);
-	if (!list && timeout_ns != 0) {
-		int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-
-		if (poll(&pfd, 1, ms) > 0 && read(t->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			kc_fail("eventfd read failed: %s", strerror(errno));
-		pthread_mutex_lock(&t->lock);
-		list = t->done;
-		t->done = NULL;
-		pthread_mutex_unlock(&t->lock);
-	}
-	while (list) {
-		struct kc_io *io = list;
-
-		list = io->next;
-		kc_io_complete(kc, io, io->res);
-	}
+	if (poll(&pfd, 1, ms) > 0 && read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		kc_fail("eventfd read failed: %s", strerror(errno));
 }
 
 static void threads_wake(struct kcopyd_client *kc)
 {
-	struct tpool *t = kc->backend_priv;
+	struct tbackend *b = kc->backend_priv;
+	uint64_t one = 1;
 
-	efd_signal(t->efd);
+	while (write(b->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 }
 
 const struct kc_backend_ops kc_backend_threads = {
 	.name = "threads",
 	.init = threads_init,
 	.fini = threads_fini,
-	.rw = enqueue,
+	.rw = threads_rw,
 	.fallocate = threads_fallocate,
 	.flush = threads_flush,
 	.wait = threads_wait,

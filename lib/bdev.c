@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -32,6 +34,10 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 	struct block_device *bd = io->bd;
 	int fd = bd->fd;
 
+	if (io->op == KC_OP_COPY) {
+		kc_tpool_submit(kc->offload, bd->fd, io);
+		return;
+	}
 	if (io->op == KC_OP_ZERO) {
 		/* Block devices: ZERO_RANGE is the kernel's blkdev_issue_zeroout,
 		 * as BLKZEROOUT.  A hole punched in a block device need not read
@@ -117,6 +123,14 @@ static int open_direct(struct block_device *bd, const char *path, int acc, bool 
 	return 0;
 }
 
+static bool in_memory_fs(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 &&
+	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
 static int bdev_open(const char *path, int acc, unsigned int bflags, struct block_device *bd)
 {
 	struct stat st;
@@ -155,9 +169,16 @@ static int bdev_open(const char *path, int acc, unsigned int bflags, struct bloc
 	}
 	bd->sectors = (bd->size + KCOPYD_SECTOR_SIZE - 1) >> KCOPYD_SECTOR_SHIFT;
 	bd->writable = acc == O_RDWR;
-	if (bflags & KCOPYD_BDEV_BUFFERED)
-		return 0;
-	return open_direct(bd, path, acc, bflags & KCOPYD_BDEV_DIRECT);
+	/* Memory file systems: O_DIRECT means nothing there, so do not pretend. */
+	if (!(bflags & KCOPYD_BDEV_DIRECT) && !bd->blockdev && in_memory_fs(bd->fd))
+		bflags |= KCOPYD_BDEV_BUFFERED;
+	if (!(bflags & KCOPYD_BDEV_BUFFERED)) {
+		ret = open_direct(bd, path, acc, bflags & KCOPYD_BDEV_DIRECT);
+		if (ret)
+			return ret;
+	}
+	bd->can_offload = !bd->blockdev && bd->fd_direct < 0;
+	return 0;
 }
 
 KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,

@@ -92,6 +92,7 @@ static int pick_backend(struct kcopyd_client *kc)
 
 static void client_free(struct kcopyd_client *kc)
 {
+	kc_tpool_destroy(kc->offload);
 	if (kc->backend && kc->backend_priv)
 		kc->backend->fini(kc);
 	kc_pool_fini(&kc->pool);
@@ -129,6 +130,7 @@ KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client 
 	kc->incoming_tail = &kc->incoming;
 	kc->queue_tail = &kc->queue;
 	kc->done_tail = &kc->done;
+	kc->offload_off = getenv("KCOPYD_OFFLOAD") && strcmp(getenv("KCOPYD_OFFLOAD"), "0") == 0;
 	ret = kc_pool_init(&kc->pool, num_pages);
 	if (!ret)
 		ret = alloc_subjobs(kc, KC_DEFAULT_DEPTH);
@@ -261,6 +263,22 @@ static int plan_overlap(struct kc_job *job)
 	return 0;
 }
 
+/* Copy in the kernel when both sides are buffered regular files anyway
+ * (no O_DIRECT to honour), the job needs no look at the data (SKIP_ZEROES)
+ * and no particular order (WRITE_SEQ, overlap).  One destination only: with
+ * more, each in-kernel copy would read the source again, where read+write
+ * reads it once. */
+static bool can_offload(const struct kcopyd_client *kc, const struct kc_job *job)
+{
+	if (kc->offload_off || job->serial || job->num_dests != 1 ||
+	    (job->flags & (KCOPYD_SKIP_ZEROES | KCOPYD_WRITE_SEQ)) || !job->from.bdev->can_offload)
+		return false;
+	for (unsigned int i = 0; i < job->num_dests; i++)
+		if (!job->dests[i].r.bdev->can_offload)
+			return false;
+	return true;
+}
+
 static void enqueue(struct kcopyd_client *kc, struct kc_job *job)
 {
 	bool need_wake;
@@ -317,6 +335,7 @@ static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int
 			return ret;
 		}
 	}
+	job->offload = from && can_offload(kc, job);
 	__atomic_fetch_add(&kc->stats.jobs_submitted, 1, __ATOMIC_RELAXED);
 	enqueue(kc, job);
 	return 0;

@@ -143,7 +143,7 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool have_data)
 {
 	struct kc_job *job = sj->job;
-	unsigned int live = job->live;
+	unsigned int live = job->live & sj->mask;
 
 	if (!have_data || job->stop)
 		live = 0;
@@ -187,7 +187,10 @@ static void subjob_ready(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 	subjob_write(kc, sj, have_data);
 }
 
-static void unpark_next(struct kcopyd_client *kc, struct kc_job *job)
+/* Start the parked sub-job whose turn it is.  Returns true if there was
+ * one: it then owns the job's completion check, which it may already have
+ * made (and completed the job) before we return. */
+static bool unpark_next(struct kcopyd_client *kc, struct kc_job *job)
 {
 	for (struct kc_subjob **pp = &job->parked; *pp; pp = &(*pp)->next) {
 		struct kc_subjob *sj = *pp;
@@ -195,9 +198,10 @@ static void unpark_next(struct kcopyd_client *kc, struct kc_job *job)
 		if (sj->index == job->next_write) {
 			*pp = sj->next;
 			subjob_write(kc, sj, sj->have_data);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
@@ -217,9 +221,80 @@ static void subjob_finish(struct kcopyd_client *kc, struct kc_subjob *sj)
 	job->in_flight--;
 	if (job->flags & KCOPYD_WRITE_SEQ) {
 		job->next_write++;
-		unpark_next(kc, job);
+		if (unpark_next(kc, job))
+			return;
 	}
 	job_maybe_done(kc, job);
+}
+
+static void read_start(struct kcopyd_client *kc, struct kc_subjob *sj)
+{
+	struct kc_job *job = sj->job;
+
+	sj->read.op = KC_OP_READ;
+	sj->read.bd = job->from.bdev;
+	sj->read.buf = sj->buf;
+	sj->read.off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+	sj->read.len = sj->len;
+	sj->read.done = 0;
+	io_start(kc, &sj->read);
+}
+
+/* Offload: each destination copies its chunk in the kernel, from the
+ * source's page cache, without a trip through our buffer. */
+static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
+{
+	struct kc_job *job = sj->job;
+	unsigned int live = sj->mask;
+
+	sj->redo = 0;
+	sj->pending = 1;
+	for (unsigned int d = 0; live; d++, live >>= 1) {
+		struct kc_io *io = &sj->write[d];
+
+		if (!(live & 1))
+			continue;
+		io->op = KC_OP_COPY;
+		io->bd = job->dests[d].r.bdev;
+		io->dest = (uint8_t)d;
+		io->src_fd = job->from.bdev->fd;
+		io->src_off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+		io->len = sj->len;
+		io->done = 0;
+		sj->pending++;
+		io_start(kc, io);
+	}
+	if (!--sj->pending)
+		subjob_finish(kc, sj);
+}
+
+/* An offloaded copy ended.  Any failure (or the end of the source file in
+ * its last sector) is redone the ordinary way, read then write, which tells
+ * a read error from a write error as the in-kernel copy cannot. */
+static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	struct kc_subjob *sj = io->sj;
+	struct kc_job *job = sj->job;
+
+	if (res < 0 || io->done < io->len) {
+		if (res == -EXDEV || res == -EOPNOTSUPP || res == -EINVAL || res == -ENOSYS) {
+			io->bd->can_offload = false;
+			job->offload = false;
+		}
+		sj->redo |= 1u << io->dest;
+	} else {
+		kc_stat_add(&kc->stats.bytes_written, io->len);
+	}
+	if (--sj->pending)
+		return;
+	if (!sj->redo) {
+		kc_stat_add(&kc->stats.bytes_read, sj->len);
+		subjob_finish(kc, sj);
+		return;
+	}
+	sj->mask = sj->redo;
+	read_start(kc, sj);
 }
 
 static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
@@ -297,6 +372,17 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 		if (res < 0 && zero_fallback(kc, io, res))
 			return;
 		write_done(kc, io, res);
+		return;
+	}
+	if (io->op == KC_OP_COPY && res > 0 && io->done + (uint32_t)res < io->len) {
+		io->done += (uint32_t)res;
+		io_start(kc, io);
+		return;
+	}
+	if (io->op == KC_OP_COPY) {
+		if (res > 0)
+			io->done += (uint32_t)res;
+		copy_done(kc, io, res);
 		return;
 	}
 	if (res > 0) {
@@ -389,17 +475,13 @@ static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t 
 	job->issued += len;
 	job->in_flight++;
 	kc_stat_add(&kc->stats.sub_jobs, 1);
-	if (job->kind == KC_JOB_ZERO) {
+	sj->mask = job->live;
+	if (job->kind == KC_JOB_ZERO)
 		subjob_ready(kc, sj, true);
-		return;
-	}
-	sj->read.op = KC_OP_READ;
-	sj->read.bd = job->from.bdev;
-	sj->read.buf = buf;
-	sj->read.off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
-	sj->read.len = len;
-	sj->read.done = 0;
-	io_start(kc, &sj->read);
+	else if (job->offload)
+		offload_start(kc, sj);
+	else
+		read_start(kc, sj);
 }
 
 /* Hand out sub-jobs while there are descriptors, pool memory and throttle
@@ -430,6 +512,8 @@ static int64_t dispatch(struct kcopyd_client *kc)
 			jp = &job->next;
 			continue;
 		}
+		if (job->offload && !kc->offload && kc_tpool_create(kc, 2, &kc->offload))
+			job->offload = false;
 		len = left < kc->sub_job_size ? (uint32_t)left : kc->sub_job_size;
 		order = order_for(len);
 		wait = throttle(kc, len);

@@ -219,7 +219,7 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 	bd->ops = &fault_ops;
 	bd->priv = f;
 	bd->fd_direct = -1;
-	bd->can_zero_range = bd->can_punch_hole = false;
+	bd->can_zero_range = bd->can_punch_hole = bd->can_offload = false;
 	for (; f->nthreads < FAULT_WORKERS; f->nthreads++) {
 		if (pthread_create(&f->threads[f->nthreads], NULL, fault_worker, f)) {
 			f->inner = NULL;        /* the caller keeps inner on failure */

@@ -35,7 +35,12 @@
 struct kcopyd_client;
 struct kc_io;
 
-enum kc_op { KC_OP_READ, KC_OP_WRITE, KC_OP_ZERO };
+enum kc_op {
+	KC_OP_READ,
+	KC_OP_WRITE,
+	KC_OP_ZERO,
+	KC_OP_COPY,     /* in-kernel copy (copy_file_range) from src_fd/src_off */
+};
 
 /* An endpoint: what the engine talks to, without knowing what it is. */
 struct kc_endpoint_ops {
@@ -62,6 +67,7 @@ struct block_device {
 	int fd;                       /* buffered (always open) */
 	/* Fast paths, cleared after their first ENOTSUP so they are tried once. */
 	bool can_zero_range, can_punch_hole;
+	bool can_offload;             /* a buffered regular file: copy_file_range */
 };
 
 /* One I/O: the read of a sub-job, or its write (or zero) of one destination. */
@@ -75,6 +81,8 @@ struct kc_io {
 	uint8_t dest;                 /* destination index for writes */
 	uint8_t zero_mode;            /* the fallocate mode being tried */
 	int fd;                       /* the descriptor chosen for this attempt */
+	int src_fd;                   /* KC_OP_COPY: the source */
+	uint64_t src_off;
 	int res;                      /* completion result, set by the backend */
 	struct kc_io *next;           /* on the client's completion list */
 };
@@ -94,6 +102,7 @@ struct kc_job {
 	bool backward;                /* overlap with dest above source: last chunk first */
 	bool stop;                    /* an error without IGNORE_ERROR: start nothing new */
 	bool queued;                  /* on the client's queue */
+	bool offload;                 /* sub-jobs copy in the kernel (copy_file_range) */
 	unsigned int num_dests;
 	unsigned int live;            /* mask of destinations still written */
 	unsigned int write_err;
@@ -124,6 +133,8 @@ struct kc_subjob {
 	uint64_t rel;                 /* byte offset inside the job */
 	uint32_t len;
 	unsigned int pending;         /* I/Os outstanding */
+	unsigned int mask;            /* destinations this sub-job writes */
+	unsigned int redo;            /* offloaded copies that failed: redo by read+write */
 	bool zeroed;                  /* buf holds zeros (zero fallback) */
 	bool have_data;               /* WRITE_SEQ, parked: the read succeeded */
 	struct kc_io read;
@@ -165,6 +176,13 @@ struct kc_backend_ops {
 extern const struct kc_backend_ops kc_backend_uring;
 extern const struct kc_backend_ops kc_backend_threads;
 
+/* Worker threads for blocking I/O (backend_threads.c); completions go
+ * through kc_io_defer(). */
+struct kc_tpool;
+int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_tpool **result);
+void kc_tpool_destroy(struct kc_tpool *t);
+void kc_tpool_submit(struct kc_tpool *t, int fd, struct kc_io *io);
+
 struct kcopyd_client {
 	pthread_t thread;
 	pthread_mutex_t lock;         /* guards everything below up to 'engine' */
@@ -187,6 +205,8 @@ struct kcopyd_client {
 	unsigned int busy_subjobs;
 	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
 	struct kc_job *done, **done_tail;     /* callbacks to run */
+	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
+	bool offload_off;                     /* KCOPYD_OFFLOAD=0 */
 	uint64_t rate;                        /* bytes per second, 0 = unlimited */
 	int64_t rate_tokens;
 	uint64_t rate_stamp_ns;
