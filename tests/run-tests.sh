@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run kcopyd's tests from a build directory.
 #   tests/run-tests.sh BUILD_DIR [lib|cli|all] [LABEL]
-# Library tests are the executables BUILD_DIR/tests/lib/test-*; CLI tests are
+# Library tests are the executables BUILD_DIR/tests/*/test-*; CLI tests are
 # the scripts tests/cli/*.sh.  Each runs under a timeout (KCOPYD_TEST_TIMEOUT,
 # default 180 s); exit 0 is a pass, 77 a skip, anything else a failure.
 # Prints a line per test and a closing "N passed, N failed, N skipped"; the
@@ -34,7 +34,7 @@ run_one() {
 }
 
 if [ "$which" = lib ] || [ "$which" = all ]; then
-	for t in "$build"/tests/lib/test-*; do
+	for t in "$build"/tests/*/test-*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
 		run_one "$(basename "$t")" "$t"
 	done
