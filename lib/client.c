@@ -166,11 +166,6 @@ KC_EXPORT int kcopyd_client_wait(struct kcopyd_client *kc)
 	return 0;
 }
 
-static void wake(struct kcopyd_client *kc)
-{
-	kc->backend->wake(kc);
-}
-
 KC_EXPORT void kcopyd_client_destroy(struct kcopyd_client *kc)
 {
 	if (!kc)
@@ -181,8 +176,8 @@ KC_EXPORT void kcopyd_client_destroy(struct kcopyd_client *kc)
 	kcopyd_client_wait(kc);
 	pthread_mutex_lock(&kc->lock);
 	kc->exiting = true;
+	kc->backend->wake(kc);
 	pthread_mutex_unlock(&kc->lock);
-	wake(kc);
 	pthread_join(kc->thread, NULL);
 	client_free(kc);
 }
@@ -281,19 +276,14 @@ static bool can_offload(const struct kcopyd_client *kc, const struct kc_job *job
 
 static void enqueue(struct kcopyd_client *kc, struct kc_job *job)
 {
-	bool need_wake;
-
 	job->next = NULL;
 	pthread_mutex_lock(&kc->lock);
 	*kc->incoming_tail = job;
 	kc->incoming_tail = &job->next;
 	if (job->kind != KC_JOB_CALLBACK)
 		kc->outstanding++;
-	need_wake = kc->sleeping;
-	kc->sleeping = false;
+	kc_wake_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
-	if (need_wake)
-		wake(kc);
 }
 
 static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int num_dests,

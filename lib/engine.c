@@ -412,17 +412,23 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
  * unsupported fast path, an injected fault, a remote server's reply. */
 void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
-	bool need_wake;
-
 	io->res = res;
 	pthread_mutex_lock(&kc->lock);
 	io->next = kc->completed;
 	kc->completed = io;
-	need_wake = kc->sleeping;
-	kc->sleeping = false;
+	kc_wake_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
-	if (need_wake)
+}
+
+/* Under kc->lock: wake the engine if it sleeps.  The wake is made before the
+ * lock is dropped: once it is, the work just queued may complete and the
+ * client be destroyed, eventfd and all. */
+void kc_wake_locked(struct kcopyd_client *kc)
+{
+	if (kc->sleeping) {
+		kc->sleeping = false;
 		kc->backend->wake(kc);
+	}
 }
 
 static void run_deferred(struct kcopyd_client *kc, struct kc_io *list)

@@ -218,6 +218,7 @@ struct kcopyd_client {
 void *kc_engine_main(void *arg);
 void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res);
 void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res);
+void kc_wake_locked(struct kcopyd_client *kc);
 void kc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /* bdev.c: the local file / block device endpoint */
