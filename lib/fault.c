@@ -209,7 +209,8 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 	f->rules = calloc(cfg->num_rules + 1, sizeof(*f->rules));
 	if (!f->rules)
 		goto nomem;
-	memcpy(f->rules, cfg->rules, cfg->num_rules * sizeof(*f->rules));
+	if (cfg->num_rules)
+		memcpy(f->rules, cfg->rules, cfg->num_rules * sizeof(*f->rules));
 	f->cfg.rules = f->rules;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
@@ -245,7 +246,7 @@ size_t kc_fault_events(struct block_device *bd, struct kc_fault_event *out, size
 
 	pthread_mutex_lock(&f->lock);
 	n = f->num_events;
-	if (out)
+	if (out && n && max)
 		memcpy(out, f->events, (n < max ? n : max) * sizeof(*out));
 	pthread_mutex_unlock(&f->lock);
 	return n;
