@@ -23,7 +23,28 @@ struct uring {
 	struct io_uring ring;
 	int efd;
 	uint64_t efd_buf;
+	/* The pool, registered as one fixed buffer when the kernel lets us:
+	 * O_DIRECT requests then skip pinning its pages every time. */
+	char *fixed_base;
+	size_t fixed_len;
 };
+
+/* Register the pool as fixed buffer 0 (at most 1 GiB, the kernel's limit for
+ * one buffer; a larger pool just goes without). */
+static void register_pool(struct kcopyd_client *kc, struct uring *u)
+{
+	struct iovec iov = {
+		.iov_base = kc->pool.base,
+		.iov_len = (size_t)kc->pool.num_pages << KC_PAGE_SHIFT,
+	};
+
+	if (iov.iov_len > (1u << 30) || getenv("KCOPYD_NO_FIXED"))
+		return;
+	if (io_uring_register_buffers(&u->ring, &iov, 1) == 0) {
+		u->fixed_base = iov.iov_base;
+		u->fixed_len = iov.iov_len;
+	}
+}
 
 static struct io_uring_sqe *get_sqe(struct uring *u)
 {
@@ -46,13 +67,23 @@ static void arm_wake(struct uring *u)
 
 static int uring_init(struct kcopyd_client *kc)
 {
-	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = RING_CQ };
+	/* COOP_TASKRUN: completions need no interrupt of the engine thread,
+	 * which reaps them when it waits anyway (5.19+; retried without). */
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN, .cq_entries = RING_CQ,
+	};
 	struct uring *u = calloc(1, sizeof(*u));
 	int ret;
 
 	if (!u)
 		return -ENOMEM;
 	ret = io_uring_queue_init_params(RING_SQ, &u->ring, &p);
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = RING_CQ;
+		ret = io_uring_queue_init_params(RING_SQ, &u->ring, &p);
+	}
 	if (ret < 0) {
 		free(u);
 		return ret;
@@ -65,6 +96,7 @@ static int uring_init(struct kcopyd_client *kc)
 		return ret;
 	}
 	kc->backend_priv = u;
+	register_pool(kc, u);
 	arm_wake(u);
 	return 0;
 }
@@ -83,12 +115,22 @@ static void uring_fini(struct kcopyd_client *kc)
 
 static void uring_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
 {
-	struct io_uring_sqe *sqe = get_sqe(kc->backend_priv);
+	struct uring *u = kc->backend_priv;
+	struct io_uring_sqe *sqe = get_sqe(u);
+	char *buf = io->buf + io->done;
+	unsigned int len = io->len - io->done;
+	uint64_t off = io->off + io->done;
 
-	if (io->op == KC_OP_READ)
-		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len - io->done, io->off + io->done);
-	else
-		io_uring_prep_write(sqe, fd, io->buf + io->done, io->len - io->done, io->off + io->done);
+	if ((uintptr_t)buf - (uintptr_t)u->fixed_base < u->fixed_len) {
+		if (io->op == KC_OP_READ)
+			io_uring_prep_read_fixed(sqe, fd, buf, len, off, 0);
+		else
+			io_uring_prep_write_fixed(sqe, fd, buf, len, off, 0);
+	} else if (io->op == KC_OP_READ) {
+		io_uring_prep_read(sqe, fd, buf, len, off);
+	} else {
+		io_uring_prep_write(sqe, fd, buf, len, off);
+	}
 	io_uring_sqe_set_data(sqe, io);
 }
 
