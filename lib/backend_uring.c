@@ -131,6 +131,8 @@ static void uring_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
 	} else {
 		io_uring_prep_write(sqe, fd, buf, len, off);
 	}
+	if (io->punt)
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, io);
 }
 

@@ -58,6 +58,11 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 	    aligned(io->len - io->done, bd->dio_align) &&
 	    aligned((uintptr_t)(io->buf + io->done), bd->dio_align))
 		fd = bd->fd_direct;
+	/* A buffered write is a memcpy into the page cache that io_uring would
+	 * do inline, on the engine thread, one destination after another; on
+	 * io_uring's workers the destinations are written in parallel while
+	 * the engine goes on reading.  Direct I/O is asynchronous already. */
+	io->punt = io->op == KC_OP_WRITE && fd == bd->fd && kc->punt_writes;
 	kc->backend->rw(kc, fd, io);
 }
 

@@ -22,6 +22,11 @@ static bool debug_on(void)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
+static bool env_is(const char *v, const char *want)
+{
+	return v && strcmp(v, want) == 0;
+}
+
 /* ---- create / destroy -------------------------------------------------- */
 
 static unsigned int floor_log2(unsigned int v)
@@ -130,7 +135,8 @@ KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client 
 	kc->incoming_tail = &kc->incoming;
 	kc->queue_tail = &kc->queue;
 	kc->done_tail = &kc->done;
-	kc->offload_off = getenv("KCOPYD_OFFLOAD") && strcmp(getenv("KCOPYD_OFFLOAD"), "0") == 0;
+	kc->offload_off = env_is(getenv("KCOPYD_OFFLOAD"), "0");
+	kc->punt_writes = !env_is(getenv("KCOPYD_PUNT_WRITES"), "0");
 	ret = kc_pool_init(&kc->pool, num_pages);
 	if (!ret)
 		ret = alloc_subjobs(kc, KC_DEFAULT_DEPTH);

@@ -80,6 +80,7 @@ struct kc_io {
 	uint8_t op;                   /* enum kc_op */
 	uint8_t dest;                 /* destination index for writes */
 	uint8_t zero_mode;            /* the fallocate mode being tried */
+	bool punt;                    /* run it on the backend's workers, not inline */
 	int fd;                       /* the descriptor chosen for this attempt */
 	int src_fd;                   /* KC_OP_COPY: the source */
 	uint64_t src_off;
@@ -207,6 +208,7 @@ struct kcopyd_client {
 	struct kc_job *done, **done_tail;     /* callbacks to run */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0 */
+	bool punt_writes;                     /* buffered writes on io_uring's workers */
 	uint64_t rate;                        /* bytes per second, 0 = unlimited */
 	int64_t rate_tokens;
 	uint64_t rate_stamp_ns;
