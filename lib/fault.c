@@ -123,7 +123,7 @@ static void *fault_worker(void *arg)
 		if (!f->queue)
 			f->queue_tail = &f->queue;
 		res = pick_fault(f, io);
-		if (!res)
+		if (!res && io->op != KC_OP_ZERO)
 			len = pick_length(f, io);
 		if (f->cfg.delay_max_us)
 			delay = (uint32_t)(next_rand(f) % f->cfg.delay_max_us);
