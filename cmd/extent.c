@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The data and hole extents of a range of the source, found with
+ * SEEK_DATA/SEEK_HOLE.  Extent edges are widened to the copy's alignment
+ * (data start rounded down, data end rounded up): a little hole copied as
+ * data costs nothing, while a block cut in two could not be submitted.
+ * Where the file system cannot tell (or for a block device) the whole range
+ * is one data extent.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "kcopyd-cmd.h"
+
+void extent_init(struct extent_iter *it, const struct device *src, bool sparse,
+		 uint64_t base, uint64_t len, unsigned int align)
+{
+	it->fd = src->fd;
+	it->sparse = sparse && src->kind == DEV_FILE;
+	it->base = base;
+	it->pos = 0;
+	it->end = len;
+	it->align = align;
+}
+
+static uint64_t align_up(const struct extent_iter *it, uint64_t v)
+{
+	uint64_t r = v % it->align;
+
+	v = r ? v + (it->align - r) : v;
+	return v < it->end ? v : it->end;
+}
+
+/* Hand out [pos, to) and move on. */
+static bool take(struct extent_iter *it, uint64_t to, bool is_data, uint64_t *off,
+		 uint64_t *len, bool *data)
+{
+	*off = it->pos;
+	*len = to - it->pos;
+	*data = is_data;
+	it->pos = to;
+	return true;
+}
+
+bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data)
+{
+	off_t d, h;
+	uint64_t start, end;
+
+	if (it->pos >= it->end)
+		return false;
+	if (!it->sparse)
+		return take(it, it->end, true, off, len, data);
+	d = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_DATA);
+	if (d < 0 && errno == ENXIO)          /* only a hole from here to EOF */
+		return take(it, it->end, false, off, len, data);
+	if (d < 0) {                          /* the file system cannot tell */
+		it->sparse = false;
+		return take(it, it->end, true, off, len, data);
+	}
+	start = (uint64_t)d - it->base;
+	start -= start % it->align;
+	if (start > it->pos)
+		return take(it, start < it->end ? start : it->end, false, off, len, data);
+	h = lseek(it->fd, d, SEEK_HOLE);
+	if (h < 0)
+		return take(it, it->end, true, off, len, data);
+	end = align_up(it, (uint64_t)h - it->base);
+	/* A file changing under us could report an empty extent: always move. */
+	if (end <= it->pos)
+		end = align_up(it, it->pos + it->align);
+	return take(it, end, true, off, len, data);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kcopyd command's internal header.
+ *
+ * Every subcommand runs in two phases.  Set-up (device.c) stats, opens and
+ * checks every device and every range; only when all of it passes are
+ * destination files created or extended, so that an exit code of 2 always
+ * means nothing was written.  The run (run.c) then streams jobs into the
+ * library a bounded window at a time, records each destination's first
+ * failure from the job callbacks, and finishes with the tail that is not a
+ * whole number of blocks, the flush and the report (report.c).
+ */
+#ifndef KCOPYD_CMD_H
+#define KCOPYD_CMD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "kcopyd.h"
+
+/* Exit codes. */
+#define EXIT_OK     0
+#define EXIT_FAILED 1        /* ran, but a device failed or differs */
+#define EXIT_SETUP  2        /* usage or set-up error: nothing written */
+
+#define NOT_SET UINT64_MAX   /* an option not given */
+#define MAX_DESTS KCOPYD_MAX_REGIONS
+#define DEFAULT_PAGES 2048u  /* 8 MiB of buffers */
+
+enum command { CMD_COPY, CMD_ZERO, CMD_VERIFY, CMD_INFO };
+
+struct options {
+	enum command cmd;
+	const char *cmd_name;
+	uint64_t offset, length, dest_offset;   /* bytes, or NOT_SET */
+	uint64_t rate;                          /* bytes per second, 0 = unlimited */
+	unsigned int pages;
+	unsigned int sub_job_size;              /* 0: the library's default */
+	unsigned int queue_depth;               /* 0: the library's default */
+	bool direct, buffered;
+	bool flush, sparse, fail_fast, verify, force;
+	bool json, quiet;
+	int progress;                           /* -1 automatic, 0 off, 1 on */
+	char **paths;
+	int npaths;
+};
+
+/* main.c: messages.  errmsg() prints "kcopyd: ..." on stderr and keeps the
+ * first message of a set-up error for the JSON summary. */
+void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *first_error(void);
+int setup_failed(const struct options *o);
+
+/* options.c */
+int parse_size(const char *s, uint64_t *out);
+int parse_count(const char *s, unsigned int max, unsigned int *out);
+int parse_options(int argc, char **argv, struct options *o);
+void usage(FILE *f);
+const char *human_size(uint64_t bytes, char *buf, size_t size);
+double now_seconds(void);
+
+/* One device as the command sees it: what it was before we touched it, our
+ * own descriptor (for checks, tails and verify), the library's handle, and
+ * how the run went for it. */
+enum dev_kind { DEV_NEW, DEV_FILE, DEV_BLOCK };
+
+struct identity {                /* where a device's bytes really live */
+	dev_t dev;
+	ino_t ino;                   /* 0 for a block device */
+	uint64_t start;              /* byte offset of this device inside it */
+	bool valid;
+};
+
+struct device {
+	const char *path;
+	enum dev_kind kind;
+	int fd;                      /* ours: buffered, -1 when closed */
+	struct block_device *bd;     /* the library's */
+	struct identity id[2];       /* itself, and a loop device's backing file */
+	char *canon;                 /* DEV_NEW: canonical path, to find duplicates */
+	uint64_t size;               /* bytes, as found */
+	unsigned int lbs;            /* logical block size (512 for files) */
+	uint64_t zero_from;          /* bytes at or past this read as zero (UINT64_MAX: unknown) */
+	uint64_t need;               /* DEV_FILE/DEV_NEW: size the run needs */
+	uint64_t len;                /* bytes of the range on this device */
+	bool created, extended;      /* what set-up did, to undo it */
+
+	/* Outcome. */
+	bool failed;
+	int err;                     /* negative errno, or 0 */
+	const char *what;            /* "write", "flush", "read", ... */
+	uint64_t err_off;            /* first failing byte offset, or NOT_SET */
+	bool differs;                /* verify found a difference */
+	uint64_t diff_off;
+	const char *note;            /* why it did not complete, when no errno */
+	bool reported;               /* its failure was printed already */
+};
+
+/* device.c */
+void device_init(struct device *d, const char *path);
+int device_stat(struct device *d, bool may_create);
+int device_open_read(struct device *d);
+int device_open_write(struct device *d, const struct options *o);
+int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
+			  unsigned int n, uint64_t dst_off, uint64_t len);
+int device_check_range(const struct device *d, const char *opt, uint64_t off, uint64_t len,
+		       bool may_extend);
+int device_check_align(const struct device *d, const char *opt, uint64_t off);
+int device_prepare(struct device *dests, unsigned int n);
+int device_open_lib(struct device *d, int acc, const struct options *o);
+void device_undo(struct device *dests, unsigned int n);
+void device_close(struct device *d);
+void device_fail(struct device *d, const char *what, int err, uint64_t off);
+const char *device_kind_name(const struct device *d);
+const char *unusable_type(mode_t mode);
+
+/* progress.c */
+struct progress {
+	bool on;
+	uint64_t total;
+	double start, last_draw, last_t, rate;
+	uint64_t last_bytes;
+	int drawn;
+};
+bool progress_wanted(const struct options *o);
+void progress_init(struct progress *p, bool on, uint64_t total);
+void progress_update(struct progress *p, uint64_t done, bool force);
+void progress_end(struct progress *p, uint64_t done);
+void progress_clear(struct progress *p);
+
+/* run.c: streams jobs into the library and gathers their results. */
+struct runner {
+	struct kcopyd_client *kc;
+	struct device *src;                      /* NULL when zeroing */
+	struct device *dests;
+	unsigned int ndests;
+	bool fail_fast;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int in_flight, window;
+	uint64_t done_bytes;                     /* range bytes finished */
+	uint64_t hole_bytes;                     /* copy: holes finished (not read) */
+	bool stop;
+	bool internal_error;                     /* a job refused, out of memory */
+	bool read_failed;
+	int read_err;
+	uint64_t read_off;
+	struct progress prog;
+	double started;
+};
+struct span {
+	bool zero;
+	uint64_t src_off, dst_off, len;          /* bytes */
+	uint32_t mask;                           /* destinations taking part */
+	unsigned int flags;
+};
+int client_setup(const struct options *o, struct kcopyd_client **kc);
+void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
+		 struct device *dests, unsigned int n, const struct options *o, uint64_t total);
+void runner_fini(struct runner *r);
+uint32_t runner_live(struct runner *r);
+int runner_submit(struct runner *r, const struct span *sp);
+void runner_note_done(struct runner *r, uint64_t hole_bytes);
+void runner_drain(struct runner *r);
+void runner_tick(struct runner *r);
+uint64_t runner_progress(struct runner *r);
+void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst_off,
+		 uint64_t len);
+void runner_flush(struct runner *r);
+
+/* extent.c: the data and hole extents of a source range. */
+struct extent_iter {
+	int fd;
+	bool sparse;                 /* SEEK_DATA/SEEK_HOLE usable */
+	uint64_t base;               /* source offset of the range */
+	uint64_t pos, end;           /* relative to base */
+	unsigned int align;
+};
+void extent_init(struct extent_iter *it, const struct device *src, bool sparse,
+		 uint64_t base, uint64_t len, unsigned int align);
+bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data);
+
+/* verify.c */
+int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
+		   unsigned int n, uint64_t dst_off, uint64_t len, struct progress *p);
+
+/* json.c: a small streaming writer, one line per document. */
+#define JSON_MAX_DEPTH 8
+struct json {
+	FILE *f;
+	int depth;
+	bool need_comma[JSON_MAX_DEPTH];
+};
+void json_begin(struct json *j, FILE *f);
+void json_end(struct json *j);
+void json_object(struct json *j, const char *key);
+void json_array(struct json *j, const char *key);
+void json_close(struct json *j, char bracket);
+void json_str(struct json *j, const char *key, const char *v);
+void json_u64(struct json *j, const char *key, uint64_t v);
+void json_offset(struct json *j, const char *key, uint64_t v);   /* NOT_SET: null */
+void json_double(struct json *j, const char *key, double v);
+void json_bool(struct json *j, const char *key, bool v);
+void json_int(struct json *j, const char *key, int64_t v);
+
+/* report.c: the end of copy and zero. */
+struct report {
+	const struct options *o;
+	struct runner *r;
+	struct device *src;              /* NULL when zeroing */
+	uint64_t src_off, dst_off, bytes;
+	double seconds;
+	char engine[16];
+	struct kcopyd_stats stats;
+};
+int report_finish(const struct report *rep);
+void report_setup_error(const struct options *o);
+void device_print_failure(const struct device *d);
+
+/* The subcommands. */
+int cmd_copy(struct options *o);
+int cmd_zero(struct options *o);
+int cmd_verify(struct options *o);
+int cmd_info(struct options *o);
+
+#endif

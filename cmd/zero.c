@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kcopyd zero DEST...: write zeros over whole devices or a range of them,
+ * through the library's fast paths (fallocate, BLKZEROOUT).
+ *
+ * Without --length each destination is zeroed to its own end, so lengths
+ * differ: every job has one destination, and the jobs of all destinations
+ * are interleaved so they progress together.  A file extended to hold the
+ * range reads as zero past its old end already; only the part below is
+ * zeroed.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "kcopyd-cmd.h"
+
+#define JOB_MAX (64u << 20)
+
+struct zero {
+	struct options *o;
+	struct device dests[MAX_DESTS];
+	unsigned int n;
+	uint64_t off;
+	uint64_t zlen[MAX_DESTS];    /* bytes to zero on each (below an old end) */
+	struct kcopyd_client *kc;
+};
+
+/* In zero --offset and --dest-offset both name the start in the destinations. */
+static int zero_offset(struct zero *z)
+{
+	const struct options *o = z->o;
+
+	if (o->offset != NOT_SET && o->dest_offset != NOT_SET && o->offset != o->dest_offset) {
+		errmsg("zero: --offset and --dest-offset both give the start in the destinations; "
+		       "give one");
+		return -1;
+	}
+	z->off = o->offset != NOT_SET ? o->offset : o->dest_offset != NOT_SET ? o->dest_offset : 0;
+	return 0;
+}
+
+static int check_dest(struct zero *z, struct device *d)
+{
+	uint64_t len = z->o->length;
+
+	if (device_open_write(d, z->o) || device_check_align(d, "--offset", z->off))
+		return -1;
+	if (len == NOT_SET) {
+		if (z->off > d->size) {
+			errmsg("%s: --offset %llu is past its end (%llu bytes)", d->path,
+			       (unsigned long long)z->off, (unsigned long long)d->size);
+			return -1;
+		}
+		len = d->size - z->off;
+	}
+	if (device_check_range(d, "--offset/--length", z->off, len, true))
+		return -1;
+	d->len = len;
+	d->need = z->off + len;
+	return 0;
+}
+
+static int setup(struct zero *z)
+{
+	uint64_t span = z->o->length != NOT_SET ? z->o->length : (uint64_t)INT64_MAX;
+
+	if (zero_offset(z))
+		return -1;
+	for (unsigned int i = 0; i < z->n; i++)
+		if (device_stat(&z->dests[i], false))
+			return -1;
+	if (device_check_distinct(NULL, 0, z->dests, z->n, z->off, span))
+		return -1;
+	for (unsigned int i = 0; i < z->n; i++)
+		if (check_dest(z, &z->dests[i]))
+			return -1;
+	/* Again with what was opened, in case a path changed in between. */
+	if (device_check_distinct(NULL, 0, z->dests, z->n, z->off, span))
+		return -1;
+	if (client_setup(z->o, &z->kc) || device_prepare(z->dests, z->n))
+		return -1;
+	for (unsigned int i = 0; i < z->n; i++) {
+		if (device_open_lib(&z->dests[i], O_RDWR, z->o)) {
+			device_undo(z->dests, z->n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static unsigned int block_of(const struct device *d)
+{
+	return d->kind == DEV_BLOCK && d->lbs > KCOPYD_SECTOR_SIZE ? d->lbs : KCOPYD_SECTOR_SIZE;
+}
+
+static uint64_t bulk_of(const struct zero *z, unsigned int i)
+{
+	return z->zlen[i] - z->zlen[i] % block_of(&z->dests[i]);
+}
+
+/* Round robin over the destinations, one job each per turn. */
+static void submit_all(struct zero *z, struct runner *r)
+{
+	for (uint64_t p = 0;; p += JOB_MAX) {
+		bool any = false;
+
+		for (unsigned int i = 0; i < z->n; i++) {
+			uint64_t bulk = bulk_of(z, i);
+			struct span sp = { .zero = true, .dst_off = z->off + p, .mask = 1u << i };
+
+			if (p >= bulk)
+				continue;
+			sp.len = bulk - p < JOB_MAX ? bulk - p : JOB_MAX;
+			if (runner_submit(r, &sp))
+				return;
+			any = true;
+		}
+		if (!any)
+			return;
+	}
+}
+
+static uint64_t plan(struct zero *z, uint64_t *bytes)
+{
+	uint64_t total = 0;
+
+	*bytes = 0;
+	for (unsigned int i = 0; i < z->n; i++) {
+		const struct device *d = &z->dests[i];
+		uint64_t below = d->kind == DEV_BLOCK || d->size >= d->need ? d->len
+			: d->size > z->off ? d->size - z->off : 0;
+
+		z->zlen[i] = below;
+		total += below;
+		*bytes += d->len;
+	}
+	return total;
+}
+
+static int run(struct zero *z)
+{
+	struct runner r;
+	struct report rep = { .o = z->o, .r = &r, .dst_off = z->off };
+	const char *engine;
+	int code;
+
+	runner_init(&r, z->kc, NULL, z->dests, z->n, z->o, plan(z, &rep.bytes));
+	submit_all(z, &r);
+	runner_drain(&r);
+	for (unsigned int i = 0; i < z->n; i++)
+		runner_tail(&r, 1u << i, 0, z->off + bulk_of(z, i), z->zlen[i] - bulk_of(z, i));
+	if (z->o->flush)
+		runner_flush(&r);
+	progress_end(&r.prog, runner_progress(&r));
+	rep.seconds = now_seconds() - r.started;
+	kcopyd_client_stats(z->kc, &rep.stats, sizeof(rep.stats));
+	engine = kcopyd_client_engine(z->kc);
+	snprintf(rep.engine, sizeof(rep.engine), "%s", engine ? engine : "?");
+	code = report_finish(&rep);
+	runner_fini(&r);
+	return code;
+}
+
+int cmd_zero(struct options *o)
+{
+	struct zero *z = calloc(1, sizeof(*z));
+	int code;
+
+	if (!z) {
+		errmsg("out of memory");
+		return EXIT_SETUP;
+	}
+	z->o = o;
+	z->n = (unsigned int)o->npaths;
+	if (z->n > MAX_DESTS) {
+		errmsg("zero: at most %u destinations", MAX_DESTS);
+		free(z);
+		return setup_failed(o);
+	}
+	for (unsigned int i = 0; i < z->n; i++)
+		device_init(&z->dests[i], o->paths[i]);
+	code = setup(z) ? setup_failed(o) : run(z);
+	kcopyd_client_destroy(z->kc);
+	for (unsigned int i = 0; i < z->n; i++)
+		device_close(&z->dests[i]);
+	free(z);
+	return code;
+}

@@ -1,0 +1,118 @@
+# Sourced by every test in tests/cli (this file is not a test: the runner
+# only runs *.sh).  Gives each test a scratch directory, cleanup of loop
+# devices and mounts however the test ends, and small helpers.
+set -u
+: "${KCOPYD:?KCOPYD must name the kcopyd executable}"
+[ -x "$KCOPYD" ] || { echo "no executable at $KCOPYD"; exit 1; }
+KCOPYD=$(realpath "$KCOPYD")
+# The system's Python starts in a tenth of the time of a version manager's shim.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+T=$(mktemp -d "${TMPDIR:-/tmp}/kcopyd-cli.XXXXXX")
+_loops=() _mounts=() _pids=()
+
+_cleanup() {
+	local i
+	for i in "${_pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
+	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do umount "${_mounts[i]}" 2>/dev/null; done
+	for i in "${_loops[@]}"; do losetup -d "$i" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "needs $1"; }
+
+# k ARGS...: run kcopyd with stdout in $T/out and stderr in $T/err; sets rc.
+k() {
+	"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	return 0
+}
+
+# expect CODE ARGS...: kcopyd must exit with CODE.
+expect() {
+	local want=$1; shift
+	k "$@"
+	if [ "$rc" -ne "$want" ]; then
+		echo "--- stdout"; cat "$T/out"; echo "--- stderr"; cat "$T/err"
+		fail "kcopyd $* exited $rc, expected $want"
+	fi
+}
+
+# err_has TEXT: the last run's stderr mentions TEXT.
+err_has() { grep -qF -- "$1" "$T/err" || { cat "$T/err"; fail "stderr lacks '$1'"; }; }
+
+same() { cmp -- "$1" "$2" || fail "$2 differs from $1"; }
+
+digest() { if [ -e "$1" ]; then sha256sum <"$1"; else echo missing; fi; }
+
+# random FILE BYTES [AT]: random bytes written into FILE at byte AT.
+random() {
+	head -c "$2" /dev/urandom |
+		dd of="$1" bs=64K seek="${3:-0}" oflag=seek_bytes conv=notrunc iflag=fullblock status=none
+}
+
+# sparse FILE: about 9 MiB of random data, holes, a block of written
+# zeros, and a size that is not a multiple of 512.
+sparse() {
+	local f=$1
+	rm -f "$f"
+	random "$f" $((1024 * 1024)) 0                     # data
+	truncate -s $((3 * 1024 * 1024)) "$f"              # hole
+	random "$f" $((2 * 1024 * 1024 + 1000)) $((3 * 1024 * 1024))
+	dd if=/dev/zero of="$f" bs=64K count=4 seek=$((6 * 16)) conv=notrunc status=none  # zeros, allocated
+	truncate -s $((9 * 1024 * 1024)) "$f"              # hole
+	random "$f" $((100 * 1024 + 333)) $((9 * 1024 * 1024))
+}
+
+# allocated FILE: blocks the file really has on disk, in bytes.
+allocated() { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }
+
+# loopdev VAR FILE [losetup options]: attach FILE, device name in VAR.
+# (A variable, not $(...): the list of devices to detach at exit must be
+# kept by this shell, not by a subshell.)
+loopdev() {
+	local _var=$1 _file=$2 _dev; shift 2
+	_dev=$(losetup -f --show "$@" "$_file" 2>/dev/null) || return 1
+	_loops+=("$_dev")
+	printf -v "$_var" %s "$_dev"
+}
+need_loop() {
+	need_root
+	need_cmd losetup
+	truncate -s 1M "$T/.probe"
+	local d
+	d=$(losetup -f --show "$T/.probe" 2>/dev/null) || skip "losetup does not work here"
+	losetup -d "$d"
+	rm -f "$T/.probe"
+}
+
+# tmpfs DIR SIZE [options]: mount a tmpfs; unmounted at exit.
+tmpfs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=$2${3:+,$3}" tmpfs "$1" 2>/dev/null || skip "cannot mount tmpfs"
+	_mounts+=("$1")
+}
+
+# background PID to kill at exit.
+bg_pid() { _pids+=("$1"); }
+
+# json EXPR: evaluate a Python expression over the JSON on the last stdout
+# (as j); prints the result.
+json() {
+	"$PY" -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2]))' "$T/out" "$1" || fail "stdout is not the expected JSON: $(cat "$T/out")"
+}
+
+# json_is EXPR VALUE
+json_is() {
+	local got
+	got=$(json "$1")
+	[ "$got" = "$2" ] || fail "JSON $1 is '$got', expected '$2'"
+}
+
+cd "$T" || exit 1

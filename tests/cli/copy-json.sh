@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# --json: one object on standard output, parsed by a real JSON parser, with
+# the fields the man page promises; a set-up error gives an object too.
+. "$(dirname "$0")/common.bash"
+
+sparse src
+size=$(stat -c %s src)
+expect 0 copy --json src 'a "quoted" name' b
+[ "$(wc -l <"$T/out")" -eq 1 ] || fail "more than one line of JSON"
+json_is 'j["command"]' copy
+json_is 'j["source"]' src
+json_is 'j["bytes"]' "$size"
+json_is 'j["exit_code"]' 0
+json_is 'j["engine"] in ("io_uring", "threads")' True
+json_is 'isinstance(j["seconds"], float) and j["seconds"] >= 0' True
+json_is 'j["rate"] >= 0' True
+json_is 'len(j["destinations"])' 2
+json_is 'j["destinations"][0]["path"]' 'a "quoted" name'
+json_is '[d["status"] for d in j["destinations"]]' "['ok', 'ok']"
+json_is '[d["first_failing_offset"] for d in j["destinations"]]' "[None, None]"
+json_is 'j["stats"]["bytes_read"] < j["bytes"]' True      # holes were not read
+same src 'a "quoted" name'
+
+# The same document through jq, as a script would read it.
+if command -v jq >/dev/null; then
+	[ "$(jq -r '.destinations[1].status' "$T/out")" = ok ] || fail "jq cannot read it"
+fi
+
+# A set-up error: exit 2, and the JSON says why.
+expect 2 copy --json missing b
+json_is 'j["exit_code"]' 2
+json_is '"missing" in j["error"]' True
+
+# A path that is not UTF-8 still gives valid JSON.
+name=$(printf 'bad\377name')
+expect 0 copy --json src "$name"
+json_is 'j["destinations"][0]["path"]' $'bad\ufffdname'
+exit 0
