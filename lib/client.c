@@ -13,6 +13,12 @@
 
 #include "internal.h"
 
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define JOB_FLAGS (KCOPYD_IGNORE_ERROR | KCOPYD_WRITE_SEQ | KCOPYD_SKIP_ZEROES)
 
 static bool debug_on(void)
@@ -80,6 +86,13 @@ static int pick_backend(struct kcopyd_client *kc)
 
 	if (want && *want && strcmp(want, "threads") != 0 && strcmp(want, "io_uring") != 0)
 		return -EINVAL;
+	/* Valgrind (3.19) holds its lock over a blocked io_uring_enter, so no
+	 * other thread runs while the engine waits: use threads there. */
+	if ((!want || !*want) && RUNNING_ON_VALGRIND) {
+		if (debug_on())
+			fprintf(stderr, "libkcopyd: running on valgrind, using threads\n");
+		want = "threads";
+	}
 	if (!want || strcmp(want, "threads") != 0) {
 		kc->backend = &kc_backend_uring;
 		ret = kc->backend->init(kc);
