@@ -29,7 +29,7 @@ if build build; then
 else buildfail build; fi
 
 if [ "${KCOPYD_QUICK:-0}" != 1 ]; then
-	if CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+	if CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			step "ASan+UBSan" tests/run-tests.sh build-asan all asan
 	else buildfail build-asan; fi
