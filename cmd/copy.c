@@ -7,16 +7,26 @@
  * its holes (nothing for a destination known to read as zero, zero jobs
  * for the others), and a tail shorter than one block, which the library
  * cannot address and which run.c writes itself.
+ *
+ * With --log the range is walked chunk by chunk of the log instead: no job
+ * straddles a chunk, so that each chunk's jobs tell whether it is done on
+ * each destination; a chunk the log records as done on a destination is not
+ * written there, and one done everywhere is not read at all.  run.c flushes
+ * the destinations and then rewrites the log every --log-interval seconds.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "copylog.h"
 #include "kcopyd-cmd.h"
 
-#define JOB_MAX (64u << 20)      /* bytes per job: progress moves smoothly */
+#define JOB_MAX (16u << 20)      /* bytes per job: progress moves smoothly, a signal stops soon */
 
 struct copy {
 	struct options *o;
@@ -25,7 +35,14 @@ struct copy {
 	uint64_t off, len, dst_off, bulk;
 	unsigned int align;          /* every block size involved divides it */
 	struct kcopyd_client *kc;
+	/* --log */
+	struct copylog *log;
+	bool log_existed;
+	uint64_t skipped;            /* bytes done before this run, over destinations */
 };
+
+#define LOG_CHUNK (1u << 20)
+#define LOG_MAX_CHUNKS (1u << 20) /* larger chunks beyond 1 TiB: a modest bitmap */
 
 static int setup_source(struct copy *c)
 {
@@ -81,6 +98,143 @@ static int check_not_in_dev(const struct copy *c, const struct device *d)
 	return -1;
 }
 
+/* The canonical name of a path that may not exist yet: its directory's real
+ * path and its own name (malloc'd), or NULL with errno set. */
+static char *canonical(const char *path)
+{
+	char *copy1 = strdup(path), *copy2 = strdup(path), *full = NULL;
+	char dir[PATH_MAX];
+
+	if (copy1 && copy2 && realpath(dirname(copy1), dir) &&
+	    asprintf(&full, "%s/%s", strcmp(dir, "/") ? dir : "", basename(copy2)) < 0)
+		full = NULL;
+	free(copy1);
+	free(copy2);
+	return full;
+}
+
+static char *dest_name(const struct device *d)
+{
+	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
+}
+
+/* The log must not be one of the devices it describes. */
+static int check_log_path(const struct copy *c, const char *logname, const struct copylog_key *k)
+{
+	struct stat st;
+
+	if (!strcmp(logname, k->source))
+		goto same;
+	for (unsigned int i = 0; i < k->ndests; i++)
+		if (!strcmp(logname, k->dests[i]))
+			goto same;
+	if (stat(c->o->log, &st) == 0 && !S_ISREG(st.st_mode)) {
+		errmsg("--log %s: not a regular file", c->o->log);
+		return -1;
+	}
+	return 0;
+same:
+	errmsg("--log %s: the log cannot be the source or a destination", c->o->log);
+	return -1;
+}
+
+/* A file destination that was removed or cut short since the log was
+ * written cannot hold what the log says it does: refuse the log. */
+static int check_log_dests(const struct copy *c)
+{
+	uint64_t chunk = copylog_chunk(c->log), n = copylog_chunks(c->log);
+
+	for (unsigned int d = 0; d < c->n; d++) {
+		const struct device *dev = &c->dests[d];
+
+		if (dev->kind == DEV_BLOCK)
+			continue;
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t end = (i + 1) * chunk < c->len ? (i + 1) * chunk : c->len;
+
+			if (copylog_is_done(c->log, d, i) && c->dst_off + end > dev->size) {
+				errmsg("--log %s: refused, it is the log of another copy: it records "
+				       "bytes up to %llu as copied to %s, which %s", c->o->log,
+				       (unsigned long long)(c->dst_off + end), dev->path,
+				       dev->kind == DEV_NEW ? "does not exist" : "is shorter");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* --log: read (or start) the log, after every other check passed and before
+ * anything is created or written, so that a refusal leaves no trace. */
+static int open_log(struct copy *c)
+{
+	struct copylog_key k = { .source_size = c->src.size, .offset = c->off, .length = c->len,
+				 .dest_offset = c->dst_off, .ndests = c->n };
+	char *names[MAX_DESTS + 2] = { NULL }, why[512];
+	uint64_t chunk = LOG_CHUNK;
+	unsigned int nnames = 0;
+	int ret = -1, err;
+
+	if (!c->o->log)
+		return 0;
+	if (c->n > COPYLOG_MAX_DESTS) {
+		errmsg("--log: at most %u destinations", COPYLOG_MAX_DESTS);
+		return -1;
+	}
+	names[nnames++] = canonical(c->o->log);
+	if (!names[0]) {
+		errmsg("--log %s: cannot create it: %s", c->o->log, strerror(errno));
+		return -1;
+	}
+	names[nnames] = realpath(c->src.path, NULL);
+	if (!names[nnames]) {
+		errmsg("%s: %s", c->src.path, strerror(errno));
+		goto out;
+	}
+	k.source = names[nnames++];
+	for (unsigned int i = 0; i < c->n; i++) {
+		names[nnames] = dest_name(&c->dests[i]);
+		if (!names[nnames]) {
+			errmsg("%s: %s", c->dests[i].path, strerror(errno));
+			goto out;
+		}
+		k.dests[i] = names[nnames++];
+	}
+	if (check_log_path(c, names[0], &k))
+		goto out;
+	while (c->len / chunk >= LOG_MAX_CHUNKS)
+		chunk *= 2;
+	c->log_existed = access(c->o->log, F_OK) == 0;
+	err = copylog_open(c->o->log, &k, chunk, &c->log, why, sizeof(why));
+	if (err) {
+		errmsg("--log %s: %s: %s", c->o->log,
+		       err == -ESTALE ? "refused, it is the log of another copy" :
+		       err == -EBADMSG ? "refused, it is damaged or not a copy log" : "unusable",
+		       why);
+		goto out;
+	}
+	if (copylog_chunk(c->log) % c->align) {
+		errmsg("--log %s: its chunk size %llu is not a multiple of the block size %u",
+		       c->o->log, (unsigned long long)copylog_chunk(c->log), c->align);
+		copylog_free(c->log);
+		c->log = NULL;
+		if (!c->log_existed)
+			unlink(c->o->log);
+		goto out;
+	}
+	if (check_log_dests(c)) {
+		copylog_free(c->log);
+		c->log = NULL;
+		goto out;
+	}
+	c->skipped = (uint64_t)c->n * c->len - copylog_todo_bytes(c->log);
+	ret = 0;
+out:
+	for (unsigned int i = 0; i < nnames; i++)
+		free(names[i]);
+	return ret;
+}
+
 /* Every check before any change: exit 2 means nothing was written. */
 static int setup_dests(struct copy *c)
 {
@@ -99,15 +253,22 @@ static int setup_dests(struct copy *c)
 	if (device_check_distinct(&c->src, c->off, c->dests, c->n, c->dst_off, c->len))
 		return -1;
 	c->bulk = c->len - c->len % c->align;
-	if (client_setup(c->o, &c->kc) || device_prepare(c->dests, c->n))
+	if (client_setup(c->o, &c->kc) || open_log(c))
 		return -1;
+	if (device_prepare(c->dests, c->n))
+		goto undo_log;
 	for (unsigned int i = 0; i < c->n; i++) {
 		if (device_open_lib(&c->dests[i], O_RDWR, c->o)) {
 			device_undo(c->dests, c->n);
-			return -1;
+			goto undo_log;
 		}
 	}
 	return 0;
+undo_log:
+	/* A log this command started records nothing: it goes too. */
+	if (c->log && !c->log_existed)
+		unlink(c->o->log);
+	return -1;
 }
 
 /* Destinations that may hold old data at dst_off (not known to read as zero). */
@@ -163,6 +324,65 @@ static void run_copy(struct copy *c, struct runner *r)
 	}
 }
 
+/* Destinations that still need chunk i. */
+static uint32_t chunk_todo(const struct copy *c, uint64_t i)
+{
+	uint32_t mask = 0;
+
+	for (unsigned int d = 0; d < c->n; d++)
+		if (!copylog_is_done(c->log, d, i))
+			mask |= 1u << d;
+	return mask;
+}
+
+/* With a log: chunk by chunk, each job inside one chunk, each chunk only to
+ * the destinations that do not hold it yet.  The last chunk is closed by
+ * run() after the tail.  Returns true when every chunk was submitted. */
+static bool run_logged(struct copy *c, struct runner *r)
+{
+	uint64_t chunk = copylog_chunk(c->log), n = copylog_chunks(c->log);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t start = i * chunk, end = start + chunk < c->len ? start + chunk : c->len;
+		uint64_t bend = end < c->bulk ? end : c->bulk;
+		uint32_t todo = chunk_todo(c, i) & runner_live(r);
+		struct extent_iter it;
+		uint64_t eoff, elen;
+		bool data;
+
+		if (!todo) {
+			if (bend > start)
+				runner_note_done(r, bend - start);
+			continue;
+		}
+		if (bend > start) {
+			extent_init(&it, &c->src, c->o->sparse, c->off + start, bend - start, c->align);
+			while (extent_next(&it, &eoff, &elen, &data)) {
+				struct span sp = { .zero = !data, .src_off = c->off + start + eoff,
+						   .dst_off = c->dst_off + start + eoff, .len = elen,
+						   .chunk = i };
+				uint32_t unknown = not_zero_mask(c, sp.dst_off) & todo;
+
+				if (data) {
+					sp.mask = todo;
+					if (c->o->sparse && !unknown)
+						sp.flags = KCOPYD_SKIP_ZEROES;
+				} else if (!unknown) {
+					runner_note_done(r, elen);
+					continue;
+				} else {
+					sp.mask = unknown;
+				}
+				if (runner_submit(r, &sp))
+					return false;
+			}
+		}
+		if (i + 1 < n)
+			runner_chunk_close(r, i, todo);
+	}
+	return true;
+}
+
 static void finish_engine(struct copy *c, struct report *rep)
 {
 	const char *engine = kcopyd_client_engine(c->kc);
@@ -180,13 +400,43 @@ static int run(struct copy *c)
 			      .dst_off = c->dst_off, .bytes = c->len };
 	int code;
 
+	uint32_t last_todo = all_mask(c->n);
+	bool all_submitted = true;
+
 	runner_init(&r, c->kc, &c->src, c->dests, c->n, c->o, c->len);
-	run_copy(c, &r);
+	if (c->log) {
+		rep.log = c->o->log;
+		rep.resumed = c->log_existed;
+		rep.skipped_bytes = c->skipped;
+		if (runner_track(&r, c->log, c->o->log_interval)) {
+			errmsg("out of memory");
+			r.stop = r.internal_error = true;
+			all_submitted = false;
+		} else {
+			all_submitted = run_logged(c, &r);
+		}
+		if (copylog_chunks(c->log))
+			last_todo = chunk_todo(c, copylog_chunks(c->log) - 1);
+	} else {
+		run_copy(c, &r);
+	}
 	runner_drain(&r);
-	runner_tail(&r, all_mask(c->n), c->off + c->bulk, c->dst_off + c->bulk,
-		    c->len - c->bulk);
-	if (c->o->flush)
+	runner_tail(&r, last_todo, c->off + c->bulk, c->dst_off + c->bulk, c->len - c->bulk);
+	if (c->log) {
+		uint64_t n = copylog_chunks(c->log);
+
+		/* Stopped, the tail was not written: unless there is none. */
+		if (all_submitted && n && (!r.stop || c->len == c->bulk))
+			runner_chunk_close(&r, n - 1, last_todo & runner_live(&r));
+		runner_checkpoint(&r, true);
+		rep.resume_at = NOT_SET;
+		for (uint64_t i = 0; i < n && rep.resume_at == NOT_SET; i++)
+			if (chunk_todo(c, i))
+				rep.resume_at = c->off + i * copylog_chunk(c->log);
+		runner_untrack(&r);
+	} else if (c->o->flush) {
 		runner_flush(&r);
+	}
 	progress_end(&r.prog, runner_progress(&r));
 	rep.seconds = now_seconds() - r.started;
 	finish_engine(c, &rep);
@@ -203,6 +453,7 @@ static int run(struct copy *c)
 
 static void cleanup(struct copy *c)
 {
+	copylog_free(c->log);
 	kcopyd_client_destroy(c->kc);
 	device_close(&c->src);
 	for (unsigned int i = 0; i < c->n; i++)

@@ -9,6 +9,9 @@
  * library a bounded window at a time, records each destination's first
  * failure from the job callbacks, and finishes with the tail that is not a
  * whole number of blocks, the flush and the report (report.c).
+ * SIGINT and SIGTERM (main.c) only set a flag that the run polls: it stops
+ * submitting, lets the jobs in flight finish, flushes, saves the copy log
+ * (copy --log, copylog.c) and exits 128 + the signal.
  */
 #ifndef KCOPYD_CMD_H
 #define KCOPYD_CMD_H
@@ -44,6 +47,8 @@ struct options {
 	bool flush, sparse, fail_fast, verify, force;
 	bool json, quiet;
 	int progress;                           /* -1 automatic, 0 off, 1 on */
+	const char *log;                        /* copy --log FILE, or NULL */
+	double log_interval;                    /* seconds between log commits */
 	char **paths;
 	int npaths;
 };
@@ -53,6 +58,11 @@ struct options {
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *first_error(void);
 int setup_failed(const struct options *o);
+/* SIGINT and SIGTERM stop a run cleanly: the handler only records the
+ * signal (and restores the default, so a second one kills); the run loop
+ * polls it.  Returns the signal caught, or 0. */
+void signals_install(void);
+int signal_caught(void);
 
 /* options.c */
 int parse_size(const char *s, uint64_t *out);
@@ -141,6 +151,7 @@ struct runner {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned int in_flight, window;
+	uint64_t in_flight_bytes;
 	uint64_t done_bytes;                     /* range bytes finished */
 	uint64_t hole_bytes;                     /* copy: holes finished (not read) */
 	bool stop;
@@ -150,12 +161,16 @@ struct runner {
 	uint64_t read_off;
 	struct progress prog;
 	double started;
+	int signal;                              /* SIGINT/SIGTERM that stopped the run, or 0 */
+	uint64_t tail_written;                   /* bytes runner_tail wrote, over destinations */
+	struct tracker *tk;                      /* copy --log: chunks done, or NULL */
 };
 struct span {
 	bool zero;
 	uint64_t src_off, dst_off, len;          /* bytes */
 	uint32_t mask;                           /* destinations taking part */
 	unsigned int flags;
+	uint64_t chunk;                          /* with a tracker: the log chunk it lies in */
 };
 int client_setup(const struct options *o, struct kcopyd_client **kc);
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
@@ -170,6 +185,14 @@ uint64_t runner_progress(struct runner *r);
 void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst_off,
 		 uint64_t len);
 void runner_flush(struct runner *r);
+/* copy --log: follow which chunks of chunk bytes complete on which
+ * destination; every interval seconds (and by runner_checkpoint(r, true))
+ * flush the destinations, then record them in the log. */
+struct copylog;
+int runner_track(struct runner *r, struct copylog *log, double interval);
+void runner_chunk_close(struct runner *r, uint64_t chunk, uint32_t want);
+int runner_checkpoint(struct runner *r, bool force);
+void runner_untrack(struct runner *r);
 
 /* extent.c: the data and hole extents of a source range. */
 struct extent_iter {
@@ -215,6 +238,11 @@ struct report {
 	double seconds;
 	char engine[16];
 	struct kcopyd_stats stats;
+	/* copy --log */
+	const char *log;                 /* NULL: no log */
+	bool resumed;                    /* the log existed */
+	uint64_t skipped_bytes;          /* done before this run, over destinations */
+	uint64_t resume_at;              /* first source byte not done everywhere (NOT_SET: all done) */
 };
 int report_finish(const struct report *rep);
 void report_setup_error(const struct options *o);

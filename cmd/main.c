@@ -44,6 +44,30 @@ int setup_failed(const struct options *o)
 	return EXIT_SETUP;
 }
 
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+	caught = sig;
+}
+
+void signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;   /* a second signal kills */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int signal_caught(void)
+{
+	return caught;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -55,6 +79,8 @@ int main(int argc, char **argv)
 		return setup_failed(&o);
 	/* A closed pipe on standard output must not kill a copy halfway. */
 	signal(SIGPIPE, SIG_IGN);
+	if (o.cmd == CMD_COPY || o.cmd == CMD_ZERO)
+		signals_install();
 	switch (o.cmd) {
 	case CMD_COPY: return cmd_copy(&o);
 	case CMD_ZERO: return cmd_zero(&o);

@@ -18,7 +18,7 @@ enum {
 	OPT_OFFSET = 256, OPT_LENGTH, OPT_DEST_OFFSET, OPT_PAGES, OPT_SUB_JOB,
 	OPT_DEPTH, OPT_RATE, OPT_DIRECT, OPT_BUFFERED, OPT_FLUSH, OPT_NO_FLUSH,
 	OPT_SPARSE, OPT_NO_SPARSE, OPT_FAIL_FAST, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_JSON, OPT_FORCE, OPT_VERIFY,
+	OPT_JSON, OPT_FORCE, OPT_VERIFY, OPT_LOG, OPT_LOG_INTERVAL,
 };
 
 #define C_COPY   (1u << CMD_COPY)
@@ -48,6 +48,8 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "log-interval", required_argument, NULL, OPT_LOG_INTERVAL },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -63,7 +65,7 @@ static unsigned int accepted_by(int code)
 		return C_COPY | C_ZERO | C_VERIFY;
 	case OPT_DEST_OFFSET:
 		return C_COPY | C_ZERO | C_VERIFY;
-	case OPT_SPARSE: case OPT_NO_SPARSE: case OPT_VERIFY:
+	case OPT_SPARSE: case OPT_NO_SPARSE: case OPT_VERIFY: case OPT_LOG: case OPT_LOG_INTERVAL:
 		return C_COPY;
 	case OPT_PROGRESS: case OPT_NO_PROGRESS:
 		return C_COPY | C_ZERO | C_VERIFY;
@@ -169,6 +171,23 @@ static int sub_job_arg(const char *arg, unsigned int *out)
 	return 0;
 }
 
+/* --log-interval SECONDS: a decimal number from 0.01 to 3600. */
+static int interval_arg(const char *arg, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(arg[0] >= '0' && arg[0] <= '9') || !(v >= 0.01) ||
+	    v > 3600) {
+		errmsg("--log-interval: '%s' must be a number of seconds from 0.01 to 3600", arg);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 static int set_option(struct options *o, int code, const char *arg)
 {
 	switch (code) {
@@ -191,6 +210,14 @@ static int set_option(struct options *o, int code, const char *arg)
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_FORCE: o->force = true; return 0;
 	case OPT_VERIFY: o->verify = true; return 0;
+	case OPT_LOG:
+		if (!*arg) {
+			errmsg("--log: the file name is empty");
+			return -EINVAL;
+		}
+		o->log = arg;
+		return 0;
+	case OPT_LOG_INTERVAL: return interval_arg(arg, &o->log_interval);
 	case 'q': o->quiet = true; return 0;
 	}
 	return -EINVAL;
@@ -219,6 +246,7 @@ static void defaults(struct options *o)
 	o->flush = true;
 	o->sparse = true;
 	o->progress = -1;
+	o->log_interval = 2.0;
 }
 
 static int find_command(const char *name, struct options *o, unsigned int *min_paths)
@@ -249,8 +277,13 @@ static int parse_command_options(int argc, char **argv, struct options *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qhV", long_opts, NULL)) != -1) {
 		if (c == '?') {
-			errmsg("%s: unknown option or missing argument '%s'", o->cmd_name,
-			       argv[optind - 1]);
+			/* Inside a group of short options ("-xq") getopt has not
+			 * moved past the word yet. */
+			const char *word = optopt && optind < argc && argv[optind][0] == '-' &&
+					   argv[optind][1] != '-' && strchr(argv[optind], optopt) ?
+					   argv[optind] : argv[optind - 1];
+
+			errmsg("%s: unknown option or missing argument '%s'", o->cmd_name, word);
 			return -1;
 		}
 		if (c == 'h') {
@@ -281,6 +314,7 @@ int parse_options(int argc, char **argv, struct options *o)
 
 	defaults(o);
 	if (argc < 2) {
+		errmsg("no command given");
 		usage(stderr);
 		return -1;
 	}
@@ -331,6 +365,9 @@ void usage(FILE *f)
 	      "  --fail-fast          stop at the first error (default: drop the failing\n"
 	      "                       destination, complete the others)\n"
 	      "  --verify             read every destination back and compare\n"
+	      "  --log FILE           record the chunks done on each destination in FILE;\n"
+	      "                       rerun with the same FILE to copy only the rest\n"
+	      "  --log-interval SECONDS  flush and record progress this often (default 2)\n"
 	      "  --force              write to a block device that is mounted or in use\n"
 	      "Output:\n"
 	      "  --progress, --no-progress  live progress line (default: on a terminal)\n"
@@ -340,7 +377,8 @@ void usage(FILE *f)
 	      "  -V, --version        the version\n"
 	      "\n"
 	      "Exit status: 0 success, 1 a device failed or differs, 2 usage or set-up\n"
-	      "error (nothing was written).  See kcopyd(1).\n", f);
+	      "error (nothing was written), 130 or 143 stopped by SIGINT or SIGTERM.\n"
+	      "See kcopyd(1).\n", f);
 }
 
 /* "1.50 GiB": for people; the JSON carries exact byte counts. */

@@ -4,6 +4,7 @@
  * failed where (on standard error, naming the device and the byte offset),
  * then print the summary, for people or as one JSON object.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +47,8 @@ static void mark_incomplete(const struct report *rep)
 {
 	struct runner *r = rep->r;
 	const char *why = r->read_failed ? "not completed: reading the source failed"
+		: r->signal == SIGINT ? "not completed: interrupted (SIGINT)"
+		: r->signal ? "not completed: interrupted (SIGTERM)"
 		: r->fail_fast ? "not completed: stopped after another device failed (--fail-fast)"
 		: "not completed: the run stopped early";
 
@@ -90,15 +93,26 @@ static void print_summary(const struct report *rep)
 	char b[32], rate[32], buf[256];
 	double secs = rep->seconds > 0 ? rep->seconds : 1e-9;
 
-	if (rep->src)
-		printf("copied %s from %s to %u destination%s",
+	if (r->signal)
+		printf("%s of %s %s after %.2f s (engine %s)\n", rep->src ? "copy" : "zeroing",
+		       human_size(rep->bytes, b, sizeof(b)),
+		       r->signal == SIGINT ? "interrupted by SIGINT" : "stopped by SIGTERM",
+		       rep->seconds, rep->engine);
+	else if (rep->src)
+		printf("copied %s from %s to %u destination%s in %.2f s (%s/s, engine %s)\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->ndests,
-		       r->ndests == 1 ? "" : "s");
+		       r->ndests == 1 ? "" : "s", rep->seconds,
+		       human_size((uint64_t)((double)rep->bytes / secs), rate, sizeof(rate)),
+		       rep->engine);
 	else
-		printf("zeroed %s on %u destination%s", human_size(rep->bytes, b, sizeof(b)),
-		       r->ndests, r->ndests == 1 ? "" : "s");
-	printf(" in %.2f s (%s/s, engine %s)\n", rep->seconds,
-	       human_size((uint64_t)((double)rep->bytes / secs), rate, sizeof(rate)), rep->engine);
+		printf("zeroed %s on %u destination%s in %.2f s (%s/s, engine %s)\n",
+		       human_size(rep->bytes, b, sizeof(b)), r->ndests, r->ndests == 1 ? "" : "s",
+		       rep->seconds,
+		       human_size((uint64_t)((double)rep->bytes / secs), rate, sizeof(rate)),
+		       rep->engine);
+	if (rep->log && rep->resumed)
+		printf("  resumed with the log %s: %s were done already\n", rep->log,
+		       human_size(rep->skipped_bytes, b, sizeof(b)));
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		const struct device *d = &r->dests[i];
 
@@ -185,6 +199,18 @@ static void print_json(const struct report *rep, int code)
 		json_dest(&j, rep, &r->dests[i]);
 	json_close(&j, ']');
 	json_stats(&j, &rep->stats);
+	/* What this run really wrote, over destinations: the library's writes
+	 * and zeroing, and the tail written here. */
+	json_u64(&j, "bytes_written", rep->stats.bytes_written + rep->stats.bytes_zeroed +
+		 r->tail_written);
+	if (rep->src) {
+		json_str(&j, "log", rep->log);
+		json_bool(&j, "resumed", rep->resumed);
+		json_u64(&j, "skipped_bytes", rep->skipped_bytes);
+		if (rep->log)
+			json_offset(&j, "resume_at", rep->resume_at);
+	}
+	json_str(&j, "signal", r->signal == SIGINT ? "SIGINT" : r->signal ? "SIGTERM" : NULL);
 	json_int(&j, "exit_code", code);
 	json_end(&j);
 }
@@ -196,6 +222,20 @@ int report_finish(const struct report *rep)
 	mark_incomplete(rep);
 	print_errors(rep);
 	code = any_problem(rep->r) ? EXIT_FAILED : EXIT_OK;
+	if (rep->r->signal) {
+		/* Stopped on request: 128 + the signal, as the shell would say. */
+		code = 128 + rep->r->signal;
+		if (rep->log && rep->resume_at != NOT_SET)
+			errmsg("interrupted at byte %llu; rerun with the same --log to resume",
+			       (unsigned long long)rep->resume_at);
+		else if (rep->log)
+			errmsg("interrupted, but every chunk was already copied");
+		else
+			errmsg("interrupted after %llu of %llu bytes; the %s is incomplete",
+			       (unsigned long long)(rep->src ? rep->r->hole_bytes +
+						    rep->stats.bytes_read : rep->r->done_bytes),
+			       (unsigned long long)rep->bytes, rep->src ? "copy" : "zeroing");
+	}
 	if (rep->o->json)
 		print_json(rep, code);
 	else if (!rep->o->quiet)

@@ -9,18 +9,43 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "copylog.h"
 #include "kcopyd-cmd.h"
 
 #define WINDOW 32                /* jobs in flight */
+#define WINDOW_BYTES (64u << 20) /* and their bytes: a signal stops the run soon */
 #define TICK_NS 200000000L       /* progress refresh */
+#define NO_CHUNK UINT64_MAX
+
+/* copy --log: the state of each chunk of the range.  A chunk is OPEN while
+ * its jobs are being submitted, READY once they are all submitted and have
+ * all called back, SNAP when a checkpoint has seen it ready and is flushing
+ * the destinations, and RECORDED once marked in the log. */
+enum { CK_OPEN, CK_READY, CK_SNAP, CK_RECORDED };
+struct chunk_state {
+	uint32_t pending;            /* jobs submitted, not called back */
+	uint32_t failed;             /* destinations with an error in it */
+	uint32_t want;               /* destinations it was copied to */
+	uint8_t state;
+	bool closed;
+};
+struct tracker {
+	struct copylog *log;
+	uint64_t n;
+	struct chunk_state *st;
+	double interval, last;
+	bool broken;                 /* a commit failed: the log is left as it was */
+};
 
 struct job {
 	struct runner *r;
+	uint64_t chunk;              /* NO_CHUNK without a tracker */
 	uint64_t len;
 	bool zero;
 	unsigned int n;
@@ -127,13 +152,36 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	}
 	if ((failed && r->fail_fast) || !live_locked(r))
 		r->stop = true;
+	if (r->tk && j->chunk != NO_CHUNK) {
+		struct chunk_state *c = &r->tk->st[j->chunk];
+
+		for (unsigned int i = 0; i < j->n; i++)
+			if (res->read_err || (res->write_err & (1u << i)))
+				c->failed |= 1u << j->idx[i];
+		if (--c->pending == 0 && c->closed && c->state == CK_OPEN)
+			c->state = CK_READY;
+	}
 	r->done_bytes += j->len;
 	if (j->zero && r->src)
 		r->hole_bytes += j->len;
 	r->in_flight--;
+	r->in_flight_bytes -= j->len;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	free(j);
+}
+
+/* Lock held: a SIGINT or SIGTERM stops submitting; what is in flight
+ * finishes at full speed. */
+static void check_signal(struct runner *r)
+{
+	int sig = signal_caught();
+
+	if (!sig || r->signal)
+		return;
+	r->signal = sig;
+	r->stop = true;
+	kcopyd_client_set_rate(r->kc, 0);
 }
 
 /* Wait (lock held) up to one tick for a callback; draw progress meanwhile. */
@@ -148,6 +196,7 @@ static void wait_tick(struct runner *r)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	check_signal(r);
 	pthread_mutex_unlock(&r->lock);
 	runner_tick(r);
 	pthread_mutex_lock(&r->lock);
@@ -161,6 +210,7 @@ static struct job *new_job(struct runner *r, const struct span *sp, uint32_t mas
 	if (!j)
 		return NULL;
 	j->r = r;
+	j->chunk = r->tk ? sp->chunk : NO_CHUNK;
 	j->len = sp->len;
 	j->zero = sp->zero;
 	for (unsigned int i = 0; i < r->ndests; i++) {
@@ -177,12 +227,14 @@ static struct job *new_job(struct runner *r, const struct span *sp, uint32_t mas
 /* Wait for room in the window; returns the destinations still taking
  * part (0 when there is nothing to do) with a slot taken, or -1 once the
  * run has stopped. */
-static int64_t reserve_slot(struct runner *r, uint32_t want)
+static int64_t reserve_slot(struct runner *r, uint32_t want, uint64_t len)
 {
 	uint32_t mask;
 
 	pthread_mutex_lock(&r->lock);
-	while (r->in_flight >= r->window && !r->stop)
+	check_signal(r);
+	while ((r->in_flight >= r->window ||
+		(r->in_flight && r->in_flight_bytes + len > WINDOW_BYTES)) && !r->stop)
 		wait_tick(r);
 	mask = want & live_locked(r);
 	if (r->stop || !mask) {
@@ -190,6 +242,7 @@ static int64_t reserve_slot(struct runner *r, uint32_t want)
 		return r->stop ? -1 : 0;
 	}
 	r->in_flight++;
+	r->in_flight_bytes += len;
 	pthread_mutex_unlock(&r->lock);
 	return mask;
 }
@@ -203,6 +256,11 @@ static int start_job(struct runner *r, const struct span *sp, uint32_t mask)
 
 	if (!j)
 		return -ENOMEM;
+	if (j->chunk != NO_CHUNK) {      /* before: the callback may come at once */
+		pthread_mutex_lock(&r->lock);
+		r->tk->st[j->chunk].pending++;
+		pthread_mutex_unlock(&r->lock);
+	}
 	if (sp->zero) {
 		ret = kcopyd_zero_ex(r->kc, j->n, regions, flags, job_done, j);
 	} else {
@@ -211,8 +269,14 @@ static int start_job(struct runner *r, const struct span *sp, uint32_t mask)
 			.count = sp->len >> KCOPYD_SECTOR_SHIFT };
 		ret = kcopyd_copy_ex(r->kc, &from, j->n, regions, flags, job_done, j);
 	}
-	if (ret)
+	if (ret) {
+		if (j->chunk != NO_CHUNK) {
+			pthread_mutex_lock(&r->lock);
+			r->tk->st[j->chunk].pending--;
+			pthread_mutex_unlock(&r->lock);
+		}
 		free(j);
+	}
 	return ret;
 }
 
@@ -220,7 +284,7 @@ static int start_job(struct runner *r, const struct span *sp, uint32_t mask)
  * (an error, or a job the library refused). */
 int runner_submit(struct runner *r, const struct span *sp)
 {
-	int64_t mask = reserve_slot(r, sp->mask);
+	int64_t mask = reserve_slot(r, sp->mask, sp->len);
 	int ret;
 
 	if (mask <= 0)
@@ -234,6 +298,7 @@ int runner_submit(struct runner *r, const struct span *sp)
 		       (unsigned long long)sp->dst_off, strerror(-ret));
 		pthread_mutex_lock(&r->lock);
 		r->in_flight--;
+		r->in_flight_bytes -= sp->len;
 		r->stop = true;
 		r->internal_error = true;
 		pthread_mutex_unlock(&r->lock);
@@ -296,6 +361,11 @@ static void report_new_failures(struct runner *r)
 
 void runner_tick(struct runner *r)
 {
+	pthread_mutex_lock(&r->lock);
+	check_signal(r);
+	pthread_mutex_unlock(&r->lock);
+	if (r->tk)
+		runner_checkpoint(r, false);
 	report_new_failures(r);
 	if (r->prog.on)
 		progress_update(&r->prog, runner_progress(r), false);
@@ -367,6 +437,8 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 
 		if (wret)
 			device_fail(&r->dests[i], r->src ? "write" : "zeroing", wret, dst_off);
+		else if (mask & (1u << i))
+			r->tail_written += len;
 	}
 	r->done_bytes += len;
 	r->hole_bytes += len;
@@ -392,7 +464,7 @@ static int sync_parent(const struct device *d)
 	return ret;
 }
 
-void runner_flush(struct runner *r)
+static void flush_all(struct runner *r)
 {
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		struct device *d = &r->dests[i];
@@ -409,5 +481,109 @@ void runner_flush(struct runner *r)
 			pthread_mutex_unlock(&r->lock);
 		}
 	}
+}
+
+void runner_flush(struct runner *r)
+{
+	flush_all(r);
 	runner_tick(r);
+}
+
+/* ---- copy --log ---------------------------------------------------------- */
+
+int runner_track(struct runner *r, struct copylog *log, double interval)
+{
+	struct tracker *tk = calloc(1, sizeof(*tk));
+
+	if (!tk)
+		return -ENOMEM;
+	tk->log = log;
+	tk->n = copylog_chunks(log);
+	tk->st = calloc(tk->n ? tk->n : 1, sizeof(*tk->st));
+	if (!tk->st) {
+		free(tk);
+		return -ENOMEM;
+	}
+	tk->interval = interval;
+	tk->last = now_seconds();
+	r->tk = tk;
+	return 0;
+}
+
+void runner_untrack(struct runner *r)
+{
+	if (!r->tk)
+		return;
+	free(r->tk->st);
+	free(r->tk);
+	r->tk = NULL;
+}
+
+/* Every job of the chunk was submitted (to the destinations in want). */
+void runner_chunk_close(struct runner *r, uint64_t chunk, uint32_t want)
+{
+	struct chunk_state *c;
+
+	if (!r->tk || chunk >= r->tk->n)
+		return;
+	pthread_mutex_lock(&r->lock);
+	c = &r->tk->st[chunk];
+	c->want = want;
+	c->closed = true;
+	if (!c->pending && c->state == CK_OPEN)
+		c->state = CK_READY;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Chunks whose jobs had all completed before the flush began are durable
+ * once it ends: only those are marked, and only for destinations that
+ * neither failed in them nor failed since (a failed destination is not
+ * flushed).  Then the log is rewritten.  Returns 0 or a negative errno. */
+int runner_checkpoint(struct runner *r, bool force)
+{
+	struct tracker *tk = r->tk;
+	uint64_t snapped = 0;
+	int ret;
+
+	if (!tk || tk->broken || (!force && now_seconds() - tk->last < tk->interval))
+		return tk && tk->broken ? -EIO : 0;
+	pthread_mutex_lock(&r->lock);
+	for (uint64_t i = 0; i < tk->n; i++)
+		if (tk->st[i].state == CK_READY) {
+			tk->st[i].state = CK_SNAP;
+			snapped++;
+		}
+	pthread_mutex_unlock(&r->lock);
+	if (!snapped && !force) {
+		tk->last = now_seconds();
+		return 0;
+	}
+	if (snapped)
+		flush_all(r);
+	pthread_mutex_lock(&r->lock);
+	for (uint64_t i = 0; i < tk->n && snapped; i++) {
+		struct chunk_state *c = &tk->st[i];
+		uint32_t ok;
+
+		if (c->state != CK_SNAP)
+			continue;
+		ok = c->want & ~c->failed & live_locked(r);
+		for (unsigned int d = 0; d < r->ndests; d++)
+			if (ok & (1u << d))
+				copylog_mark(tk->log, d, i);
+		c->state = CK_RECORDED;
+		snapped--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	ret = copylog_commit(tk->log);
+	tk->last = now_seconds();
+	if (ret) {
+		tk->broken = true;
+		progress_clear(&r->prog);
+		errmsg("cannot write the copy log: %s; stopping", strerror(-ret));
+		pthread_mutex_lock(&r->lock);
+		r->stop = r->internal_error = true;
+		pthread_mutex_unlock(&r->lock);
+	}
+	return ret;
 }
