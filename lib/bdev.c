@@ -62,7 +62,8 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 	 * do inline, on the engine thread, one destination after another; on
 	 * io_uring's workers the destinations are written in parallel while
 	 * the engine goes on reading.  Direct I/O is asynchronous already. */
-	io->punt = io->op == KC_OP_WRITE && fd == bd->fd && kc->punt_writes;
+	io->direct = fd == bd->fd_direct;
+	io->punt = io->op == KC_OP_WRITE && !io->direct && kc->punt_writes;
 	kc->backend->rw(kc, fd, io);
 }
 

@@ -31,6 +31,7 @@
 #define KC_DEFAULT_SUB_JOB (512u * 1024)
 #define KC_DEFAULT_DEPTH 64
 #define KC_MAX_DEPTH 4096
+#define KC_OFFLOAD_MIN (256u * 1024)  /* smaller jobs: a thread hand-off costs more than it saves */
 
 struct kcopyd_client;
 struct kc_io;
@@ -81,6 +82,7 @@ struct kc_io {
 	uint8_t dest;                 /* destination index for writes */
 	uint8_t zero_mode;            /* the fallocate mode being tried */
 	bool punt;                    /* run it on the backend's workers, not inline */
+	bool direct;                  /* on the O_DIRECT descriptor */
 	int fd;                       /* the descriptor chosen for this attempt */
 	int src_fd;                   /* KC_OP_COPY: the source */
 	uint64_t src_off;
