@@ -19,7 +19,7 @@ import re
 import statistics
 import sys
 
-CASE_IDS = ["1", "2", "3", "4", "5", "5d", "6"]
+CASE_IDS = ["1", "2", "3", "4", "5", "5d", "6", "cli"]
 
 TITLES = {
     "1": "1 GiB of random data on /dev/shm → one new file",
@@ -29,6 +29,7 @@ TITLES = {
     "5": "100 000 copy-on-write jobs of 4 KiB through the library, on /dev/shm",
     "5d": "100 000 copy-on-write jobs of 4 KiB through the library, on the disk (O_DIRECT)",
     "6": "1 000 000 queued jobs with a 4 MiB pool, through the library",
+    "cli": "Issue 3: `kcopyd copy` next to dd, cp, nbdcopy, qemu-img and dcfldd, 1 GiB on /dev/shm",
 }
 
 GOALS = {
@@ -39,6 +40,7 @@ GOALS = {
     "5": "≥ 0.90 × the fio bound in jobs per second.",
     "5d": "≥ 0.90 × the fio bound in jobs per second.",
     "6": "data memory never above the pool; ≤ 256 bytes per queued job beyond it.",
+    "cli": "(issue 3, no numeric goal) the command side by side with its peers: median wall, CPU, peak RSS.",
 }
 
 IDEAS_MARK = "<!-- ideas -->"
@@ -367,6 +369,53 @@ class Report:
                 "", "Overall: %s" % verdict(ok_b and ok_d)]
         return lines, goal, "%.0f B/job, drain grew %.0f KiB — %s" % (bpj, growth, "met" if ok_b and ok_d else "not met")
 
+    # ---- case cli: issue 3's side-by-side of the command ------------------
+
+    def case_cli(self, tools):
+        """Three-destination rows against kcopyd-3d, the others against kcopyd."""
+        size = 1024.0
+        lines = ["| Tool | Destinations | Median wall s | Wall min–max s | MiB/s read | Median CPU s | Median peak RSS MiB | Wall / kcopyd | CPU / kcopyd | Runs ok |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+
+        def base(t):
+            return tools.get("kcopyd-3d" if t.name.endswith("-3d") else "kcopyd")
+
+        for t in tools.values():
+            b = base(t)
+            ok = t.usable and b is not None and b.usable
+            lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                "**%s**" % t.name if t.name.startswith("kcopyd") else t.name,
+                3 if t.name.endswith("-3d") else 1, fwall(t.wall),
+                "–" if t.wall_min is None else "%s–%s" % (fwall(t.wall_min), fwall(t.wall_max)),
+                f2(size / t.wall, "%.0f") if t.wall else "–", f2(t.cpu), f2(t.rss_mib, "%.1f"),
+                f2(ratio(t.wall, b.wall)) if ok else "–", f2(ratio(t.cpu, b.cpu)) if ok else "–",
+                t.runs_cell()))
+        goal, parts = [], []
+        k1, k3 = tools.get("kcopyd"), tools.get("kcopyd-3d")
+        usable = {n: t for n, t in tools.items() if t.usable}
+        if k1 and k1.usable:
+            peers = [usable[p] for p in ("dd", "cp", "nbdcopy", "qemu-img") if p in usable]
+            if peers:
+                fastest = min(peers, key=lambda t: t.wall)
+                cheapest = min(peers, key=lambda t: t.cpu)
+                lightest = min(peers, key=lambda t: t.rss_mib)
+                goal.append("- one destination: kcopyd %.3f s vs the fastest peer, %s, %.3f s: **%.2f** × its time; "
+                            "CPU %.2f s vs the least, %s, %.2f s; peak RSS %.1f MiB vs the least, %s, %.1f MiB"
+                            % (k1.wall, fastest.name, fastest.wall, k1.wall / fastest.wall, k1.cpu, cheapest.name,
+                               cheapest.cpu, k1.rss_mib, lightest.name, lightest.rss_mib))
+                parts.append("1 dest: %.2f × %s" % (k1.wall / fastest.wall, fastest.name))
+        else:
+            goal.append("- one destination: no valid kcopyd result.")
+        d3 = usable.get("dcfldd-3d")
+        if k3 and k3.usable and d3:
+            goal.append("- three destinations: kcopyd %.3f s vs dcfldd %.3f s: **%.2f** × its time; CPU %.2f s vs %.2f s; "
+                        "peak RSS %.1f MiB vs %.1f MiB" % (k3.wall, d3.wall, k3.wall / d3.wall, k3.cpu, d3.cpu,
+                                                           k3.rss_mib, d3.rss_mib))
+            parts.append("3 dests: %.2f × dcfldd" % (k3.wall / d3.wall))
+        else:
+            goal.append("- three destinations: no valid kcopyd-3d or dcfldd-3d result.")
+        return lines, goal, "; ".join(parts) or "no result"
+
     # ---- assembling -------------------------------------------------------
 
     def section(self, case):
@@ -385,13 +434,21 @@ class Report:
         elif case in ("5", "5d"):
             table, goal, summary = self.case5(case, tools)
             out += table
+        elif case == "cli":
+            table, goal, summary = self.case_cli(tools)
+            out += table
         else:
             table, goal, summary = self.case6(tools)
             out += table
         out += self.how(case, tools)
         if self.notes.get(case):
             out += [""] + ["- %s" % n for n in self.notes[case]]
-        out += ["", "**Goal** (issue 4): %s" % GOALS[case], ""] + goal
+        if case == "cli":
+            out += ["", "**Issue 3** asks for this comparison (its \"Done when\"); there is no numeric goal. "
+                    "Wall / kcopyd and CPU / kcopyd: against kcopyd-3d for the three-destination rows, "
+                    "against kcopyd for the others (above 1: kcopyd is faster / cheaper).", ""] + goal
+        else:
+            out += ["", "**Goal** (issue 4): %s" % GOALS[case], ""] + goal
         out += ["", "<!-- summary: %s -->" % json.dumps({"date": self.machine.get("date", "?"), "result": summary}),
                 "<!-- /case %s -->" % case]
         return "\n".join(out), summary

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark suite of issue 4 (see bench/README.md).
 #
-#   bash bench/run.sh [--quick] [--cases 1,2,...] [--rounds N] [--out FILE]
+#   bash bench/run.sh [--quick] [--cases 1,2,cli,...] [--rounds N] [--out FILE]
 #                     [--no-deps] [--keep]
 #
 # Installs what it needs (scripts/deps.sh --bench), builds into build-bench/,
@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build-bench
 QUICK=0
-CASES=1,2,3,4,5,6
+CASES=1,2,cli,3,4,5,6
 ROUNDS=
 OUT=$ROOT/BENCHMARKS.md
 DEPS=1
@@ -44,7 +44,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[[ $CASES =~ ^[1-6](,[1-6])*$ ]] || { echo "run.sh: --cases takes numbers 1-6, like 1,2,5" >&2; exit 2; }
+[[ $CASES =~ ^([1-6]|cli)(,([1-6]|cli))*$ ]] ||
+	{ echo "run.sh: --cases takes 1-6 and cli (issue 3's comparison), like 1,2,cli" >&2; exit 2; }
 [ -z "$ROUNDS" ] && ROUNDS=$((QUICK ? 3 : 5))
 if ! [[ $ROUNDS =~ ^[0-9]+$ ]] || [ "$ROUNDS" -lt 1 ]; then
 	echo "run.sh: --rounds must be a number >= 1" >&2
@@ -114,9 +115,11 @@ build() {
 }
 
 # The command must copy a small file correctly, on /dev/shm where most cases
-# run, before it is timed.  It refuses to create files under /dev without
-# --force (a guard against mistyped device names, which /dev/shm trips);
-# --force changes nothing else for regular files, so it is added then.
+# run, before it is timed.  Early versions refused to create files under /dev
+# without --force (a guard against mistyped device names, which /dev/shm
+# tripped); the current one only refuses in /dev itself.  --force changes
+# nothing else for regular files, so it is added, with a note, only if the
+# command asks for it.
 smoke_test_cli() {
 	local d=$SHM/smoke log=$RES/smoke.log
 	mkdir -p "$d"
@@ -340,6 +343,54 @@ case2() {
 	[ "$QUICK" = 1 ] && extra=
 	# shellcheck disable=SC2046
 	run_case 2 $(with_cli) lib-copy dcfldd nbdcopy-x4 $extra
+}
+
+# ---- case cli (issue 3): the command next to the usual tools ---------------------
+
+# Issue 3's "Done when": `kcopyd copy` next to dd bs=1M, cp, nbdcopy,
+# qemu-img convert -W -m 16 and dcfldd with 3 of=, on the same 1 GiB file on
+# /dev/shm.  Three-destination rows (kcopyd-3d, dcfldd-3d) are compared with
+# each other, single-destination rows with kcopyd.
+CLI_OUTS=()
+ccli_prep() { rm -f "${CLI_OUTS[@]}"; }
+ccli_run() {
+	local outs=("${CLI_OUTS[@]}")
+	case $1 in
+	kcopyd-3d) timed cli "$1" "$2" "${KCOPYD[@]}" "$IN1G" "${outs[@]}" ;;
+	dcfldd-3d) timed cli "$1" "$2" dcfldd if="$IN1G" of="${outs[0]}" of="${outs[1]}" of="${outs[2]}" bs=1M status=off ;;
+	kcopyd) timed cli "$1" "$2" "${KCOPYD[@]}" "$IN1G" "${outs[0]}" ;;
+	dd) timed cli "$1" "$2" dd if="$IN1G" of="${outs[0]}" bs=1M status=none ;;
+	cp) timed cli "$1" "$2" cp "$IN1G" "${outs[0]}" ;;
+	nbdcopy) timed cli "$1" "$2" nbdcopy "$IN1G" "${outs[0]}" ;;
+	qemu-img) timed cli "$1" "$2" qemu-img convert -W -m 16 -f raw -O raw "$IN1G" "${outs[0]}" ;;
+	esac
+}
+ccli_check() {
+	case $1 in
+	*-3d) "$FCMP" "$IN1G" "${CLI_OUTS[@]}" ;;
+	*) "$FCMP" "$IN1G" "${CLI_OUTS[0]}" ;;
+	esac
+}
+
+casecli() {
+	if [ ${#KCOPYD[@]} -eq 0 ]; then
+		note cli "skipped: the kcopyd command is not benchmarked in this run (see the note at the top)."
+		return 0
+	fi
+	enough_space cli /dev/shm $((1024 * 4 + 1024)) || return 0
+	make_in1g
+	CLI_OUTS=("$SHM/cli-out1" "$SHM/cli-out2" "$SHM/cli-out3")
+	local f=""
+	[[ " ${KCOPYD[*]} " == *" --force "* ]] && f=" --force"
+	label cli kcopyd-3d "\`kcopyd copy --no-progress$f SRC D1 D2 D3\` (reads once, flushes)"
+	label cli dcfldd-3d "\`dcfldd if=SRC of=D1 of=D2 of=D3 bs=1M status=off\`"
+	label cli kcopyd "\`kcopyd copy --no-progress$f SRC DST\` (flushes)"
+	label cli dd "\`dd if=SRC of=DST bs=1M\`"
+	label cli cp "\`cp SRC DST\`"
+	label cli nbdcopy "\`nbdcopy SRC DST\` (local files)"
+	label cli qemu-img "\`qemu-img convert -W -m 16 -f raw -O raw SRC DST\`"
+	note cli "SRC: 1 GiB of random data on /dev/shm (the file of cases 1 and 2); every destination a new file on /dev/shm, deleted between runs. All seven commands alternate in every round. kcopyd flushes its destinations (the default), the others do not (on tmpfs a flush costs nothing)."
+	run_case cli kcopyd-3d dcfldd-3d kcopyd dd cp nbdcopy qemu-img
 }
 
 # ---- case 3: 2 GiB on the disk, direct, flushed ------------------------------------
@@ -566,7 +617,7 @@ install_deps
 build
 machine_info
 log "results in $RES"
-for c in 1 2 3 4 5 6; do
+for c in 1 2 cli 3 4 5 6; do
 	if has_case "$c"; then
 		"case$c"
 	fi
