@@ -12,13 +12,24 @@ which=${2:-all}
 label=${3:-}
 src=$(cd "$(dirname "$0")/.." && pwd)
 timeout_s=${KCOPYD_TEST_TIMEOUT:-180}
-export KCOPYD="$build/cmd/kcopyd" KCOPYD_BUILD="$build" KCOPYD_SRC="$src"
+# KCOPYD_WRAP: a script to run the command through (tests/valgrind-kcopyd.sh),
+# which finds the real binary in KCOPYD_REAL.
+export KCOPYD_REAL="$build/cmd/kcopyd"
+export KCOPYD="${KCOPYD_WRAP:-$KCOPYD_REAL}" KCOPYD_BUILD="$build" KCOPYD_SRC="$src"
 logdir="$build/test-logs${label:+-$label}"
 mkdir -p "$logdir"
 pass=0 fail=0 skip=0 failed=()
 
+# KCOPYD_TEST_ONLY="name ...": run only these tests.
+wanted() {
+	[ -z "${KCOPYD_TEST_ONLY:-}" ] && return 0
+	case " $KCOPYD_TEST_ONLY " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 run_one() {
 	local name=$1; shift
+	wanted "$name" || return 0
 	local start=$SECONDS rc
 	timeout -k 10 "$timeout_s" "$@" >"$logdir/$name.log" 2>&1 </dev/null
 	rc=$?

@@ -10,6 +10,7 @@
 # cannot run.
 . "$(dirname "$0")/common.bash"
 need_cmd valgrind
+[ -n "${KCOPYD_WRAP:-}" ] && skip "the command already runs through $KCOPYD_WRAP"
 
 # ASan, TSan or MSan runtimes (clang links them statically, gcc dynamically).
 for f in "$KCOPYD" "${KCOPYD_BUILD:-/nonexistent}"/lib/libkcopyd.so; do
