@@ -210,10 +210,8 @@ static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 static void threads_wake(struct kcopyd_client *kc)
 {
 	struct tbackend *b = kc->backend_priv;
-	uint64_t one = 1;
 
-	while (write(b->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
+	kc_eventfd_signal(b->efd);
 }
 
 const struct kc_backend_ops kc_backend_threads = {

@@ -195,10 +195,8 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 static void uring_wake(struct kcopyd_client *kc)
 {
 	struct uring *u = kc->backend_priv;
-	uint64_t one = 1;
 
-	while (write(u->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
+	kc_eventfd_signal(u->efd);
 }
 
 const struct kc_backend_ops kc_backend_uring = {

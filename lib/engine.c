@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,6 +33,14 @@ void kc_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	abort();
+}
+
+void kc_eventfd_signal(int efd)
+{
+	uint64_t one = 1;
+
+	while (write(efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 }
 
 uint64_t kc_now_ns(void)

@@ -235,5 +235,6 @@ static inline void kc_stat_add(uint64_t *counter, uint64_t n)
 }
 
 uint64_t kc_now_ns(void);
+void kc_eventfd_signal(int efd);
 
 #endif
