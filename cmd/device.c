@@ -43,7 +43,7 @@ const char *device_kind_name(const struct device *d)
 
 /* ---- identity -------------------------------------------------------- */
 
-static int read_sysfs(const char *dir, const char *name, char *buf, size_t size)
+int read_sysfs(const char *dir, const char *name, char *buf, size_t size)
 {
 	char path[PATH_MAX];
 	ssize_t n;

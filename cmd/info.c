@@ -54,19 +54,10 @@ static const char *fs_name(const char *path)
 
 static int64_t sysfs_i64(const char *dir, const char *name)
 {
-	char path[PATH_MAX], buf[64];
-	ssize_t n;
-	int fd;
+	char buf[64];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_sysfs(dir, name, buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	return strtoll(buf, NULL, 10);
 }
 

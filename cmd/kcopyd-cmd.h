@@ -110,6 +110,7 @@ struct device {
 };
 
 /* device.c */
+int read_sysfs(const char *dir, const char *name, char *buf, size_t size);
 void device_init(struct device *d, const char *path);
 int device_stat(struct device *d, bool may_create);
 int device_open_read(struct device *d);
