@@ -338,7 +338,8 @@ static int classify(struct device *d, const struct stat *st)
 static int probe_new(struct device *d)
 {
 	char *copy1 = strdup(d->path), *copy2 = strdup(d->path);
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], sys[PATH_MAX];
+	struct stat st;
 	int ret = -1;
 
 	if (!copy1 || !copy2) {
@@ -358,6 +359,10 @@ static int probe_new(struct device *d)
 		errmsg("out of memory");
 		goto out;
 	}
+	/* Its bytes will lie on the file system of its directory. */
+	if (stat(dir, &st) == 0 && major(st.st_dev) != 0 && sysfs_dir(st.st_dev, sys))
+		blockdev_chain(d, st.st_dev, 0, sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE, true,
+			       -1, 1);
 	d->kind = DEV_NEW;
 	d->size = 0;
 	d->zero_from = 0;
@@ -561,7 +566,25 @@ struct users {
 	uint64_t off, len;
 };
 
-/* Is this loop device (over the range of d) mounted or held? */
+/* Do the bytes of t (its own name aside) cover [off, off + len) of d?
+ * Only where d's bytes really are: not the file system a file lives on. */
+static bool lies_under(const struct device *d, uint64_t off, uint64_t len, const struct device *t)
+{
+	for (int i = 0; i < MAX_IDS; i++) {
+		for (int k = 1; k < MAX_IDS; k++) {
+			const struct identity *x = &d->id[i], *y = &t->id[k];
+			uint64_t s, e;
+
+			if (x->valid && y->valid && !x->anywhere && !y->anywhere &&
+			    x->dev == y->dev && x->ino == y->ino && id_range(x, off, len, &s, &e) &&
+			    s < add_sat(y->start, y->len) && y->start < e)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Is this loop device, over the range of d, mounted or held? */
 static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
@@ -572,20 +595,17 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 
 	if (!t)
 		return 0;
-	if (fstat(fd, &st) == 0) {
-		set_identity(t, fd, &st);
-		t->id[0].valid = false;          /* its own name is not a user of d */
-	}
-	if (u->d->kind == DEV_BLOCK && u->d->id[0].dev == dev)
+	if (fstat(fd, &st) || (u->d->kind == DEV_BLOCK && u->d->id[0].dev == dev))
 		goto out;                        /* d itself: we hold it */
-	if (!devices_meet(u->d, u->off, t, 0, u->len, false))
+	set_identity(t, fd, &st);
+	if (!lies_under(u->d, u->off, u->len, t))
 		goto out;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	x = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
+	busy = x < 0 && errno == EBUSY;
 	if (x >= 0)
 		close(x);
 	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
-	busy = x < 0 && errno == EBUSY;
 	if (!busy) {
 		DIR *h = opendir(sys);
 		struct dirent *e;
