@@ -218,10 +218,15 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 {
 	uint64_t size = 0;
 
+	char sys[PATH_MAX];
+
 	memset(d->id, 0, sizeof(d->id));
 	if (S_ISBLK(st->st_mode)) {
 		if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size))
-			size = UINT64_MAX;
+			size = sysfs_dir(st->st_rdev, sys) ?
+				sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE : 0;
+		if (!size)
+			size = UINT64_MAX;              /* unknown: all of it */
 		blockdev_chain(d, st->st_rdev, 0, size, false, fd, 0);
 	} else {
 		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, 0);
@@ -443,6 +448,18 @@ int device_open_read(struct device *d)
 	return ret ? -1 : 0;
 }
 
+/* The block devices this run holds O_EXCL: not someone else's use. */
+static dev_t held[MAX_DESTS];
+static unsigned int nheld;
+
+static bool held_by_us(dev_t dev)
+{
+	for (unsigned int i = 0; i < nheld; i++)
+		if (held[i] == dev)
+			return true;
+	return false;
+}
+
 /* Why a file cannot be opened for writing, when its flags say it. */
 static const char *file_flags_reason(const char *path)
 {
@@ -485,6 +502,8 @@ int device_open_write(struct device *d, const struct options *o)
 		errmsg("%s: cannot open for writing: %s", d->path, strerror(-ret));
 	if (ret)
 		return -1;
+	if ((flags & O_EXCL) && nheld < MAX_DESTS)
+		held[nheld++] = d->id[0].dev;
 	if (d->kind == DEV_BLOCK && ioctl(d->fd, BLKROGET, &ro) == 0 && ro) {
 		errmsg("%s: is a read-only block device (blockdev --setrw to make it writable); "
 		       "refusing to write to it", d->path);
@@ -595,8 +614,8 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 
 	if (!t)
 		return 0;
-	if (fstat(fd, &st) || (u->d->kind == DEV_BLOCK && u->d->id[0].dev == dev))
-		goto out;                        /* d itself: we hold it */
+	if (fstat(fd, &st) || held_by_us(dev))
+		goto out;                        /* d itself, or another we hold */
 	set_identity(t, fd, &st);
 	if (!lies_under(u->d, u->off, u->len, t))
 		goto out;
