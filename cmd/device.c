@@ -274,7 +274,11 @@ static enum meet devices_meet(const struct device *a, uint64_t a_off, const stru
 				return MEET_OVERLAP;
 		}
 	}
-	return a->canon && b->canon && strcmp(a->canon, b->canon) == 0 ? MEET_SAME : MEET_NONE;
+	if (a->canon && b->canon && (strcmp(a->canon, b->canon) == 0 ||
+				     (a->dir_ino && a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino &&
+				      strcmp(strrchr(a->canon, '/'), strrchr(b->canon, '/')) == 0)))
+		return MEET_SAME;
+	return MEET_NONE;
 }
 
 /* The source must not overlap any destination (we refuse rather than copy
@@ -365,7 +369,11 @@ static int probe_new(struct device *d)
 		goto out;
 	}
 	/* Its bytes will lie on the file system of its directory. */
-	if (stat(dir, &st) == 0 && major(st.st_dev) != 0 && sysfs_dir(st.st_dev, sys))
+	if (stat(dir, &st) == 0) {
+		d->dir_dev = st.st_dev;
+		d->dir_ino = st.st_ino;
+	}
+	if (d->dir_ino && major(st.st_dev) != 0 && sysfs_dir(st.st_dev, sys))
 		blockdev_chain(d, st.st_dev, 0, sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE, true,
 			       -1, 1);
 	d->kind = DEV_NEW;

@@ -98,6 +98,8 @@ struct device {
 	struct block_device *bd;     /* the library's */
 	struct identity id[MAX_IDS]; /* itself and what lies under it */
 	char *canon;                 /* DEV_NEW: canonical path, to find duplicates */
+	dev_t dir_dev;               /* DEV_NEW: its directory (any name of it) */
+	ino_t dir_ino;
 	uint64_t size;               /* bytes, as found */
 	unsigned int lbs;            /* logical block size (512 for files) */
 	uint64_t zero_from;          /* bytes at or past this read as zero (UINT64_MAX: unknown) */
