@@ -203,9 +203,15 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 	if (fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &li) == 0) {
 		uint64_t at = add_sat(li.lo_offset, start);
 
-		if (li.lo_rdevice)
+		if (li.lo_rdevice) {
+			int slot = 0;
+
+			while (slot < MAX_IDS && d->id[slot].valid)
+				slot++;
 			blockdev_chain(d, kernel_dev(li.lo_rdevice), at, len, anywhere, -1, depth + 1);
-		else
+			if (slot < MAX_IDS && d->id[slot].valid)
+				d->id[slot].backing = true;
+		} else
 			file_chain(d, kernel_dev(li.lo_device), (ino_t)li.lo_inode, at, len, anywhere,
 				   depth + 1);
 	}
@@ -660,6 +666,31 @@ int device_check_users(const struct device *d, uint64_t off, uint64_t len,
 
 	if (o->force || d->kind == DEV_NEW || len == 0)
 		return 0;
+	/* A block device a loop device (ours) lies on: itself mounted or held?
+	 * (Not a partition's disk: that is held whenever another partition is.) */
+	for (int i = 0; i < MAX_IDS; i++) {
+		const struct identity *x = &d->id[i];
+		char self[64], sys[PATH_MAX];
+		int fd, ex;
+
+		if (!x->valid || !x->backing || x->anywhere || held_by_us(x->dev))
+			continue;
+		fd = open_devnum(x->dev);
+		if (fd < 0)
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		ex = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
+		if (ex < 0 && errno == EBUSY) {
+			close(fd);
+			errmsg("%s: lies on /dev/%s, which is mounted or in use by another program; "
+			       "refusing to write to it (--force to write anyway)", d->path,
+			       sysfs_dir(x->dev, sys) ? basename(sys) : "?");
+			return -1;
+		}
+		if (ex >= 0)
+			close(ex);
+		close(fd);
+	}
 	return each_loop(loop_user, &u) ? -1 : 0;
 }
 

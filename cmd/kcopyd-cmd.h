@@ -89,6 +89,7 @@ struct identity {
 	uint64_t len;                /* bytes of it there (UINT64_MAX: a file, unbounded) */
 	bool valid;
 	bool anywhere;               /* somewhere in [start, start + len): a file's file system */
+	bool backing;                /* a block device under a loop device */
 };
 
 struct device {

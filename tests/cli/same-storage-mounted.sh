@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Storage a mounted file system lives on is refused without --force however
 # it is named, as a mounted block device is: the image file under a mounted
-# loop device, a loop device under one (stacked), a mknod name of one, a
-# file under a loop device another program holds (O_EXCL).  Exit 2, both
+# loop device, a loop device under one (stacked) or over one, a mknod name
+# of one, a file under a loop device another program holds (O_EXCL).  Exit 2, both
 # paths named, nothing written; ranges outside the mounted device's bytes
 # are fine, and --force writes anyway.
 . "$(dirname "$0")/common.bash"
@@ -42,6 +42,10 @@ refused "image file, zero all" "lies under $L2" zero fs.img
 refused "stacked device" "$L1: lies under $L2, which is mounted" copy --dest-offset 4M src "$L1"
 refused "mknod name" "alias: lies under $L2" copy --dest-offset 8M src alias
 refused "mounted device itself" "is mounted or in use" copy src "$L2"
+# A loop device over the mounted device.
+loopdev L4 "$L2" || fail "losetup (over the mounted device)"
+refused "loop device over the mounted device" "$L4: lies on /dev/$(basename "$L2"), which is mounted" copy src "$L4"
+refused "loop device over the mounted device, zero" "lies on" zero --length 1M "$L4"
 # Outside the mounted file system's bytes: the first 4 MiB and the last.
 expect 0 copy src fs.img
 cmp -n $M src fs.img || fail "copy below the mounted range"
