@@ -48,6 +48,10 @@ rm del
 files=(del.link)
 refused "deleted" "is the source del.link" copy --length 1M --dest-offset 512K del.link "$Ldel"
 refused "deleted, as destination" "is the source $Ldel" copy --length 1M --dest-offset 512K "$Ldel" del.link
+# A file named as sysfs names the deleted one is another file: no refusal.
+random "del (deleted)" $M
+expect 0 copy "del (deleted)" "$Ldel"
+cmp -n $M "del (deleted)" del.link || fail "deleted: copy through the loop device"
 
 # A loop device over a loop device over a file, each with an offset: byte
 # 0 of the top one is byte 2 MiB of the file.
