@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -219,6 +221,106 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 		close(own);
 }
 
+/* mountinfo's octal escapes (\040 for a space...), in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* Try one layer directory of an overlay: the file in the upper layer is
+ * the one the overlay uses; one in a lower layer when its inode number is
+ * the one the overlay reports (no copy-up; layers without xino). */
+static bool overlay_layer(struct device *d, const char *layer, const char *rel,
+			  const struct stat *st, bool upper)
+{
+	char p[PATH_MAX];
+	struct stat real;
+
+	if (layer[0] != '/' || snprintf(p, sizeof(p), "%s%s", layer, rel) >= (int)sizeof(p) ||
+	    lstat(p, &real) || !S_ISREG(real.st_mode))
+		return false;
+	if (upper || real.st_ino == st->st_ino)
+		file_chain(d, real.st_dev, real.st_ino, 0, UINT64_MAX, false, 1);
+	return true;
+}
+
+/* A file opened through overlayfs reads (and, once copied up, writes) a
+ * file of its upper or lower layer: add that file's identity.  The layers
+ * are the mount's options in /proc/self/mountinfo (absolute paths only),
+ * the file is found there by the name the kernel gives our descriptor, and
+ * it must have the inode number the overlay reports. */
+static void overlay_identity(struct device *d, int fd, const struct stat *st)
+{
+	char self[64], path[PATH_MAX], best_root[PATH_MAX] = "", best_opts[4096] = "";
+	size_t best = 0, cap = 0;
+	char *line = NULL;
+	struct statfs sf;
+	ssize_t n;
+	FILE *mi;
+
+	if (fd < 0 || fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_SUPER_MAGIC)
+		return;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = 0;
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (!mi)
+		return;
+	while (getline(&line, &cap, mi) > 0) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep, *opts;
+		unsigned int maj, min;
+		size_t len;
+
+		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mnt) != 4 ||
+		    makedev(maj, min) != st->st_dev || !(sep = strstr(line, " - overlay ")))
+			continue;
+		unescape(root);
+		unescape(mnt);
+		len = strcmp(mnt, "/") ? strlen(mnt) : 0;
+		if (strncmp(path, mnt, len) || (path[len] != '/' && path[len]) || len < best)
+			continue;
+		opts = strchr(sep + 11, ' ');
+		if (!opts)
+			continue;
+		best = len;
+		snprintf(best_root, sizeof(best_root), "%s%s", strcmp(root, "/") ? root : "",
+			 path + len);
+		snprintf(best_opts, sizeof(best_opts), "%s", opts + 1);
+		best_opts[strcspn(best_opts, "\n")] = 0;
+	}
+	free(line);
+	fclose(mi);
+	if (!best_opts[0])
+		return;
+	/* upperdir first (what a copied-up file is), then each lowerdir. */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *key = pass ? "lowerdir=" : "upperdir=";
+		char *o = strstr(best_opts, key), *save = NULL, v[4096];
+
+		if (!o || (o != best_opts && o[-1] != ','))
+			continue;
+		o += strlen(key);
+		snprintf(v, sizeof(v), "%.*s", (int)strcspn(o, ","), o);
+		unescape(v);
+		for (char *layer = strtok_r(v, ":", &save); layer; layer = strtok_r(NULL, ":", &save))
+			if (overlay_layer(d, layer, best_root, st, pass == 0))
+				return;
+	}
+}
+
 /* What fd is (fstat'ed into st): the identities replace any before. */
 static void set_identity(struct device *d, int fd, const struct stat *st)
 {
@@ -236,6 +338,7 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 		blockdev_chain(d, st->st_rdev, 0, size, false, fd, 0);
 	} else {
 		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, 0);
+		overlay_identity(d, fd, st);
 	}
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One storage under many names: a bind mount, a /proc/self/fd name, a
-# block device node made with mknod under another name, and a file inside
+# block device node made with mknod under another name, a file through
+# overlayfs and in its layer, and a file inside
 # a file system whose device (or image file) is the source: all found by
 # device and inode numbers, refused when the ranges overlap (exit 2, every
 # file unchanged, both paths named) and copied exactly when they do not.
@@ -52,6 +53,25 @@ refused "mknod alias, named twice" "named twice" copy src "$D" alias
 refused "mknod alias of the backing" "is the source dimg" copy --length 1M --dest-offset 512K dimg alias
 expect 0 copy --length 1M --dest-offset 2M "$D" alias
 cmp -i 0:$((2 * M)) -n $M dimg dimg || fail "mknod alias: disjoint copy"
+
+# overlayfs: a file read through the overlay is its lower file until it is
+# copied up, then its upper file.
+mkdir lower upper work ov
+random lower/f $((2 * M))
+cp lower/f f.orig
+if mount -t overlay overlay -o "lowerdir=$T/lower,upperdir=$T/upper,workdir=$T/work" ov 2>/dev/null; then
+	_mounts+=("$T/ov")
+	files=(lower/f)
+	refused "overlay, lower" "lower/f: is the source ov/f" copy --length 1M --dest-offset 512K ov/f lower/f
+	# Writing through the overlay copies the file up: the lower one is
+	# another file then, and stays as it was.
+	expect 0 copy --length 1M --dest-offset 512K lower/f ov/f
+	same f.orig lower/f
+	cmp -i 0:524288 -n $M f.orig ov/f || fail "overlay: copy up"
+	files=(upper/f lower/f)
+	refused "overlay, upper" "upper/f: is the source ov/f" copy --length 1M --dest-offset 512K ov/f upper/f
+	refused "overlay, upper, reversed" "ov/f: is the source upper/f" copy --length 1M --dest-offset 512K upper/f ov/f
+fi
 
 # A file inside a file system is part of the device the file system lives
 # on, and of the image file under that device.
