@@ -3,12 +3,23 @@
  * Set-up: find out what every path is, refuse what must not be written,
  * and only then create or extend destination files.
  *
- * Two paths are the same device when their bytes live in the same place:
- * the same inode of a file (through any symlink or hard link), the same
- * block device, a partition of it (its bytes are a range of the disk), or a
- * loop device over a file (its bytes are a range of that file).  Each
- * device carries up to two such identities, each with the byte offset at
- * which the device starts inside it.
+ * Two paths are the same device when their bytes live in the same place,
+ * as the kernel says for what was opened (never the names in sysfs): the
+ * same inode of a file (through any symlink, hard link, bind mount or
+ * /proc/self/fd name), the same block device (under any node), a partition
+ * of it (its bytes are a range of the disk), a loop device over a file or
+ * a device (LOOP_GET_STATUS64: its bytes are a range of that, from its
+ * offset, up to its size limit, followed down through stacked loops), a
+ * file through overlayfs (its layer's file), and a file inside a file
+ * system (somewhere on the device the file system lives on).  Each device
+ * carries such identities, each with where the device starts inside it and
+ * how much of it the device spans; only overlapping ranges meet.
+ *
+ * Destinations are also checked for what would fail only at the first
+ * write (a read-only block device, the file size limit), for storage a
+ * mounted or held device lies on (a loop device over it that is held), and
+ * against the command's own standard output and error.  Files are locked
+ * for the whole run: exclusive to write, shared to read (flock).
  */
 #include <dirent.h>
 #include <errno.h>
