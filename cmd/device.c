@@ -835,6 +835,17 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 				errmsg("%s: is also where the command's %s goes; refusing to use it "
 				       "as %s", d->path, names[fd], d == src ? "the source" :
 				       "a destination");
+				/* Not even the JSON summary goes there: nothing written. */
+				if (fd == 1) {
+					int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+					fflush(stdout);
+					if (null >= 0 && dup2(null, 1) < 0)
+						errmsg("cannot close standard output: %s",
+						       strerror(errno));
+					if (null >= 0)
+						close(null);
+				}
 				return -1;
 			}
 		}

@@ -2,8 +2,9 @@
 # A destination (or the source) that is also where the command writes its
 # own output, standard output or standard error, under any name, is refused
 # at set-up (exit 2): it never receives both the copy and the messages.
-# The destination keeps its bytes (what the shell's redirection left) and
-# gets no byte of the source.
+# The destination keeps its bytes (what the shell's redirection left): no
+# byte of the source, not even the JSON summary; only a refusal written to
+# standard error goes there.
 . "$(dirname "$0")/common.bash"
 
 M=$((1024 * 1024))
@@ -26,10 +27,13 @@ kk copy src dst 1<>dst; rc=$?
 [ "$rc" -eq 2 ] || fail "stdout: exit $rc"
 err_has "dst: is also where the command's standard output goes"
 cmp dst dst.orig || fail "stdout: dst changed"
-kk copy --json src keep dst.link 1>>dst; rc=$?
+kk copy --json src keep dst.link 1<>dst; rc=$?
 [ "$rc" -eq 2 ] || fail "stdout, --json, a symlink: exit $rc"
 err_has "dst.link: is also where the command's standard output goes"
-untouched "stdout --json" dst dst.orig
+cmp dst dst.orig || fail "stdout, --json: dst changed (not even the JSON goes there)"
+kk copy --json src keep dst 1>>dst; rc=$?
+[ "$rc" -eq 2 ] || fail "stdout, --json, appending: exit $rc"
+cmp dst dst.orig || fail "stdout, --json, appending: dst changed"
 cmp keep <(head -c $M keep) || fail "keep changed"
 cp dst.orig dst
 kk zero dst 1<>dst; rc=$?
