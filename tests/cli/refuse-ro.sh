@@ -26,6 +26,9 @@ random src $((2 * M))
 random ok.img $((4 * M))
 random ro.img $((4 * M))
 loopdev R ro.img || fail "losetup"
+# The read-only flag stays with the loop device after it is detached: put
+# it back however the test ends, or the next user of the device gets it.
+trap 'blockdev --setrw "$R" 2>/dev/null; _cleanup' EXIT
 blockdev --setro "$R" || skip "blockdev --setro failed"
 random keep $M
 files=(ro.img keep src)
