@@ -20,7 +20,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "copylog.h"
@@ -48,7 +52,7 @@ static int setup_source(struct copy *c)
 {
 	struct device *s = &c->src;
 
-	if (device_stat(s, false) || device_open_read(s))
+	if (device_stat(s, false) || device_open_read(s) || device_lock(s, false))
 		return -1;
 	c->off = c->o->offset == NOT_SET ? 0 : c->o->offset;
 	if (device_check_align(s, "--offset", c->off))
@@ -62,6 +66,19 @@ static int setup_source(struct copy *c)
 	return device_open_lib(s, O_RDONLY, c->o);
 }
 
+/* The source's shared lock is given up for a destination that is the
+ * source's own file (disjoint ranges): the destination's exclusive lock
+ * then covers both, where the two would conflict. */
+static int lock_dest(struct copy *c, struct device *d)
+{
+	struct stat a, b;
+
+	if (d->kind == DEV_FILE && c->src.kind == DEV_FILE && fstat(c->src.fd, &a) == 0 &&
+	    fstat(d->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		flock(c->src.fd, LOCK_UN);
+	return device_lock(d, true);
+}
+
 static int check_dest(struct copy *c, struct device *d)
 {
 	if (device_open_write(d, c->o) || device_check_align(d, "--dest-offset", c->dst_off) ||
@@ -71,6 +88,98 @@ static int check_dest(struct copy *c, struct device *d)
 	d->need = c->dst_off + c->len;
 	if (d->kind == DEV_BLOCK && d->lbs > c->align)
 		c->align = d->lbs;
+	if (lock_dest(c, d) || device_check_limits(d) ||
+	    device_check_users(d, c->dst_off, c->len, c->o))
+		return -1;
+	return 0;
+}
+
+/* File systems that store every byte written (no compression, no
+ * deduplication): there, too little free space is certain to fail. */
+static bool stores_all(const struct statfs *f)
+{
+	return f->f_type == EXT4_SUPER_MAGIC || f->f_type == XFS_SUPER_MAGIC ||
+	       f->f_type == TMPFS_MAGIC;
+}
+
+/* The file system a file destination is (or will be) on. */
+static int dest_fs(const struct device *d, struct statvfs *v, struct statfs *f)
+{
+	char *dir;
+	const char *parent;
+	int ret;
+
+	if (d->fd >= 0)
+		return fstatvfs(d->fd, v) || fstatfs(d->fd, f) ? -1 : 0;
+	if (!d->canon || !(dir = strdup(d->canon)))
+		return -1;
+	parent = dirname(dir);
+	ret = statvfs(parent, v) || statfs(parent, f) ? -1 : 0;
+	free(dir);
+	return ret;
+}
+
+/* Bytes of the source range that are data (not holes). */
+static uint64_t source_data(const struct copy *c)
+{
+	struct extent_iter it;
+	uint64_t off, len, sum = 0;
+	bool data;
+
+	extent_init(&it, &c->src, true, c->off, c->len, KCOPYD_SECTOR_SIZE);
+	while (extent_next(&it, &off, &len, &data))
+		if (data)
+			sum += len;
+	return sum;
+}
+
+/* Free space: the bytes a file destination grows by past its old end are
+ * written for certain with --no-sparse; with --sparse at most the source's
+ * data (all-zero blocks are skipped), maybe none.  Too little room for what
+ * is certain is refused on a file system that stores every byte; what is
+ * only possible, or on another file system, is a warning.  (Holes below a
+ * destination's old end may need room too; they are not counted.)
+ * Destinations on one file system share its free space. */
+static int check_space(const struct copy *c)
+{
+	uint64_t data = c->o->sparse ? source_data(c) : c->len;
+	bool done[MAX_DESTS] = { false };
+
+	for (unsigned int i = 0; i < c->n; i++) {
+		uint64_t sure = 0, maybe = 0, avail;
+		struct statvfs v;
+		struct statfs f;
+
+		if (done[i] || c->dests[i].kind == DEV_BLOCK)
+			continue;
+		if (dest_fs(&c->dests[i], &v, &f))
+			continue;
+		for (unsigned int k = i; k < c->n; k++) {
+			const struct device *d = &c->dests[k];
+			struct statvfs w;
+			struct statfs g;
+			uint64_t past, end = c->dst_off + c->len;
+
+			if (done[k] || d->kind == DEV_BLOCK || dest_fs(d, &w, &g) ||
+			    w.f_fsid != v.f_fsid)
+				continue;
+			done[k] = true;
+			past = end > d->size ? end - (d->size > c->dst_off ? d->size : c->dst_off) : 0;
+			sure += c->o->sparse ? 0 : past;
+			maybe += c->o->sparse && data < past ? data : past;
+		}
+		avail = (uint64_t)(geteuid() == 0 ? v.f_bfree : v.f_bavail) * v.f_frsize;
+		if (sure > avail && stores_all(&f)) {
+			errmsg("%s: needs %llu bytes more on its file system, which has %llu bytes "
+			       "free; refusing to start a copy that cannot fit", c->dests[i].path,
+			       (unsigned long long)sure, (unsigned long long)avail);
+			return -1;
+		}
+		if (maybe > avail)
+			errmsg("%s: warning: may need up to %llu bytes more on its file system, "
+			       "which has %llu bytes free", c->dests[i].path,
+			       (unsigned long long)maybe, (unsigned long long)avail);
+	}
 	return 0;
 }
 
@@ -250,10 +359,11 @@ static int setup_dests(struct copy *c)
 		if (check_dest(c, &c->dests[i]))
 			return -1;
 	/* Again with what was opened, in case a path changed in between. */
-	if (device_check_distinct(&c->src, c->off, c->dests, c->n, c->dst_off, c->len))
+	if (device_check_distinct(&c->src, c->off, c->dests, c->n, c->dst_off, c->len) ||
+	    device_check_output(&c->src, c->off, c->dests, c->n, c->dst_off, c->len))
 		return -1;
 	c->bulk = c->len - c->len % c->align;
-	if (client_setup(c->o, &c->kc) || open_log(c))
+	if (check_space(c) || client_setup(c->o, &c->kc) || open_log(c))
 		return -1;
 	if (device_prepare(c->dests, c->n))
 		goto undo_log;

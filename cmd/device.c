@@ -3,23 +3,40 @@
  * Set-up: find out what every path is, refuse what must not be written,
  * and only then create or extend destination files.
  *
- * Two paths are the same device when their bytes live in the same place:
- * the same inode of a file (through any symlink or hard link), the same
- * block device, a partition of it (its bytes are a range of the disk), or a
- * loop device over a file (its bytes are a range of that file).  Each
- * device carries up to two such identities, each with the byte offset at
- * which the device starts inside it.
+ * Two paths are the same device when their bytes live in the same place,
+ * as the kernel says for what was opened (never the names in sysfs): the
+ * same inode of a file (through any symlink, hard link, bind mount or
+ * /proc/self/fd name), the same block device (under any node), a partition
+ * of it (its bytes are a range of the disk), a loop device over a file or
+ * a device (LOOP_GET_STATUS64: its bytes are a range of that, from its
+ * offset, up to its size limit, followed down through stacked loops), a
+ * file through overlayfs (its layer's file), and a file inside a file
+ * system (somewhere on the device the file system lives on).  Each device
+ * carries such identities, each with where the device starts inside it and
+ * how much of it the device spans; only overlapping ranges meet.
+ *
+ * Destinations are also checked for what would fail only at the first
+ * write (a read-only block device, the file size limit), for storage a
+ * mounted or held device lies on (a loop device over it that is held), and
+ * against the command's own standard output and error.  Files are locked
+ * for the whole run: exclusive to write, shared to read (flock).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -69,80 +86,324 @@ static uint64_t sysfs_u64(const char *dir, const char *name)
 	return read_sysfs(dir, name, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 10);
 }
 
-/* A loop device's bytes are its backing file's, from the loop offset on. */
-static void loop_identity(struct identity *id, const char *disk, uint64_t start)
+static uint64_t add_sat(uint64_t a, uint64_t b)
 {
-	char backing[PATH_MAX];
-	struct stat st;
-
-	if (read_sysfs(disk, "loop/backing_file", backing, sizeof(backing)) ||
-	    stat(backing, &st) || !S_ISREG(st.st_mode))
-		return;
-	*id = (struct identity){ .dev = st.st_dev, .ino = st.st_ino,
-				 .start = sysfs_u64(disk, "loop/offset") + start, .valid = true };
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* A partition's bytes are its disk's, from the partition's start on. */
-static void blockdev_identity(struct device *d, dev_t rdev)
+static void add_id(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		   bool anywhere)
 {
-	char link[64], sys[PATH_MAX], disk[PATH_MAX], devno[32];
-	unsigned int maj, min;
-	uint64_t start = 0;
-
-	d->id[0] = (struct identity){ .dev = rdev, .start = 0, .valid = true };
-	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(rdev), minor(rdev));
-	if (!realpath(link, sys))
-		return;
-	snprintf(disk, sizeof(disk), "%s", sys);
-	if (read_sysfs(sys, "partition", devno, sizeof(devno)) == 0) {
-		start = sysfs_u64(sys, "start") * KCOPYD_SECTOR_SIZE;
-		snprintf(disk, sizeof(disk), "%s", dirname(sys));
-		if (read_sysfs(disk, "dev", devno, sizeof(devno)) == 0 &&
-		    sscanf(devno, "%u:%u", &maj, &min) == 2)
-			d->id[0] = (struct identity){ .dev = makedev(maj, min), .start = start,
-						      .valid = true };
-	}
-	loop_identity(&d->id[1], disk, start);
-}
-
-static void set_identity(struct device *d, const struct stat *st)
-{
-	if (S_ISBLK(st->st_mode))
-		blockdev_identity(d, st->st_rdev);
-	else
-		d->id[0] = (struct identity){ .dev = st->st_dev, .ino = st->st_ino, .valid = true };
-}
-
-/* Do [a, a + len) and [b, b + len) share a byte?  (No sum can overflow.) */
-static bool ranges_meet(uint64_t a, uint64_t b, uint64_t len)
-{
-	return a <= b ? b - a < len : a - b < len;
-}
-
-/* Do the ranges [a_off, +len) of a and [b_off, +len) of b share bytes?
- * With exact set, any shared identity at the same start counts, even for
- * an empty range: a destination named twice. */
-static bool devices_meet(const struct device *a, uint64_t a_off, const struct device *b,
-			 uint64_t b_off, uint64_t len, bool exact)
-{
-	for (int i = 0; i < 2; i++) {
-		for (int k = 0; k < 2; k++) {
-			const struct identity *x = &a->id[i], *y = &b->id[k];
-
-			if (!x->valid || !y->valid || x->dev != y->dev || x->ino != y->ino)
-				continue;
-			if (exact && x->start == y->start)
-				return true;
-			if (ranges_meet(x->start + a_off, y->start + b_off, len))
-				return true;
+	for (int i = 0; i < MAX_IDS; i++) {
+		if (!d->id[i].valid) {
+			d->id[i] = (struct identity){ .dev = dev, .ino = ino, .start = start,
+						      .len = len, .valid = true,
+						      .anywhere = anywhere };
+			return;
 		}
 	}
-	return a->canon && b->canon && strcmp(a->canon, b->canon) == 0;
+}
+
+/* The sysfs directory of block device number dev. */
+static bool sysfs_dir(dev_t dev, char *out)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	return realpath(link, out) != NULL;
+}
+
+static int open_node(const char *path, dev_t dev)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || st.st_rdev != dev) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open block device number dev for reading (to ask it LOOP_GET_STATUS64),
+ * through any node that fstat proves to be it: a name only finds it. */
+static int open_devnum(dev_t dev)
+{
+	char p[PATH_MAX], sys[PATH_MAX];
+	struct dirent *e;
+	DIR *dir;
+	int fd;
+
+	snprintf(p, sizeof(p), "/dev/block/%u:%u", major(dev), minor(dev));
+	if ((fd = open_node(p, dev)) >= 0)
+		return fd;
+	if (sysfs_dir(dev, sys)) {
+		snprintf(p, sizeof(p), "/dev/%s", basename(sys));
+		if ((fd = open_node(p, dev)) >= 0)
+			return fd;
+	}
+	dir = opendir("/dev");
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		struct stat st;
+
+		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISBLK(st.st_mode) ||
+		    st.st_rdev != dev)
+			continue;
+		snprintf(p, sizeof(p), "/dev/%s", e->d_name);
+		if ((fd = open_node(p, dev)) >= 0)
+			break;
+	}
+	closedir(dir);
+	return fd;
+}
+
+/* The kernel's 32-bit encoding of device numbers in loop_info64. */
+static dev_t kernel_dev(uint64_t v)
+{
+	return makedev((unsigned int)((v & 0xfff00) >> 8),
+		       (unsigned int)((v & 0xff) | ((v >> 12) & 0xfff00)));
+}
+
+static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
+			   bool anywhere, int fd, int depth);
+
+/* A file's bytes are its inode's; they also lie somewhere on the block
+ * device its file system lives on (not for tmpfs, btrfs...: major 0). */
+static void file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		       bool anywhere, int depth)
+{
+	char sys[PATH_MAX];
+
+	add_id(d, dev, ino, start, len, anywhere);
+	if (major(dev) != 0 && depth < 6 && sysfs_dir(dev, sys))
+		blockdev_chain(d, dev, 0, sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE, true, -1,
+			       depth + 1);
+}
+
+/* A block device's bytes: itself; a partition's are its disk's from the
+ * partition's start on; a loop device's are its backing file's (or
+ * device's, followed down) from the loop offset on, as LOOP_GET_STATUS64
+ * says: device and inode numbers, not the path text in sysfs. */
+static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
+			   bool anywhere, int fd, int depth)
+{
+	char sys[PATH_MAX], parent[PATH_MAX], devno[32];
+	struct loop_info64 li;
+	unsigned int maj, min;
+	int own = -1;
+
+	add_id(d, dev, 0, start, len, anywhere);
+	if (depth >= 6 || !sysfs_dir(dev, sys))
+		return;
+	if (read_sysfs(sys, "partition", devno, sizeof(devno)) == 0) {
+		uint64_t pstart = sysfs_u64(sys, "start") * KCOPYD_SECTOR_SIZE;
+
+		snprintf(parent, sizeof(parent), "%s", sys);
+		if (read_sysfs(dirname(parent), "dev", devno, sizeof(devno)) == 0 &&
+		    sscanf(devno, "%u:%u", &maj, &min) == 2)
+			blockdev_chain(d, makedev(maj, min), add_sat(pstart, start), len, anywhere,
+				       -1, depth + 1);
+		return;
+	}
+	if (strncmp(basename(sys), "loop", 4) != 0)
+		return;
+	if (fd < 0)
+		fd = own = open_devnum(dev);
+	if (fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &li) == 0) {
+		uint64_t at = add_sat(li.lo_offset, start);
+
+		if (li.lo_rdevice) {
+			int slot = 0;
+
+			while (slot < MAX_IDS && d->id[slot].valid)
+				slot++;
+			blockdev_chain(d, kernel_dev(li.lo_rdevice), at, len, anywhere, -1, depth + 1);
+			if (slot < MAX_IDS && d->id[slot].valid)
+				d->id[slot].backing = true;
+		} else
+			file_chain(d, kernel_dev(li.lo_device), (ino_t)li.lo_inode, at, len, anywhere,
+				   depth + 1);
+	}
+	if (own >= 0)
+		close(own);
+}
+
+/* mountinfo's octal escapes (\040 for a space...), in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* Try one layer directory of an overlay: the file in the upper layer is
+ * the one the overlay uses; one in a lower layer when its inode number is
+ * the one the overlay reports (no copy-up; layers without xino). */
+static bool overlay_layer(struct device *d, const char *layer, const char *rel,
+			  const struct stat *st, bool upper)
+{
+	char p[PATH_MAX];
+	struct stat real;
+
+	if (layer[0] != '/' || snprintf(p, sizeof(p), "%s%s", layer, rel) >= (int)sizeof(p) ||
+	    lstat(p, &real) || !S_ISREG(real.st_mode))
+		return false;
+	if (upper || real.st_ino == st->st_ino)
+		file_chain(d, real.st_dev, real.st_ino, 0, UINT64_MAX, false, 1);
+	return true;
+}
+
+/* A file opened through overlayfs reads (and, once copied up, writes) a
+ * file of its upper or lower layer: add that file's identity.  The layers
+ * are the mount's options in /proc/self/mountinfo (absolute paths only),
+ * the file is found there by the name the kernel gives our descriptor, and
+ * it must have the inode number the overlay reports. */
+static void overlay_identity(struct device *d, int fd, const struct stat *st)
+{
+	char self[64], path[PATH_MAX], best_root[PATH_MAX] = "", best_opts[4096] = "";
+	size_t best = 0, cap = 0;
+	char *line = NULL;
+	struct statfs sf;
+	ssize_t n;
+	FILE *mi;
+
+	if (fd < 0 || fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_SUPER_MAGIC)
+		return;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = 0;
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (!mi)
+		return;
+	while (getline(&line, &cap, mi) > 0) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep, *opts;
+		unsigned int maj, min;
+		size_t len;
+
+		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mnt) != 4 ||
+		    makedev(maj, min) != st->st_dev || !(sep = strstr(line, " - overlay ")))
+			continue;
+		unescape(root);
+		unescape(mnt);
+		len = strcmp(mnt, "/") ? strlen(mnt) : 0;
+		if (strncmp(path, mnt, len) || (path[len] != '/' && path[len]) || len < best)
+			continue;
+		opts = strchr(sep + 11, ' ');
+		if (!opts)
+			continue;
+		best = len;
+		snprintf(best_root, sizeof(best_root), "%s%s", strcmp(root, "/") ? root : "",
+			 path + len);
+		snprintf(best_opts, sizeof(best_opts), "%s", opts + 1);
+		best_opts[strcspn(best_opts, "\n")] = 0;
+	}
+	free(line);
+	fclose(mi);
+	if (!best_opts[0])
+		return;
+	/* upperdir first (what a copied-up file is), then each lowerdir. */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *key = pass ? "lowerdir=" : "upperdir=";
+		char *o = strstr(best_opts, key), *save = NULL, v[4096];
+
+		if (!o || (o != best_opts && o[-1] != ','))
+			continue;
+		o += strlen(key);
+		snprintf(v, sizeof(v), "%.*s", (int)strcspn(o, ","), o);
+		unescape(v);
+		for (char *layer = strtok_r(v, ":", &save); layer; layer = strtok_r(NULL, ":", &save))
+			if (overlay_layer(d, layer, best_root, st, pass == 0))
+				return;
+	}
+}
+
+/* What fd is (fstat'ed into st): the identities replace any before. */
+static void set_identity(struct device *d, int fd, const struct stat *st)
+{
+	uint64_t size = 0;
+
+	char sys[PATH_MAX];
+
+	memset(d->id, 0, sizeof(d->id));
+	if (S_ISBLK(st->st_mode)) {
+		if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size))
+			size = sysfs_dir(st->st_rdev, sys) ?
+				sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE : 0;
+		if (!size)
+			size = UINT64_MAX;              /* unknown: all of it */
+		blockdev_chain(d, st->st_rdev, 0, size, false, fd, 0);
+	} else {
+		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, 0);
+		overlay_identity(d, fd, st);
+	}
+}
+
+/* Where [off, off + len) of a device lies in storage x: [*s, *e). */
+static bool id_range(const struct identity *x, uint64_t off, uint64_t len, uint64_t *s,
+		     uint64_t *e)
+{
+	if (x->anywhere) {
+		*s = x->start;
+		*e = add_sat(x->start, x->len);
+	} else {
+		if (off >= x->len)
+			return false;
+		if (len > x->len - off)
+			len = x->len - off;
+		*s = add_sat(x->start, off);
+		*e = add_sat(*s, len);
+	}
+	return *e > *s;
+}
+
+enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP };
+
+/* Do the ranges [a_off, +len) of a and [b_off, +len) of b share bytes
+ * (each range cut at its device's end)?  With exact set, the same storage
+ * at the same start counts even for an empty range: a device named twice. */
+static enum meet devices_meet(const struct device *a, uint64_t a_off, const struct device *b,
+			      uint64_t b_off, uint64_t len, bool exact)
+{
+	for (int i = 0; i < MAX_IDS; i++) {
+		for (int k = 0; k < MAX_IDS; k++) {
+			const struct identity *x = &a->id[i], *y = &b->id[k];
+			uint64_t s1, e1, s2, e2;
+
+			if (!x->valid || !y->valid || x->dev != y->dev || x->ino != y->ino ||
+			    (x->anywhere && y->anywhere))
+				continue;
+			if (exact && !x->anywhere && !y->anywhere && x->start == y->start)
+				return i == 0 && k == 0 ? MEET_SAME : MEET_OVERLAP;
+			if (id_range(x, a_off, len, &s1, &e1) && id_range(y, b_off, len, &s2, &e2) &&
+			    s1 < e2 && s2 < e1)
+				return MEET_OVERLAP;
+		}
+	}
+	if (a->canon && b->canon && (strcmp(a->canon, b->canon) == 0 ||
+				     (a->dir_ino && a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino &&
+				      strcmp(strrchr(a->canon, '/'), strrchr(b->canon, '/')) == 0)))
+		return MEET_SAME;
+	return MEET_NONE;
 }
 
 /* The source must not overlap any destination (we refuse rather than copy
  * memmove-style: a copy over its own source is almost always a mistake),
- * and no destination may appear twice. */
+ * and no destination may appear twice or share storage with another. */
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len)
 {
@@ -153,9 +414,16 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 			return -1;
 		}
 		for (unsigned int k = 0; k < i; k++) {
-			if (devices_meet(&dests[k], dst_off, &dests[i], dst_off, len, true)) {
+			enum meet m = devices_meet(&dests[k], dst_off, &dests[i], dst_off, len, true);
+
+			if (m == MEET_SAME) {
 				errmsg("%s: the same destination as %s (named twice)",
 				       dests[i].path, dests[k].path);
+				return -1;
+			}
+			if (m == MEET_OVERLAP) {
+				errmsg("%s: shares its storage with the destination %s and the "
+				       "ranges overlap", dests[i].path, dests[k].path);
 				return -1;
 			}
 		}
@@ -190,7 +458,7 @@ static int classify(struct device *d, const struct stat *st)
 		       d->path, unusable_type(st->st_mode));
 		return -1;
 	}
-	set_identity(d, st);
+	set_identity(d, -1, st);
 	return 0;
 }
 
@@ -199,7 +467,8 @@ static int classify(struct device *d, const struct stat *st)
 static int probe_new(struct device *d)
 {
 	char *copy1 = strdup(d->path), *copy2 = strdup(d->path);
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], sys[PATH_MAX];
+	struct stat st;
 	int ret = -1;
 
 	if (!copy1 || !copy2) {
@@ -219,6 +488,14 @@ static int probe_new(struct device *d)
 		errmsg("out of memory");
 		goto out;
 	}
+	/* Its bytes will lie on the file system of its directory. */
+	if (stat(dir, &st) == 0) {
+		d->dir_dev = st.st_dev;
+		d->dir_ino = st.st_ino;
+	}
+	if (d->dir_ino && major(st.st_dev) != 0 && sysfs_dir(st.st_dev, sys))
+		blockdev_chain(d, st.st_dev, 0, sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE, true,
+			       -1, 1);
 	d->kind = DEV_NEW;
 	d->size = 0;
 	d->zero_from = 0;
@@ -257,7 +534,7 @@ static int probe_size(struct device *d)
 	/* What was opened is what counts: its identity replaces the stat's. */
 	if (d->kind == DEV_FILE ? !S_ISREG(st.st_mode) : !S_ISBLK(st.st_mode))
 		return -EAGAIN;
-	set_identity(d, &st);
+	set_identity(d, d->fd, &st);
 	if (d->kind == DEV_FILE) {
 		d->size = (uint64_t)st.st_size;
 		return 0;
@@ -299,12 +576,44 @@ int device_open_read(struct device *d)
 	return ret ? -1 : 0;
 }
 
+/* The block devices this run holds O_EXCL: not someone else's use. */
+static dev_t held[MAX_DESTS];
+static unsigned int nheld;
+
+static bool held_by_us(dev_t dev)
+{
+	for (unsigned int i = 0; i < nheld; i++)
+		if (held[i] == dev)
+			return true;
+	return false;
+}
+
+/* Why a file cannot be opened for writing, when its flags say it. */
+static const char *file_flags_reason(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), flags = 0;
+	bool ok;
+
+	if (fd < 0)
+		return NULL;
+	ok = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+	close(fd);
+	if (ok && (flags & FS_IMMUTABLE_FL))
+		return "is immutable (chattr +i)";
+	if (ok && (flags & FS_APPEND_FL))
+		return "is append-only (chattr +a)";
+	return NULL;
+}
+
 /* A block device is opened O_EXCL by us and kept so for the whole run:
  * that is what fails while it is mounted or claimed, and it keeps anyone
- * else from claiming it meanwhile.  The library then opens it without. */
+ * else from claiming it meanwhile.  The library then opens it without.
+ * What the kernel would refuse only at the first write is refused here:
+ * a read-only block device (blockdev --setro). */
 int device_open_write(struct device *d, const struct options *o)
 {
-	int flags = O_RDWR, ret;
+	int flags = O_RDWR, ret, ro = 0;
+	const char *why;
 
 	if (d->kind == DEV_NEW)
 		return 0;
@@ -314,12 +623,233 @@ int device_open_write(struct device *d, const struct options *o)
 	if (ret == -EBUSY && d->kind == DEV_BLOCK)
 		errmsg("%s: is mounted or in use by another program; refusing to write to it "
 		       "(--force to write anyway)", d->path);
+	else if ((ret == -EPERM || ret == -EACCES) && d->kind == DEV_FILE &&
+		 (why = file_flags_reason(d->path)))
+		errmsg("%s: cannot open for writing: %s", d->path, why);
 	else if (ret < 0)
 		errmsg("%s: cannot open for writing: %s", d->path, strerror(-ret));
 	if (ret)
 		return -1;
+	if ((flags & O_EXCL) && nheld < MAX_DESTS)
+		held[nheld++] = d->id[0].dev;
+	if (d->kind == DEV_BLOCK && ioctl(d->fd, BLKROGET, &ro) == 0 && ro) {
+		errmsg("%s: is a read-only block device (blockdev --setrw to make it writable); "
+		       "refusing to write to it", d->path);
+		return -1;
+	}
 	if (d->kind == DEV_FILE)
 		d->zero_from = d->size;
+	return 0;
+}
+
+/* Lock a file for the whole run on our own descriptor (flock: it goes when
+ * the descriptor closes): exclusive to write it, shared to read it, so that
+ * two runs never write one file and none reads a file another writes.
+ * Block devices are not locked: a destination is held O_EXCL instead. */
+int device_lock(struct device *d, bool exclusive)
+{
+	if (d->fd < 0 || d->kind == DEV_BLOCK)
+		return 0;
+	if (flock(d->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		errmsg("%s: another process is %s it (it holds a lock on it); refusing to %s it",
+		       d->path, exclusive ? "using" : "writing", exclusive ? "write" : "read");
+	else if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+		return 0;          /* a file system without locks: nothing to learn */
+	else
+		errmsg("%s: cannot lock it: %s", d->path, strerror(errno));
+	return -1;
+}
+
+/* A destination file that the run would grow past the size limit
+ * (ulimit -f) would be cut short by SIGXFSZ: refused here. */
+int device_check_limits(const struct device *d)
+{
+	struct rlimit rl;
+
+	if (d->kind == DEV_BLOCK || getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    d->need <= (uint64_t)rl.rlim_cur || d->need <= d->size)
+		return 0;
+	errmsg("%s: needs %llu bytes, more than the file size limit of %llu bytes (ulimit -f); "
+	       "refusing to write it", d->path, (unsigned long long)d->need,
+	       (unsigned long long)rl.rlim_cur);
+	return -1;
+}
+
+/* The loop devices of the system, each given to fn with an open descriptor
+ * and its number; fn returns non-zero to stop. */
+static int each_loop(int (*fn)(void *arg, int fd, dev_t dev, const char *name), void *arg)
+{
+	struct dirent *e;
+	DIR *dir = opendir("/sys/block");
+	int ret = 0;
+
+	if (!dir)
+		return 0;
+	while (!ret && (e = readdir(dir))) {
+		char sys[PATH_MAX], devno[32];
+		unsigned int maj, min;
+		int fd;
+
+		if (strncmp(e->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(sys, sizeof(sys), "/sys/block/%s", e->d_name);
+		if (sysfs_u64(sys, "size") == 0 || read_sysfs(sys, "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &maj, &min) != 2)
+			continue;
+		fd = open_devnum(makedev(maj, min));
+		if (fd < 0)
+			continue;
+		ret = fn(arg, fd, makedev(maj, min), e->d_name);
+		close(fd);
+	}
+	closedir(dir);
+	return ret;
+}
+
+struct users {
+	const struct device *d;
+	uint64_t off, len;
+};
+
+/* Do the bytes of t (its own name aside) cover [off, off + len) of d?
+ * Only where d's bytes really are: not the file system a file lives on. */
+static bool lies_under(const struct device *d, uint64_t off, uint64_t len, const struct device *t)
+{
+	for (int i = 0; i < MAX_IDS; i++) {
+		for (int k = 1; k < MAX_IDS; k++) {
+			const struct identity *x = &d->id[i], *y = &t->id[k];
+			uint64_t s, e;
+
+			if (x->valid && y->valid && !x->anywhere && !y->anywhere &&
+			    x->dev == y->dev && x->ino == y->ino && id_range(x, off, len, &s, &e) &&
+			    s < add_sat(y->start, y->len) && y->start < e)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Is this loop device, over the range of d, mounted or held? */
+static int loop_user(void *arg, int fd, dev_t dev, const char *name)
+{
+	struct users *u = arg;
+	struct device *t = calloc(1, sizeof(*t));
+	char self[64], sys[PATH_MAX];
+	struct stat st;
+	int busy = 0, x;
+
+	if (!t)
+		return 0;
+	if (fstat(fd, &st) || held_by_us(dev))
+		goto out;                        /* d itself, or another we hold */
+	set_identity(t, fd, &st);
+	if (!lies_under(u->d, u->off, u->len, t))
+		goto out;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	x = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
+	busy = x < 0 && errno == EBUSY;
+	if (x >= 0)
+		close(x);
+	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
+	if (!busy) {
+		DIR *h = opendir(sys);
+		struct dirent *e;
+
+		while (h && (e = readdir(h)))
+			if (e->d_name[0] != '.')
+				busy = 1;
+		if (h)
+			closedir(h);
+	}
+	if (busy)
+		errmsg("%s: lies under /dev/%s, which is mounted or in use by another program; "
+		       "refusing to write to it (--force to write anyway)", u->d->path, name);
+out:
+	free(t);
+	return busy;
+}
+
+/* Storage that a mounted file system lives on is refused, however it is
+ * named: a file or device under a loop device that is mounted or held. */
+int device_check_users(const struct device *d, uint64_t off, uint64_t len,
+		       const struct options *o)
+{
+	struct users u = { .d = d, .off = off, .len = len };
+
+	if (o->force || d->kind == DEV_NEW || len == 0)
+		return 0;
+	/* A block device a loop device (ours) lies on: itself mounted or held?
+	 * (Not a partition's disk: that is held whenever another partition is.) */
+	for (int i = 0; i < MAX_IDS; i++) {
+		const struct identity *x = &d->id[i];
+		char self[64], sys[PATH_MAX];
+		int fd, ex;
+
+		if (!x->valid || !x->backing || x->anywhere || held_by_us(x->dev))
+			continue;
+		fd = open_devnum(x->dev);
+		if (fd < 0)
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		ex = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
+		if (ex < 0 && errno == EBUSY) {
+			close(fd);
+			errmsg("%s: lies on /dev/%s, which is mounted or in use by another program; "
+			       "refusing to write to it (--force to write anyway)", d->path,
+			       sysfs_dir(x->dev, sys) ? basename(sys) : "?");
+			return -1;
+		}
+		if (ex >= 0)
+			close(ex);
+		close(fd);
+	}
+	return each_loop(loop_user, &u) ? -1 : 0;
+}
+
+/* What the command writes its own output to (standard output and error)
+ * must not be one of its devices: a destination would receive both, a
+ * source would change under the copy. */
+int device_check_output(struct device *src, uint64_t src_off, struct device *dests,
+			unsigned int n, uint64_t dst_off, uint64_t len)
+{
+	static const char *const names[] = { NULL, "standard output", "standard error" };
+
+	for (int fd = 1; fd <= 2; fd++) {
+		struct device out;
+		struct stat st;
+
+		if (fstat(fd, &st) || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
+			continue;
+		device_init(&out, names[fd]);
+		set_identity(&out, fd, &st);
+		for (int k = 0; k < MAX_IDS; k++)
+			out.id[k].anywhere = true;      /* it is written anywhere in it */
+		for (unsigned int i = 0; i <= n; i++) {
+			struct device *d = i < n ? &dests[i] : src;
+
+			if (!d || d->kind == DEV_NEW)
+				continue;
+			if (devices_meet(&out, 0, d, i < n ? dst_off : src_off, len, false)) {
+				errmsg("%s: is also where the command's %s goes; refusing to use it "
+				       "as %s", d->path, names[fd], d == src ? "the source" :
+				       "a destination");
+				/* Not even the JSON summary goes there: nothing written. */
+				if (fd == 1) {
+					int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+					fflush(stdout);
+					if (null >= 0 && dup2(null, 1) < 0)
+						errmsg("cannot close standard output: %s",
+						       strerror(errno));
+					if (null >= 0)
+						close(null);
+				}
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -375,6 +905,8 @@ static int prepare_one(struct device *d)
 			return -1;
 		}
 		d->created = true;
+		if (device_lock(d, true))
+			return -1;
 	}
 	if (d->kind == DEV_BLOCK || d->need <= d->size)
 		return 0;
@@ -414,21 +946,53 @@ void device_undo(struct device *dests, unsigned int n)
 	}
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_rdev == b->st_rdev &&
+	       (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
+}
+
+/* The library opens its own descriptors (and an O_DIRECT one) by name: it
+ * is given our descriptor's name in /proc/self/fd, which reaches the file
+ * we checked whatever the path names now.  Without /proc, the path, and
+ * the check that it still names our file before and after. */
 int device_open_lib(struct device *d, int acc, const struct options *o)
 {
+	char self[64];
+	const char *name = d->path;
 	unsigned int flags = 0;
+	struct stat ours, st;
 	int ret;
 
 	if (o->direct)
 		flags |= KCOPYD_BDEV_DIRECT;
 	else if (o->buffered)
 		flags |= KCOPYD_BDEV_BUFFERED;
-	ret = kcopyd_bdev_open_ex(d->path, acc, flags, &d->bd);
+	if (d->fd < 0 || fstat(d->fd, &ours)) {
+		errmsg("%s: cannot open: %s", d->path, strerror(d->fd < 0 ? EBADF : errno));
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", d->fd);
+	if (stat(self, &st) == 0 && same_file(&st, &ours))
+		name = self;
+	else if (stat(d->path, &st) || !same_file(&st, &ours))
+		goto changed;
+	ret = kcopyd_bdev_open_ex(name, acc, flags, &d->bd);
 	if (ret == -EINVAL && o->direct)
 		errmsg("%s: does not support O_DIRECT (--direct); try without it", d->path);
 	else if (ret)
 		errmsg("%s: cannot open: %s", d->path, strerror(-ret));
-	return ret ? -1 : 0;
+	if (ret)
+		return -1;
+	if ((name == self || (stat(d->path, &st) == 0 && same_file(&st, &ours))) &&
+	    kcopyd_bdev_is_blockdev(d->bd) == (d->kind == DEV_BLOCK) &&
+	    (d->kind != DEV_BLOCK || kcopyd_bdev_size(d->bd) == d->size))
+		return 0;
+	kcopyd_bdev_close(d->bd);
+	d->bd = NULL;
+changed:
+	errmsg("%s: changed while it was being opened", d->path);
+	return -1;
 }
 
 void device_close(struct device *d)

@@ -77,11 +77,19 @@ double now_seconds(void);
  * how the run went for it. */
 enum dev_kind { DEV_NEW, DEV_FILE, DEV_BLOCK };
 
-struct identity {                /* where a device's bytes really live */
+/* Where a device's bytes really live, as the kernel says (device and inode
+ * numbers, LOOP_GET_STATUS64): the device itself, the disk of a partition,
+ * the file or device under a loop device (followed down), the block device
+ * a file's file system lives on. */
+#define MAX_IDS 12
+struct identity {
 	dev_t dev;
 	ino_t ino;                   /* 0 for a block device */
 	uint64_t start;              /* byte offset of this device inside it */
+	uint64_t len;                /* bytes of it there (UINT64_MAX: a file, unbounded) */
 	bool valid;
+	bool anywhere;               /* somewhere in [start, start + len): a file's file system */
+	bool backing;                /* a block device under a loop device */
 };
 
 struct device {
@@ -89,8 +97,10 @@ struct device {
 	enum dev_kind kind;
 	int fd;                      /* ours: buffered, -1 when closed */
 	struct block_device *bd;     /* the library's */
-	struct identity id[2];       /* itself, and a loop device's backing file */
+	struct identity id[MAX_IDS]; /* itself and what lies under it */
 	char *canon;                 /* DEV_NEW: canonical path, to find duplicates */
+	dev_t dir_dev;               /* DEV_NEW: its directory (any name of it) */
+	ino_t dir_ino;
 	uint64_t size;               /* bytes, as found */
 	unsigned int lbs;            /* logical block size (512 for files) */
 	uint64_t zero_from;          /* bytes at or past this read as zero (UINT64_MAX: unknown) */
@@ -119,6 +129,12 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 			  unsigned int n, uint64_t dst_off, uint64_t len);
 int device_check_range(const struct device *d, const char *opt, uint64_t off, uint64_t len,
 		       bool may_extend);
+int device_check_users(const struct device *d, uint64_t off, uint64_t len,
+		       const struct options *o);
+int device_check_limits(const struct device *d);
+int device_check_output(struct device *src, uint64_t src_off, struct device *dests,
+			unsigned int n, uint64_t dst_off, uint64_t len);
+int device_lock(struct device *d, bool exclusive);
 int device_check_align(const struct device *d, const char *opt, uint64_t off);
 int device_prepare(struct device *dests, unsigned int n);
 int device_open_lib(struct device *d, int acc, const struct options *o);

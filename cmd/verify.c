@@ -124,7 +124,7 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 static int setup(const struct options *o, struct device *src, struct device *dests,
 		 unsigned int n, uint64_t *off, uint64_t *len)
 {
-	if (device_stat(src, false) || device_open_read(src))
+	if (device_stat(src, false) || device_open_read(src) || device_lock(src, false))
 		return -1;
 	*off = o->offset == NOT_SET ? 0 : o->offset;
 	if (o->length != NOT_SET)
@@ -134,9 +134,12 @@ static int setup(const struct options *o, struct device *src, struct device *des
 	if (device_check_range(src, "--offset/--length", *off, *len, false))
 		return -1;
 	for (unsigned int i = 0; i < n; i++)
-		if (device_stat(&dests[i], false) || device_open_read(&dests[i]))
+		if (device_stat(&dests[i], false) || device_open_read(&dests[i]) ||
+		    device_lock(&dests[i], false))
 			return -1;
-	return 0;
+	/* Our output written into what is compared would change it. */
+	return device_check_output(src, *off, dests, n,
+				   o->dest_offset == NOT_SET ? 0 : o->dest_offset, *len);
 }
 
 static const char *status_of(const struct device *d)

@@ -57,6 +57,9 @@ static int check_dest(struct zero *z, struct device *d)
 		return -1;
 	d->len = len;
 	d->need = z->off + len;
+	if (device_lock(d, true) || device_check_limits(d) ||
+	    device_check_users(d, z->off, len, z->o))
+		return -1;
 	return 0;
 }
 
@@ -75,7 +78,8 @@ static int setup(struct zero *z)
 		if (check_dest(z, &z->dests[i]))
 			return -1;
 	/* Again with what was opened, in case a path changed in between. */
-	if (device_check_distinct(NULL, 0, z->dests, z->n, z->off, span))
+	if (device_check_distinct(NULL, 0, z->dests, z->n, z->off, span) ||
+	    device_check_output(NULL, 0, z->dests, z->n, z->off, span))
 		return -1;
 	if (client_setup(z->o, &z->kc) || device_prepare(z->dests, z->n))
 		return -1;
