@@ -34,8 +34,17 @@ need_faultfs() {
 # first (a mount with a loop device on it is busy), then the mounts, then
 # the daemons, which exit by themselves once unmounted.
 _ff_cleanup() {
-	local i n
+	local i n dev back
 	for i in "${_loops[@]}"; do losetup -d "$i" 2>/dev/null; done
+	# Also those attached in a case's subshell, which this shell does not
+	# know of: every loop device whose backing file is in one of our mounts.
+	if [ ${#_ff_mounts[@]} -gt 0 ] && command -v losetup >/dev/null; then
+		while read -r dev back; do
+			for i in "${_ff_mounts[@]}"; do
+				case $back in "$i"/*) losetup -d "$dev" 2>/dev/null ;; esac
+			done
+		done < <(losetup -l -n -O NAME,BACK-FILE 2>/dev/null)
+	fi
 	for ((i = ${#_ff_mounts[@]} - 1; i >= 0; i--)); do
 		mountpoint -q "${_ff_mounts[i]}" || continue
 		fusermount3 -u "${_ff_mounts[i]}" 2>/dev/null ||
@@ -60,7 +69,11 @@ trap 'exit 130' INT
 ff_mount() {
 	local dir=$1 n pid
 	mkdir -p "$dir" "$dir.back"
-	"$FAULTFS" "$dir.back" "$dir" -f -o max_threads=16 2>>"$dir.log" &
+	# Under a sanitizer build the daemon must not stop at a report (its
+	# reports, in DIR.log, are not the command's).
+	TSAN_OPTIONS="halt_on_error=0 exitcode=0" ASAN_OPTIONS="detect_leaks=0" \
+	UBSAN_OPTIONS="halt_on_error=0" \
+		"$FAULTFS" "$dir.back" "$dir" -f -o max_threads=16 2>>"$dir.log" &
 	pid=$!
 	_ff_pids+=("$pid")
 	_ff_mounts+=("$(realpath "$dir")")
@@ -146,10 +159,11 @@ EOF
 # cases_done: print the tally and exit 1 if any case failed.
 _ff_failed=() _ff_ran=0
 run_case() {
-	local name=$1; shift
+	local name=$1 t0=${EPOCHREALTIME/[.,]/} ms; shift
 	_ff_ran=$((_ff_ran + 1))
 	if ("$@"); then
-		echo "ok   $name"
+		ms=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
+		echo "ok   $name (${ms} ms)"
 	else
 		echo "FAIL $name"
 		_ff_failed+=("$name")

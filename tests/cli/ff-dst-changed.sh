@@ -11,9 +11,10 @@ ff_mount m
 M=1048576
 random orig $((4 * M))
 
-# Truncated to 1M while the writes past 2M wait, with --verify.
+# Truncated to 1M while the writes past 2M wait (300 ms; those before
+# 2M are done by then), with --verify.
 c_verify_finds() {
-	ff_rule m "write d1 off=2M delay=100" "write d1 off=2M count=1 truncate=1M"
+	ff_rule m "write d1 off=2M delay=300" "write d1 off=2M count=1 truncate=1M"
 	fk "$e" copy --json --verify orig m/d1
 	ff_fires m 1
 	[ "$rc" -eq 1 ] || fail "a destination truncated under --verify: exit $rc"

@@ -13,8 +13,9 @@ need_faultfs
 ff_engines
 ff_mount m
 M=1048576
-random m.back/src $((4 * M))
-random m.back/odd $((3 * M + 1000))
+# Small files: every short read or write is a round trip through FUSE.
+random m.back/src $((2 * M))
+random m.back/odd $((M + 1000))
 sparse m.back/sp
 
 # short_writes_done DEST...: the last copy with short writes was exact, or
@@ -25,7 +26,7 @@ short_writes_done() {
 	[ "$e" = io_uring ] && [ "$rc" -eq 1 ] || { cat "$T/err"; fail "short writes: exit $rc"; }
 	for d in "$@"; do
 		if grep -q "m/$d: ok" "$T/out"; then
-			same_range m.back/src "m.back/$d" 0 $((4 * M))
+			same_range m.back/src "m.back/$d" 0 $((2 * M))
 		else
 			err_has "m/$d: write failed at byte "
 		fi
@@ -33,9 +34,9 @@ short_writes_done() {
 	return 1
 }
 
-# Reads of at most 1000 bytes (not even a sector).
+# Reads of at most 1000 bytes (not even a sector), over the first MiB.
 c_reads_1000() {
-	ff_rule m "read * short=1000"
+	ff_rule m "read src len=1M short=1000"
 	fexpect 0 "$e" copy m/src d1
 	ff_fires m 0
 	same m.back/src d1
@@ -56,14 +57,14 @@ c_both_4k_buffered() {
 # Writes of 3000 bytes onto existing destinations, --verify.
 c_writes_3000() {
 	local tail_sum
-	random m.back/d1 $((5 * M)); random m.back/d2 $((2 * M))
+	random m.back/d1 $((3 * M)); random m.back/d2 "$M"
 	tail_sum=$(tail -c "$M" m.back/d1 | sha256sum)
 	ff_rule m "write * short=3000"
 	fk "$e" copy --verify m/src m/d1 m/d2
 	ff_fires m 0
 	[ "$(tail -c "$M" m.back/d1 | sha256sum)" = "$tail_sum" ] || fail "d1 changed past the range"
 	if short_writes_done d1 d2; then
-		same_range m.back/src m.back/d1 0 $((4 * M))
+		same_range m.back/src m.back/d1 0 $((2 * M))
 		same m.back/src m.back/d2
 	fi
 	return 0
@@ -81,7 +82,7 @@ c_odd_reads() {
 # (its holes must be written as zeros there).
 c_sparse_reads() {
 	random d1 $((10 * M))
-	ff_rule m "read sp short=5000"
+	ff_rule m "read sp short=60000"
 	fexpect 0 "$e" copy m/sp d1
 	ff_fires m 0
 	same_range m.back/sp d1 0 "$(stat -c %s m.back/sp)"
@@ -99,7 +100,7 @@ c_sparse_new() {
 # verify with short reads on both sides says match.
 c_verify_short() {
 	cp m.back/src m.back/d1
-	ff_rule m "read * short=1536"
+	ff_rule m "read * short=7680"
 	fexpect 0 "$e" verify m/src m/d1
 	ff_fires m 0
 	grep -q "match" "$T/out" || fail "verify did not say match: $(cat "$T/out")"

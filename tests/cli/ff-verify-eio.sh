@@ -70,10 +70,10 @@ c_loop() {
 	[ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null || { echo "no loop devices: not run"; return 0; }
 	cp src m.back/img
 	loopdev L m/img || { echo "losetup failed: not run"; return 0; }
+	trap 'losetup -d "$L"' EXIT     # this case's subshell: detach however it ends
 	ff_rule m "read img off=3M len=4K err=EIO whole=1"
 	fk "$e" verify src "$L"
 	ff_fires m 0
-	losetup -d "$L"
 	[ "$rc" -eq 1 ] || fail "verify against a failing loop device: exit $rc"
 	grep -q "match" "$T/out" && fail "verify said match"
 	err_has "$L: reading back failed at byte $((3 * M))"

@@ -115,12 +115,34 @@ c_all_fail() {
 	err_has "m/d2: write failed at byte $((2 * M)): No space left on device"
 	err_has "m/d3: write failed at byte $((3 * M)): Input/output error"
 	grep -q ": ok" "$T/out" && fail "a destination reported ok"
+	same_range src m.back/d1 0 "$M"
+	same_range src m.back/d2 0 $((2 * M))
 	same_range src m.back/d3 0 $((3 * M))
 }
 
+# The destination fails at 1.5M first, while the sub-job at 1M is still
+# being read (its read waits 300 ms); that sub-job is then not written to
+# the dead destination, so its first byte not holding the source's is 1M:
+# that is the offset to report (bytes before the reported offset must be
+# the source's), not 1.5M.
+c_late_lower_subjob() {
+	local off
+	cp src m.back/s
+	ff_rule m "read s off=1M len=512K delay=300" "write d1 off=1M err=EIO"
+	fk "$e" copy --json m/s m/d1 m/d2
+	ff_fires m 0; ff_fires m 1
+	[ "$rc" -eq 1 ] || fail "exit $rc"
+	off=$(json "j['destinations'][0]['first_failing_offset']")
+	same_range src m.back/d1 0 "$off"
+	[ "$off" -eq "$M" ] || fail "d1 reported failing at $off, but bytes from $M on were never written"
+	err_has "m/d1: write failed at byte $M: Input/output error"
+	json_is "j['destinations'][1]['status']" ok
+	same src m.back/d2
+}
+
 for e in "${ENGINES[@]}"; do
-	for c in eio_middle enospc enospc_first odd_tail range_untouched fail_fast all_fail; do
-		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/d3
+	for c in eio_middle enospc enospc_first odd_tail range_untouched fail_fast all_fail late_lower_subjob; do
+		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/d3 m.back/s
 		run_case "$e/$c" "c_$c"
 	done
 done

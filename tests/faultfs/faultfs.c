@@ -14,8 +14,9 @@
  *
  * THE CONTROL FILE.  The mount root holds a file named .faultfs that the
  * backing directory does not show.  Each write(2) to it holds one or more
- * whole lines; each line is applied at once (a line that cannot be parsed
- * makes the write fail with EINVAL and applies nothing of that line):
+ * whole lines (> and >> alike: it is never truncated); each line is applied
+ * at once, in order (a line that cannot be parsed makes the write fail with
+ * EINVAL; the lines before it stay applied):
  *
  *   OP PATH [KEY=VALUE ...]     add a rule
  *   clear                       remove every rule
@@ -56,7 +57,10 @@
  * SIZE is a number with an optional K, M or G (powers of 1024), or a sum of
  * such numbers with + (off=1M+128K).  Every matching rule acts on an
  * operation: delays add up, the smallest short= wins, the first err= (in rule
- * order) wins, truncations are done in rule order.
+ * order) wins, truncations are done in rule order; the delay comes first,
+ * then the truncations, then the error or the (possibly short) transfer.
+ * The short transfer before an err= range (above) counts in neither seen
+ * nor fired.  At most 64 rules.
  *
  *   echo 'read src.img off=1M len=4K err=EIO' >MNT/.faultfs
  *   echo 'write * short=4096' >MNT/.faultfs
@@ -64,6 +68,19 @@
  *   echo clear >MNT/.faultfs
  *
  * Unmount with fusermount3 -u MOUNTPOINT; the program then exits.
+ *
+ * WHAT THE KERNEL MAKES OF IT (Linux 6.x FUSE).  A short reply to a read
+ * reaches the program as a short read.  A short reply to a write reaches it
+ * as a short write only for synchronous writes (write, pwrite); for an
+ * asynchronous one (io_uring, aio) the kernel reports EIO for the whole
+ * request instead.  An error reply fails the request, which for a request
+ * the kernel split in pieces (max_write, max_read) means a short transfer
+ * if an earlier piece succeeded.  A loop device over a file here issues
+ * the file's reads and writes itself: errors reach the loop device's user
+ * as EIO for the whole block request; but a short read there is taken by
+ * the loop driver for the end of the file and zero-filled (the device
+ * reads zeros where the file had data), so short= on reads under a loop
+ * device tests the kernel, not the program reading the device.
  */
 #define FUSE_USE_VERSION 314
 #include <fuse.h>
