@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# verify (and copy --verify) against storage whose reads fail, on both
+# engines: the failing device is reported failed with the byte where
+# reading failed (inside the bad range, as for a copy), never "match",
+# exit 1, while a good destination still matches.  Also through a loop
+# device over a faultfs file.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.bash"
+. "$here/faultfs.bash"
+need_faultfs
+ff_engines
+ff_mount m
+M=1048576
+random src $((4 * M))
+
+# d1 unreadable at 1M+4K, d2 good.
+c_dest_eio() {
+	cp src m.back/d1; cp src m.back/d2
+	ff_rule m "read d1 off=1M+4K len=4K err=EIO"
+	fk "$e" verify --json src m/d1 m/d2
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "verify with an unreadable destination: exit $rc"
+	json_is 'j["destinations"][0]["status"]' failed
+	json_is 'j["destinations"][1]["status"]' match
+	json_is 'j["exit_code"]' 1
+	fk "$e" verify src m/d1 m/d2
+	grep -q "m/d1: match" "$T/out" && fail "d1 said to match"
+	err_has "m/d1: reading back failed at byte $((M + 4096)): Input/output error"
+}
+
+# The source unreadable at 3M+512.
+c_source_eio() {
+	cp src m.back/s; cp src d1
+	ff_rule m "read s off=3M+512 len=512 err=EIO"
+	fk "$e" verify --json m/s d1
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "verify with an unreadable source: exit $rc"
+	grep -q '"match"' "$T/out" && fail "verify said match: $(cat "$T/out")"
+	fk "$e" verify m/s d1
+	err_has "m/s: read failed at byte $((3 * M + 512)): Input/output error"
+}
+
+# A destination that differs before the bad range: the difference (the
+# first bad byte) is what is reported, not the later read error.
+c_differs_first() {
+	cp src m.back/d1
+	printf 'X' | dd of=m.back/d1 bs=1 seek=1000 conv=notrunc status=none
+	ff_rule m "read d1 off=2M len=4K err=EIO"
+	fk "$e" verify --json src m/d1
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "exit $rc"
+	json_is 'j["destinations"][0]["first_difference"]' 1000
+}
+
+# copy --verify: the read-back pass fails on one of two destinations.
+c_copy_verify() {
+	ff_rule m "read d1 off=2M+8K len=4K err=EIO"
+	fk "$e" copy --json --verify src m/d1 m/d2
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "copy --verify with a failing read-back: exit $rc"
+	json_is 'j["destinations"][0]["status"]' failed
+	json_is 'j["destinations"][1]["status"]' ok
+	err_has "m/d1: reading back failed at byte $((2 * M + 8192))"
+	same src m.back/d2
+}
+
+# verify against a loop device over a faultfs file, failing at 3M.
+c_loop() {
+	local L
+	[ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null || { echo "no loop devices: not run"; return 0; }
+	cp src m.back/img
+	loopdev L m/img || { echo "losetup failed: not run"; return 0; }
+	trap 'losetup -d "$L"' EXIT     # this case's subshell: detach however it ends
+	ff_rule m "read img off=3M len=4K err=EIO whole=1"
+	fk "$e" verify src "$L"
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "verify against a failing loop device: exit $rc"
+	grep -q "match" "$T/out" && fail "verify said match"
+	err_has "$L: reading back failed at byte $((3 * M))"
+}
+
+for e in "${ENGINES[@]}"; do
+	for c in dest_eio source_eio differs_first copy_verify loop; do
+		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/s m.back/img d1
+		run_case "$e/$c" "c_$c"
+	done
+done
+cases_done
