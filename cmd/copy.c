@@ -118,24 +118,76 @@ static char *dest_name(const struct device *d)
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
 }
 
-/* The log must not be one of the devices it describes. */
-static int check_log_path(const struct copy *c, const char *logname, const struct copylog_key *k)
+/* Is the regular file st the storage of d (itself, or a loop device's
+ * backing file)? */
+static bool stores(const struct stat *st, const struct device *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->id[i].valid && d->id[i].ino && d->id[i].dev == st->st_dev &&
+		    d->id[i].ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Which device, if any, the log's file name (canonical: canon) is: by
+ * what it is (through any symlink or hard link), or for a destination not
+ * created yet, by its name. */
+static const struct device *log_file_is(const struct copy *c, const char *name,
+					const char *canon, const struct copylog_key *k)
 {
 	struct stat st;
 
-	if (!strcmp(logname, k->source))
-		goto same;
+	if (!strcmp(canon, k->source))
+		return &c->src;
 	for (unsigned int i = 0; i < k->ndests; i++)
-		if (!strcmp(logname, k->dests[i]))
-			goto same;
-	if (stat(c->o->log, &st) == 0 && !S_ISREG(st.st_mode)) {
-		errmsg("--log %s: not a regular file", c->o->log);
-		return -1;
+		if (!strcmp(canon, k->dests[i]))
+			return &c->dests[i];
+	if (stat(name, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	if (stores(&st, &c->src))
+		return &c->src;
+	for (unsigned int i = 0; i < c->n; i++)
+		if (stores(&st, &c->dests[i]))
+			return &c->dests[i];
+	return NULL;
+}
+
+/* The log's own files (the log, the temporary file it is rewritten
+ * through, its lock file) must not be any device it describes, however
+ * they are named; the log must be a regular file (or not exist yet), the
+ * other two regular files that are not symbolic links. */
+static int check_log_path(const struct copy *c, const char *logname, const struct copylog_key *k)
+{
+	static const char *const suffix[] = { "", ".tmp", ".lock" };
+	static const char *const role[] = { "the log", "the log's temporary file",
+					     "the log's lock file" };
+	int ret = 0;
+
+	for (int i = 0; i < 3 && !ret; i++) {
+		const struct device *d;
+		char *name = NULL, *canon = NULL;
+		struct stat st;
+
+		if (asprintf(&name, "%s%s", c->o->log, suffix[i]) < 0 ||
+		    asprintf(&canon, "%s%s", logname, suffix[i]) < 0) {
+			errmsg("out of memory");
+			free(name);
+			return -1;
+		}
+		d = log_file_is(c, name, canon, k);
+		if (d) {
+			errmsg("--log %s: %s %s is %s %s; the log cannot be the source or a "
+			       "destination", c->o->log, role[i], name,
+			       d == &c->src ? "the source" : "the destination", d->path);
+			ret = -1;
+		} else if ((i ? lstat(name, &st) : stat(name, &st)) == 0 && !S_ISREG(st.st_mode)) {
+			errmsg("--log %s: %s %s is not a regular file", c->o->log, role[i], name);
+			ret = -1;
+		}
+		free(name);
+		free(canon);
 	}
-	return 0;
-same:
-	errmsg("--log %s: the log cannot be the source or a destination", c->o->log);
-	return -1;
+	return ret;
 }
 
 /* A file destination that was removed or cut short since the log was
@@ -192,6 +244,10 @@ static int open_log(struct copy *c)
 		goto out;
 	}
 	k.source = names[nnames++];
+	if ((err = copylog_identify(c->src.fd, &k.source_id))) {
+		errmsg("%s: %s", c->src.path, strerror(-err));
+		goto out;
+	}
 	for (unsigned int i = 0; i < c->n; i++) {
 		names[nnames] = dest_name(&c->dests[i]);
 		if (!names[nnames]) {
@@ -199,6 +255,12 @@ static int open_log(struct copy *c)
 			goto out;
 		}
 		k.dests[i] = names[nnames++];
+		/* Files are identified again at each commit, once created. */
+		k.dest_fds[i] = &c->dests[i].fd;
+		if (c->dests[i].fd >= 0 && (err = copylog_identify(c->dests[i].fd, &k.dest_ids[i]))) {
+			errmsg("%s: %s", c->dests[i].path, strerror(-err));
+			goto out;
+		}
 	}
 	if (check_log_path(c, names[0], &k))
 		goto out;
@@ -209,10 +271,19 @@ static int open_log(struct copy *c)
 	if (err) {
 		errmsg("--log %s: %s: %s", c->o->log,
 		       err == -ESTALE ? "refused, it is the log of another copy" :
-		       err == -EBADMSG ? "refused, it is damaged or not a copy log" : "unusable",
+		       err == -EBADMSG ? "refused, it is damaged or not a copy log" :
+		       err == -EUCLEAN || err == -EBUSY || err == -EPROTO ? "refused" : "unusable",
 		       why);
 		goto out;
 	}
+	/* A destination that is not what the log last saw (rewritten, replaced,
+	 * another disk): what the log says it holds is not trusted, it is
+	 * copied again from the start. */
+	for (unsigned int i = 0; i < c->n; i++)
+		if (copylog_dest_changed(c->log, i))
+			fprintf(stderr, "kcopyd: %s: changed since the log was written (%s): "
+				"copying all of it again\n", c->dests[i].path,
+				copylog_dest_changed(c->log, i));
 	if (copylog_chunk(c->log) % c->align) {
 		errmsg("--log %s: its chunk size %llu is not a multiple of the block size %u",
 		       c->o->log, (unsigned long long)copylog_chunk(c->log), c->align);
@@ -428,7 +499,8 @@ static int run(struct copy *c)
 		/* Stopped, the tail was not written: unless there is none. */
 		if (all_submitted && n && (!r.stop || c->len == c->bulk))
 			runner_chunk_close(&r, n - 1, last_todo & runner_live(&r));
-		runner_checkpoint(&r, true);
+		if (runner_checkpoint(&r, true) == 0)
+			copylog_finish(c->log);    /* a crash after this point is not one */
 		rep.resume_at = NOT_SET;
 		for (uint64_t i = 0; i < n && rep.resume_at == NOT_SET; i++)
 			if (chunk_todo(c, i))
