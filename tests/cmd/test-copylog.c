@@ -480,7 +480,7 @@ static void commit_identifies(const char *dir, const char *path)
 	struct copylog_key k = key();
 	struct copylog *l;
 	char file[80], tmp[80], victim[80], *text;
-	struct copylog_id id;
+	struct copylog_id id = { 0 };
 	int fd, ret;
 	size_t len;
 
