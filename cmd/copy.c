@@ -479,8 +479,11 @@ static int run(struct copy *c)
 		rep.log = c->o->log;
 		rep.resumed = c->log_existed;
 		rep.skipped_bytes = c->skipped;
-		if (runner_track(&r, c->log, c->o->log_interval)) {
-			errmsg("out of memory");
+		/* From here the destinations change by our writes (copylog.h). */
+		int err = copylog_begin(c->log);
+
+		if (err || runner_track(&r, c->log, c->o->log_interval)) {
+			errmsg(err ? "cannot write the copy log: %s" : "out of memory", strerror(-err));
 			r.stop = r.internal_error = true;
 			all_submitted = false;
 		} else {

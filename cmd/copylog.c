@@ -874,6 +874,7 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 }
 
 static int write_file(const char *path, const char *buf, size_t len);
+static int commit(struct copylog *l, bool closed);
 
 int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk,
 		 struct copylog **result, char *why, size_t whylen)
@@ -908,6 +909,7 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 			copylog_free(lock);
 			return fail(why, whylen, -ENOMEM, "out of memory");
 		}
+		l->closed = true;               /* no run has written anything yet */
 	} else if (ret) {
 		copylog_free(lock);
 		return fail(why, whylen, ret, "cannot read it: %s",
@@ -928,8 +930,10 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 		copylog_free(l);
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	}
-	/* Write it now: a log that cannot be written is found before any copy. */
-	ret = copylog_commit(l);
+	/* Write it now: a log that cannot be written is found before any copy.
+	 * Its state stays as it was until copylog_begin: a command refused
+	 * after this point wrote nothing. */
+	ret = commit(l, l->closed);
 	if (ret) {
 		copylog_free(l);
 		return fail(why, whylen, ret, "cannot write it: %s", strerror(-ret));
@@ -1055,6 +1059,11 @@ static int commit(struct copylog *l, bool closed)
 }
 
 int copylog_commit(struct copylog *l)
+{
+	return commit(l, false);
+}
+
+int copylog_begin(struct copylog *l)
 {
 	return commit(l, false);
 }

@@ -89,6 +89,10 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk);
  * each destination is now, and rewrite the log.  Returns 0 or a negative
  * errno. */
 int copylog_commit(struct copylog *l);
+/* The run is about to write the destinations: record that (until
+ * copylog_finish, a destination's later change time may be the run's own).
+ * Returns 0 or a negative errno. */
+int copylog_begin(struct copylog *l);
 /* The run wrote its last byte and committed: record that (a rerun then
  * expects each destination exactly as recorded; after a crash, a
  * destination may have changed since the last commit by the run's own

@@ -469,6 +469,21 @@ static void locked(const char *path)
 	b = open_log(path, &k, &ret);
 	CHECK(b && !ret, "then the log opens again");
 	copylog_free(b);
+	/* Opening does not change the state (a refused command wrote nothing);
+	 * copylog_begin does. */
+	for (int i = 0; i < 2; i++) {
+		size_t len;
+		char *text;
+
+		b = open_log(path, &k, &ret);
+		if (b && i)
+			CHECK(copylog_begin(b) == 0, "begin");
+		copylog_free(b);
+		text = slurp(path, &len);
+		CHECK(strstr(text, i ? "\nstate open\n" : "\nstate closed\n") != NULL,
+		      "state after %s: %s", i ? "copylog_begin" : "opening only", text);
+		free(text);
+	}
 	unlink(path);
 }
 
