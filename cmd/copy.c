@@ -156,7 +156,8 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
  * through, its lock file) must not be any device it describes, however
  * they are named; the log must be a regular file (or not exist yet), the
  * other two regular files that are not symbolic links. */
-static int check_log_path(const struct copy *c, const char *logname, const struct copylog_key *k)
+static int check_log_path(const struct copy *c, const char *logfile, const char *logname,
+			  const struct copylog_key *k)
 {
 	static const char *const suffix[] = { "", ".tmp", ".lock" };
 	static const char *const role[] = { "the log", "the log's temporary file",
@@ -168,7 +169,7 @@ static int check_log_path(const struct copy *c, const char *logname, const struc
 		char *name = NULL, *canon = NULL;
 		struct stat st;
 
-		if (asprintf(&name, "%s%s", c->o->log, suffix[i]) < 0 ||
+		if (asprintf(&name, "%s%s", logfile, suffix[i]) < 0 ||
 		    asprintf(&canon, "%s%s", logname, suffix[i]) < 0) {
 			errmsg("out of memory");
 			free(name);
@@ -223,6 +224,8 @@ static int open_log(struct copy *c)
 	struct copylog_key k = { .source_size = c->src.size, .offset = c->off, .length = c->len,
 				 .dest_offset = c->dst_off, .ndests = c->n };
 	char *names[MAX_DESTS + 2] = { NULL }, why[512];
+	const char *logfile = c->o->log;
+	struct stat st = { 0 };
 	uint64_t chunk = LOG_CHUNK;
 	unsigned int nnames = 0;
 	int ret = -1, err;
@@ -233,7 +236,14 @@ static int open_log(struct copy *c)
 		errmsg("--log: at most %u destinations", COPYLOG_MAX_DESTS);
 		return -1;
 	}
-	names[nnames++] = canonical(c->o->log);
+	/* A log that is a symbolic link is the file it points to, and so are
+	 * its temporary and lock files beside it: one lock, whatever the name. */
+	names[nnames++] = lstat(c->o->log, &st) == 0 && S_ISLNK(st.st_mode) ?
+			  realpath(c->o->log, NULL) : canonical(c->o->log);
+	if (!names[0] && errno == ENOENT)
+		names[0] = canonical(c->o->log);        /* a dangling link: replaced */
+	else if (names[0] && S_ISLNK(st.st_mode))
+		logfile = names[0];
 	if (!names[0]) {
 		errmsg("--log %s: cannot create it: %s", c->o->log, strerror(errno));
 		return -1;
@@ -262,12 +272,12 @@ static int open_log(struct copy *c)
 			goto out;
 		}
 	}
-	if (check_log_path(c, names[0], &k))
+	if (check_log_path(c, logfile, names[0], &k))
 		goto out;
 	while (c->len / chunk >= LOG_MAX_CHUNKS)
 		chunk *= 2;
-	c->log_existed = access(c->o->log, F_OK) == 0;
-	err = copylog_open(c->o->log, &k, chunk, &c->log, why, sizeof(why));
+	c->log_existed = access(logfile, F_OK) == 0;
+	err = copylog_open(logfile, &k, chunk, &c->log, why, sizeof(why));
 	if (err) {
 		errmsg("--log %s: %s: %s", c->o->log,
 		       err == -ESTALE ? "refused, it is the log of another copy" :

@@ -29,6 +29,11 @@ ln -s . here
 expect 2 copy --log here/x.log src c
 err_has "another kcopyd run is using it"
 [ ! -e c ] || fail "the refused run created its destination"
+# Through a symbolic link to the log: the same lock.
+ln -s x.log y.log
+expect 2 copy --log y.log src c
+err_has "another kcopyd run is using it"
+[ ! -e c ] || fail "the refused run created its destination"
 kill -0 "$first" 2>/dev/null || fail "the first run ended before the second was tried"
 
 wait "$first"

@@ -61,7 +61,15 @@ refused m.log "the log's lock file m.log.lock is the destination d1" src d1
 ln d1 z.log
 refused z.log "the log z.log is the destination d1" src d1
 ln -s src zs.log
-refused zs.log "the log zs.log is the source src" src d1
+refused zs.log "the log $T/src is the source src" src d1
+# A log that is a symbolic link is the file it points to: its temporary
+# and lock files are beside that file.
+mkdir logs
+expect 0 copy -q --log logs/real.log src d1
+ln -s logs/real.log ln.log
+cp src logs/real.log.tmp
+refused ln.log "the log's temporary file $T/logs/real.log.tmp is the source" logs/real.log.tmp d1
+rm logs/real.log.tmp
 # A temporary or lock file that is a symbolic link to anything else, or
 # not a file at all: refused, and what it points to is untouched.
 ln -s victim v.log.tmp
