@@ -14,7 +14,7 @@
 . "$(dirname "$0")/common.bash"
 
 mib=$((1024 * 1024))
-size=$((3 * mib + 1000))
+size=$((2 * mib + 1000))
 random src $size
 
 # fresh: a finished copy of src to a and b with the log x.log.
@@ -69,7 +69,7 @@ json_is 'j["bytes_written"]' 0
 # A destination overwritten after the log was written: copied again, and
 # only it (b keeps its progress).
 fresh
-random a 4096 $mib
+random a 4096 $((mib + 512))
 expect 0 copy --json --log x.log src a b
 err_has "a: changed since the log was written"
 json_is 'j["resumed"]' True
@@ -129,7 +129,7 @@ same src b
 
 # Block devices: loop devices re-attached to another file.
 need_loop
-bsize=$((3 * mib))
+bsize=$((2 * mib))
 random f1 $bsize
 random f2 $bsize
 random g1 $bsize
