@@ -493,7 +493,8 @@ static int run(struct copy *c)
 		int err = copylog_begin(c->log);
 
 		if (err || runner_track(&r, c->log, c->o->log_interval)) {
-			errmsg(err ? "cannot write the copy log: %s" : "out of memory", strerror(-err));
+			errmsg("%s%s", err ? "cannot write the copy log: " : "",
+			       strerror(err ? -err : ENOMEM));
 			r.stop = r.internal_error = true;
 			all_submitted = false;
 		} else {

@@ -321,6 +321,28 @@ static void put_path(FILE *f, const char *p)
 	}
 }
 
+/* A path from a log, fit for a message: encoded as in the log (a hostile
+ * log must not put control characters on the user's terminal), cut short
+ * to fit buf. */
+static const char *shown(const char *p, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *p && n + 4 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c > ' ' && c < 0x7f && c != '%')
+			buf[n++] = (char)c;
+		else
+			n += (size_t)snprintf(buf + n, size - n, "%%%02X", c);
+	}
+	if (*p && size > 4)
+		memcpy(buf + (n < size - 4 ? n : size - 4), "...", 4);
+	else
+		buf[n < size ? n : size - 1] = 0;
+	return buf;
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -523,9 +545,10 @@ static int check_key(struct parser *p, uint64_t chunk)
 {
 	const struct copylog_key *k = p->key;
 	const char *what;
+	char buf[256];
 
 	if (strcmp(p->source, k->source) != 0)
-		return STALE("it was written for the source %s", p->source);
+		return STALE("it was written for the source %s", shown(p->source, buf, sizeof(buf)));
 	if (p->size != k->source_size)
 		return STALE("the source had %" PRIu64 " bytes then, %" PRIu64 " now", p->size,
 			     k->source_size);
@@ -554,6 +577,7 @@ static int dest_line(struct parser *p, char **w, int n)
 {
 	unsigned int d = p->ndests_seen;
 	struct copylog_id id;
+	char buf[256];
 	uint64_t v;
 
 	if ((n != 3 && n != 4 + ID_NUMBERS) || strcmp(w[0], "dest") || !parse_u64(w[1], &v) ||
@@ -564,7 +588,7 @@ static int dest_line(struct parser *p, char **w, int n)
 	if (v != d)
 		return BAD("line %u: destination %" PRIu64 " out of order", p->lineno, v);
 	if (strcmp(w[2], p->key->dests[d]) != 0)
-		return STALE("destination %u was %s", d, w[2]);
+		return STALE("destination %u was %s", d, shown(w[2], buf, sizeof(buf)));
 	/* Not what the log last saw: its progress is forgotten (end_maps).
 	 * A log written by hand may leave the identity out: it vouches for
 	 * the destination itself. */

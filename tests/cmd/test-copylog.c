@@ -442,7 +442,29 @@ static void hostile(void)
 	copylog_free(l);
 	CHECK(copylog_open("/nonexistent-dir/x", &k, 512, &l, why, sizeof(why)) == -EINVAL,
 	      "a new log with too many chunks");
+	/* Paths from the log reach messages encoded: no terminal escapes. */
 	k = key();
+	for (int d = 0; d < 2; d++) {
+		n = snprintf(text, sizeof(text), "kcopyd-log 2\nboot -\nstate open\nsource %s 0x100000\n"
+			     "range 512 41984 4096\nchunk 4096\ndest 0 %s\n",
+			     d ? "/src%20img" : "/%1B[2J%07%0A%7F",
+			     "/%1B]0;owned%07%0D%0A%7F%25%0A");
+		ret = parse_key(text, (size_t)n, &k, &l, why);
+		CHECK(ret == -ESTALE, "another path %d: %d %s", d, ret, why);
+		for (const char *c = why; *c; c++)
+			CHECK((unsigned char)*c >= ' ' && *c != 0x7f, "a control character in \"%s\"", why);
+		CHECK(strstr(why, "%1B") != NULL, "the path is shown encoded: %s", why);
+	}
+	for (size_t len = 1; len < 300; len += 7) {          /* long ones are cut short */
+		char path[400] = "/";
+
+		memset(path + 1, 'x', len);
+		path[len + 1] = 0;
+		n = snprintf(text, sizeof(text), "kcopyd-log 2\nboot -\nstate open\nsource %s 0x100000\n"
+			     "range 512 41984 4096\nchunk 4096\n", path);
+		CHECK(parse_key(text, (size_t)n, &k, &l, why) == -ESTALE && strlen(why) < 256,
+		      "a long path: %zu", strlen(why));
+	}
 	n = snprintf(text, sizeof(text), "kcopyd-log 2 %s\n", "a b c d e f g h i j k l m n o p q r s t u");
 	CHECK(parse_key(text, (size_t)n, &k, &l, why) == -EBADMSG, "too many words");
 }
