@@ -602,6 +602,7 @@ static int dest_line(struct parser *p, char **w, int n)
 static int map_line(struct parser *p, char **w, int n)
 {
 	uint64_t d, off, len;
+	char buf[8];
 
 	if (n != 5 || !parse_u64(w[1], &d) || !parse_u64(w[2], &off) || !parse_u64(w[3], &len) ||
 	    strlen(w[4]) != 1)
@@ -626,7 +627,7 @@ static int map_line(struct parser *p, char **w, int n)
 		p->run_start[d] = UINT64_MAX;
 		break;
 	default:
-		return BAD("line %u: unknown status '%s'", p->lineno, w[4]);
+		return BAD("line %u: unknown status '%s'", p->lineno, shown(w[4], buf, sizeof(buf)));
 	}
 	p->next_off[d] = off + len;
 	return 0;
@@ -673,7 +674,7 @@ static bool parse_boot(struct parser *p, char **w, int n)
 
 static int parse_line(struct parser *p, char *line, const char *text, const char *line_start)
 {
-	char *w[MAX_WORDS], *save = NULL;
+	char *w[MAX_WORDS], *save = NULL, buf[24];
 	uint64_t v[3];
 	int n = 0;
 
@@ -688,8 +689,9 @@ static int parse_line(struct parser *p, char *line, const char *text, const char
 			return BAD("line %u: not a kcopyd log (no \"%s\" line)", p->lineno, MAGIC);
 		if (!parse_u64(w[1], &v[0]) || v[0] != COPYLOG_VERSION)
 			return fail(p->why, p->whylen, -EPROTO,
-				    "it is in format %.20s of the copy log, and this kcopyd reads "
-				    "only format %d (remove it to copy everything again)", w[1],
+				    "it is in format %s of the copy log, and this kcopyd reads "
+				    "only format %d (remove it to copy everything again)",
+				    shown(w[1], buf, sizeof(buf)),
 				    COPYLOG_VERSION);
 		break;
 	case S_BOOT:

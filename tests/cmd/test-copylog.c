@@ -465,6 +465,14 @@ static void hostile(void)
 		CHECK(parse_key(text, (size_t)n, &k, &l, why) == -ESTALE && strlen(why) < 256,
 		      "a long path: %zu", strlen(why));
 	}
+	n = snprintf(text, sizeof(text), "kcopyd-log \x1b[2J\x07\n");
+	CHECK(parse_key(text, (size_t)n, &k, &l, why) == -EPROTO && !strchr(why, 0x1b),
+	      "an escape in the version: %s", why);
+	n = snprintf(text, sizeof(text), "kcopyd-log 2\nboot -\nstate open\nsource /src%%20img 0x100000\n"
+		     "range 512 41984 4096\nchunk 4096\ndest 0 /d%%250\ndest 1 /d%%0A1\n"
+		     "map 0 0 41984 \x1b\n");
+	CHECK(parse_key(text, (size_t)n, &k, &l, why) == -EBADMSG && !strchr(why, 0x1b),
+	      "an escape as a status: %s", why);
 	n = snprintf(text, sizeof(text), "kcopyd-log 2 %s\n", "a b c d e f g h i j k l m n o p q r s t u");
 	CHECK(parse_key(text, (size_t)n, &k, &l, why) == -EBADMSG, "too many words");
 }
