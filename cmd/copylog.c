@@ -871,6 +871,9 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 	for (int tries = 0; tries < 100; tries++) {
 		int fd = open(l->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
 
+		if (fd < 0 && errno == EACCES)  /* another user's: locking needs no write */
+			fd = open(l->lock_path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+
 		if (fd < 0)
 			return fail(why, whylen, -errno, "cannot create its lock file %s: %s",
 				    l->lock_path, strerror(errno));
