@@ -227,24 +227,77 @@ static char *dest_name(const struct device *d)
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
 }
 
-/* The log must not be one of the devices it describes. */
-static int check_log_path(const struct copy *c, const char *logname, const struct copylog_key *k)
+/* Is the regular file st the storage of d (itself, or a loop device's
+ * backing file)? */
+static bool stores(const struct stat *st, const struct device *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->id[i].valid && d->id[i].ino && d->id[i].dev == st->st_dev &&
+		    d->id[i].ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Which device, if any, the log's file name (canonical: canon) is: by
+ * what it is (through any symlink or hard link), or for a destination not
+ * created yet, by its name. */
+static const struct device *log_file_is(const struct copy *c, const char *name,
+					const char *canon, const struct copylog_key *k)
 {
 	struct stat st;
 
-	if (!strcmp(logname, k->source))
-		goto same;
+	if (!strcmp(canon, k->source))
+		return &c->src;
 	for (unsigned int i = 0; i < k->ndests; i++)
-		if (!strcmp(logname, k->dests[i]))
-			goto same;
-	if (stat(c->o->log, &st) == 0 && !S_ISREG(st.st_mode)) {
-		errmsg("--log %s: not a regular file", c->o->log);
-		return -1;
+		if (!strcmp(canon, k->dests[i]))
+			return &c->dests[i];
+	if (stat(name, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	if (stores(&st, &c->src))
+		return &c->src;
+	for (unsigned int i = 0; i < c->n; i++)
+		if (stores(&st, &c->dests[i]))
+			return &c->dests[i];
+	return NULL;
+}
+
+/* The log's own files (the log, the temporary file it is rewritten
+ * through, its lock file) must not be any device it describes, however
+ * they are named; the log must be a regular file (or not exist yet), the
+ * other two regular files that are not symbolic links. */
+static int check_log_path(const struct copy *c, const char *logfile, const char *logname,
+			  const struct copylog_key *k)
+{
+	static const char *const suffix[] = { "", ".tmp", ".lock" };
+	static const char *const role[] = { "the log", "the log's temporary file",
+					     "the log's lock file" };
+	int ret = 0;
+
+	for (int i = 0; i < 3 && !ret; i++) {
+		const struct device *d;
+		char *name = NULL, *canon = NULL;
+		struct stat st;
+
+		if (asprintf(&name, "%s%s", logfile, suffix[i]) < 0 ||
+		    asprintf(&canon, "%s%s", logname, suffix[i]) < 0) {
+			errmsg("out of memory");
+			free(name);
+			return -1;
+		}
+		d = log_file_is(c, name, canon, k);
+		if (d) {
+			errmsg("--log %s: %s %s is %s %s; the log cannot be the source or a "
+			       "destination", c->o->log, role[i], name,
+			       d == &c->src ? "the source" : "the destination", d->path);
+			ret = -1;
+		} else if ((i ? lstat(name, &st) : stat(name, &st)) == 0 && !S_ISREG(st.st_mode)) {
+			errmsg("--log %s: %s %s is not a regular file", c->o->log, role[i], name);
+			ret = -1;
+		}
+		free(name);
+		free(canon);
 	}
-	return 0;
-same:
-	errmsg("--log %s: the log cannot be the source or a destination", c->o->log);
-	return -1;
+	return ret;
 }
 
 /* A file destination that was removed or cut short since the log was
@@ -280,6 +333,8 @@ static int open_log(struct copy *c)
 	struct copylog_key k = { .source_size = c->src.size, .offset = c->off, .length = c->len,
 				 .dest_offset = c->dst_off, .ndests = c->n };
 	char *names[MAX_DESTS + 2] = { NULL }, why[512];
+	const char *logfile = c->o->log;
+	struct stat st = { 0 };
 	uint64_t chunk = LOG_CHUNK;
 	unsigned int nnames = 0;
 	int ret = -1, err;
@@ -290,7 +345,14 @@ static int open_log(struct copy *c)
 		errmsg("--log: at most %u destinations", COPYLOG_MAX_DESTS);
 		return -1;
 	}
-	names[nnames++] = canonical(c->o->log);
+	/* A log that is a symbolic link is the file it points to, and so are
+	 * its temporary and lock files beside it: one lock, whatever the name. */
+	names[nnames++] = lstat(c->o->log, &st) == 0 && S_ISLNK(st.st_mode) ?
+			  realpath(c->o->log, NULL) : canonical(c->o->log);
+	if (!names[0] && errno == ENOENT)
+		names[0] = canonical(c->o->log);        /* a dangling link: replaced */
+	else if (names[0] && S_ISLNK(st.st_mode))
+		logfile = names[0];
 	if (!names[0]) {
 		errmsg("--log %s: cannot create it: %s", c->o->log, strerror(errno));
 		return -1;
@@ -301,6 +363,10 @@ static int open_log(struct copy *c)
 		goto out;
 	}
 	k.source = names[nnames++];
+	if ((err = copylog_identify(c->src.fd, &k.source_id))) {
+		errmsg("%s: %s", c->src.path, strerror(-err));
+		goto out;
+	}
 	for (unsigned int i = 0; i < c->n; i++) {
 		names[nnames] = dest_name(&c->dests[i]);
 		if (!names[nnames]) {
@@ -308,20 +374,35 @@ static int open_log(struct copy *c)
 			goto out;
 		}
 		k.dests[i] = names[nnames++];
+		/* Files are identified again at each commit, once created. */
+		k.dest_fds[i] = &c->dests[i].fd;
+		if (c->dests[i].fd >= 0 && (err = copylog_identify(c->dests[i].fd, &k.dest_ids[i]))) {
+			errmsg("%s: %s", c->dests[i].path, strerror(-err));
+			goto out;
+		}
 	}
-	if (check_log_path(c, names[0], &k))
+	if (check_log_path(c, logfile, names[0], &k))
 		goto out;
 	while (c->len / chunk >= LOG_MAX_CHUNKS)
 		chunk *= 2;
-	c->log_existed = access(c->o->log, F_OK) == 0;
-	err = copylog_open(c->o->log, &k, chunk, &c->log, why, sizeof(why));
+	c->log_existed = access(logfile, F_OK) == 0;
+	err = copylog_open(logfile, &k, chunk, &c->log, why, sizeof(why));
 	if (err) {
 		errmsg("--log %s: %s: %s", c->o->log,
 		       err == -ESTALE ? "refused, it is the log of another copy" :
-		       err == -EBADMSG ? "refused, it is damaged or not a copy log" : "unusable",
+		       err == -EBADMSG ? "refused, it is damaged or not a copy log" :
+		       err == -EUCLEAN || err == -EBUSY || err == -EPROTO ? "refused" : "unusable",
 		       why);
 		goto out;
 	}
+	/* A destination that is not what the log last saw (rewritten, replaced,
+	 * another disk): what the log says it holds is not trusted, it is
+	 * copied again from the start. */
+	for (unsigned int i = 0; i < c->n; i++)
+		if (copylog_dest_changed(c->log, i))
+			fprintf(stderr, "kcopyd: %s: changed since the log was written (%s): "
+				"copying all of it again\n", c->dests[i].path,
+				copylog_dest_changed(c->log, i));
 	if (copylog_chunk(c->log) % c->align) {
 		errmsg("--log %s: its chunk size %llu is not a multiple of the block size %u",
 		       c->o->log, (unsigned long long)copylog_chunk(c->log), c->align);
@@ -518,8 +599,12 @@ static int run(struct copy *c)
 		rep.log = c->o->log;
 		rep.resumed = c->log_existed;
 		rep.skipped_bytes = c->skipped;
-		if (runner_track(&r, c->log, c->o->log_interval)) {
-			errmsg("out of memory");
+		/* From here the destinations change by our writes (copylog.h). */
+		int err = copylog_begin(c->log);
+
+		if (err || runner_track(&r, c->log, c->o->log_interval)) {
+			errmsg("%s%s", err ? "cannot write the copy log: " : "",
+			       strerror(err ? -err : ENOMEM));
 			r.stop = r.internal_error = true;
 			all_submitted = false;
 		} else {
@@ -538,7 +623,8 @@ static int run(struct copy *c)
 		/* Stopped, the tail was not written: unless there is none. */
 		if (all_submitted && n && (!r.stop || c->len == c->bulk))
 			runner_chunk_close(&r, n - 1, last_todo & runner_live(&r));
-		runner_checkpoint(&r, true);
+		if (runner_checkpoint(&r, true) == 0)
+			copylog_finish(c->log);    /* a crash after this point is not one */
 		rep.resume_at = NOT_SET;
 		for (uint64_t i = 0; i < n && rep.resume_at == NOT_SET; i++)
 			if (chunk_todo(c, i))

@@ -7,25 +7,45 @@
  * commit, not yet known durable).  The reader is strict: a log that does not
  * describe every byte of the range for every destination, in order, exactly
  * once, is refused rather than half trusted.
+ *
+ * Each device's identity is recorded beside its path.  The source's must be
+ * unchanged since the log was started (it is only read: any change is
+ * someone else's).  A destination's is recorded again at every commit,
+ * after the flush; the run's own writes then change a file's change time,
+ * so after a crash (the log says "state open") a destination whose change
+ * time is later than recorded is trusted, while after a run that ended
+ * ("state closed") it must be exactly as recorded.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "copylog.h"
 
-#define MAGIC "kcopyd-log 1"
+#define MAGIC_WORD "kcopyd-log"
+#define MAGIC "kcopyd-log 2"
 #define MAX_LOG_BYTES (64u << 20)
+#define MAX_WORDS 20
+#define ID_NUMBERS 14            /* after the kind word */
+#define MAX_BOOT 64
 
 struct copylog {
 	char *path;                      /* NULL: parsed only, never written */
+	char *lock_path;                 /* path.lock, held while lock_fd >= 0 */
+	int lock_fd;
 	uint64_t length, chunk, nchunks;
 	unsigned int ndests;
 	size_t words;                    /* per bitmap */
@@ -34,6 +54,11 @@ struct copylog {
 	char *source;
 	uint64_t source_size, offset, dest_offset;
 	char *dests[COPYLOG_MAX_DESTS];
+	struct copylog_id source_id, dest_ids[COPYLOG_MAX_DESTS];
+	const int *dest_fds[COPYLOG_MAX_DESTS];
+	const char *changed[COPYLOG_MAX_DESTS];  /* why a destination's progress was forgotten */
+	char boot[MAX_BOOT + 1];         /* "-": unknown */
+	bool closed;                     /* the run that wrote it ended */
 };
 
 static int fail(char *why, size_t whylen, int err, const char *fmt, ...)
@@ -102,12 +127,17 @@ static struct copylog *alloc_log(const struct copylog_key *key, uint64_t chunk)
 	l->source_size = key->source_size;
 	l->offset = key->offset;
 	l->dest_offset = key->dest_offset;
+	l->lock_fd = -1;
+	l->source_id = key->source_id;
+	snprintf(l->boot, sizeof(l->boot), "%s", key->boot ? key->boot : "-");
 	if (!l->done || !l->marked || !l->source) {
 		copylog_free(l);
 		return NULL;
 	}
 	for (unsigned int i = 0; i < key->ndests; i++) {
 		l->dests[i] = strdup(key->dests[i]);
+		l->dest_ids[i] = key->dest_ids[i];
+		l->dest_fds[i] = key->dest_fds[i];
 		if (!l->dests[i]) {
 			copylog_free(l);
 			return NULL;
@@ -120,6 +150,12 @@ void copylog_free(struct copylog *l)
 {
 	if (!l)
 		return;
+	if (l->lock_fd >= 0) {
+		/* Still holding the lock: no other run can be using the file. */
+		unlink(l->lock_path);
+		close(l->lock_fd);
+	}
+	free(l->lock_path);
 	for (unsigned int i = 0; i < COPYLOG_MAX_DESTS; i++)
 		free(l->dests[i]);
 	free(l->source);
@@ -127,6 +163,147 @@ void copylog_free(struct copylog *l)
 	free(l->marked);
 	free(l->path);
 	free(l);
+}
+
+/* ---- identity ----------------------------------------------------------- */
+
+static int read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static uint64_t text_u64(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 64], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return read_text(path, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 10);
+}
+
+/* The disk's serial number or WWID, as a checksum (0: it has none). */
+static uint64_t disk_serial(const char *disk)
+{
+	static const char *const names[] = { "wwid", "device/wwid", "serial", "device/serial" };
+	char path[PATH_MAX + 64], buf[512];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", disk, names[i]);
+		if (read_text(path, buf, sizeof(buf)) == 0 && buf[0])
+			return 1ULL << 32 | crc32_of(buf, strlen(buf));
+	}
+	return 0;
+}
+
+static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
+{
+	char link[64], sys[PATH_MAX], disk[PATH_MAX], sub[PATH_MAX + 64], *slash;
+	struct loop_info64 lo;
+	uint64_t seq = 0;
+
+	id->kind = COPYLOG_BLOCK;
+	id->dev = st->st_rdev;
+	if (ioctl(fd, BLKGETSIZE64, &id->size))
+		id->size = 0;
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st->st_rdev), minor(st->st_rdev));
+	if (!realpath(link, sys))
+		return;
+	memcpy(disk, sys, sizeof(disk));
+	snprintf(sub, sizeof(sub), "%s/partition", sys);
+	if (access(sub, F_OK) == 0) {
+		id->start = text_u64(sys, "start") * 512;
+		slash = strrchr(disk, '/');
+		if (slash)
+			*slash = 0;
+	}
+#ifdef BLKGETDISKSEQ
+	if (ioctl(fd, BLKGETDISKSEQ, &seq))
+		seq = 0;
+#endif
+	id->diskseq = seq ? seq : text_u64(disk, "diskseq");
+	id->serial = disk_serial(disk);
+	snprintf(sub, sizeof(sub), "%s/loop", disk);
+	if (access(sub, F_OK) == 0 && ioctl(fd, LOOP_GET_STATUS64, &lo) == 0) {
+		id->lo_dev = lo.lo_device;
+		id->lo_ino = lo.lo_inode;
+		id->lo_offset = lo.lo_offset;
+		id->lo_sizelimit = lo.lo_sizelimit;
+	}
+}
+
+int copylog_identify(int fd, struct copylog_id *id)
+{
+	int saved = errno, ret = 0;
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (fstat(fd, &st)) {
+		ret = -errno;
+	} else if (S_ISREG(st.st_mode)) {
+		*id = (struct copylog_id){ .kind = COPYLOG_FILE, .dev = st.st_dev, .ino = st.st_ino,
+					   .size = (uint64_t)st.st_size,
+					   .mtime_sec = st.st_mtim.tv_sec,
+					   .mtime_nsec = (uint64_t)st.st_mtim.tv_nsec,
+					   .ctime_sec = st.st_ctim.tv_sec,
+					   .ctime_nsec = (uint64_t)st.st_ctim.tv_nsec };
+	} else if (S_ISBLK(st.st_mode)) {
+		block_identity(fd, &st, id);
+	} else {
+		ret = -EINVAL;
+	}
+	errno = saved;
+	return ret;
+}
+
+/* What differs between the identity a log recorded and the one there now,
+ * or NULL.  Without the same boot, numbers the kernel hands out afresh at
+ * every boot (device numbers, disk sequence numbers) are not compared.
+ * Unless settled, a change time later than recorded is expected. */
+static const char *id_change(const struct copylog_id *a, const struct copylog_id *b,
+			     bool same_boot, bool settled)
+{
+	if (a->kind != b->kind)
+		return a->kind == COPYLOG_NONE ? "it did not exist" :
+		       b->kind == COPYLOG_NONE ? "it does not exist" : "its type";
+	if (a->kind == COPYLOG_FILE) {
+		if ((same_boot && a->dev != b->dev) || a->ino != b->ino)
+			return "another file: device and inode number";
+		if (a->size != b->size)
+			return "size";
+		if (settled && (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec))
+			return "modification time";
+		if (settled ? a->ctime_sec != b->ctime_sec || a->ctime_nsec != b->ctime_nsec :
+		    b->ctime_sec < a->ctime_sec ||
+		    (b->ctime_sec == a->ctime_sec && b->ctime_nsec < a->ctime_nsec))
+			return "change time";
+		return NULL;
+	}
+	if (a->kind != COPYLOG_BLOCK)
+		return NULL;
+	if (same_boot && a->dev != b->dev)
+		return "device number";
+	if (a->size != b->size)
+		return "size";
+	if (a->serial != b->serial)
+		return "serial number";
+	if (a->start != b->start)
+		return "partition start";
+	if (same_boot && a->diskseq != b->diskseq)
+		return "disk sequence number: another medium or loop attachment";
+	if ((same_boot && a->lo_dev != b->lo_dev) || a->lo_ino != b->lo_ino ||
+	    a->lo_offset != b->lo_offset || a->lo_sizelimit != b->lo_sizelimit)
+		return "the loop device's backing file";
+	return NULL;
 }
 
 /* ---- text -------------------------------------------------------------- */
@@ -142,6 +319,28 @@ static void put_path(FILE *f, const char *p)
 		else
 			fprintf(f, "%%%02X", c);
 	}
+}
+
+/* A path from a log, fit for a message: encoded as in the log (a hostile
+ * log must not put control characters on the user's terminal), cut short
+ * to fit buf. */
+static const char *shown(const char *p, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *p && n + 4 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c > ' ' && c < 0x7f && c != '%')
+			buf[n++] = (char)c;
+		else
+			n += (size_t)snprintf(buf + n, size - n, "%%%02X", c);
+	}
+	if (*p && size > 4)
+		memcpy(buf + (n < size - 4 ? n : size - 4), "...", 4);
+	else
+		buf[n < size ? n : size - 1] = 0;
+	return buf;
 }
 
 static int hexval(char c)
@@ -197,6 +396,21 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
+static const char *const kind_names[] = { "none", "file", "block" };
+
+static void put_id(FILE *f, const struct copylog_id *id)
+{
+	const uint64_t v[ID_NUMBERS] = { id->dev, id->ino, id->size, (uint64_t)id->mtime_sec,
+					 id->mtime_nsec, (uint64_t)id->ctime_sec, id->ctime_nsec,
+					 id->diskseq, id->serial, id->start, id->lo_dev, id->lo_ino,
+					 id->lo_offset, id->lo_sizelimit };
+
+	fprintf(f, " %s", kind_names[id->kind < 3 ? id->kind : 0]);
+	for (int i = 0; i < ID_NUMBERS; i++)
+		fprintf(f, " 0x%" PRIx64, v[i]);
+	fputc('\n', f);
+}
+
 char *copylog_format(const struct copylog *l, size_t *len)
 {
 	char *buf = NULL;
@@ -209,14 +423,16 @@ char *copylog_format(const struct copylog *l, size_t *len)
 	fprintf(f, "# kcopyd copy log: the chunks of the range each destination holds durably.\n"
 		   "# \"map DEST OFFSET LENGTH +\" copied, \"?\" still to copy; offsets are\n"
 		   "# bytes from the start of the range.  See kcopyd(1), THE COPY LOG.\n");
-	fprintf(f, "%s\nsource ", MAGIC);
+	fprintf(f, "%s\nboot %s\nstate %s\nsource ", MAGIC, l->boot, l->closed ? "closed" : "open");
 	put_path(f, l->source);
-	fprintf(f, " 0x%" PRIx64 "\nrange 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\nchunk 0x%" PRIx64 "\n",
-		l->source_size, l->offset, l->length, l->dest_offset, l->chunk);
+	fprintf(f, " 0x%" PRIx64, l->source_size);
+	put_id(f, &l->source_id);
+	fprintf(f, "range 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\nchunk 0x%" PRIx64 "\n",
+		l->offset, l->length, l->dest_offset, l->chunk);
 	for (unsigned int d = 0; d < l->ndests; d++) {
 		fprintf(f, "dest %u ", d);
 		put_path(f, l->dests[d]);
-		fputc('\n', f);
+		put_id(f, &l->dest_ids[d]);
 	}
 	for (unsigned int d = 0; d < l->ndests; d++) {
 		const uint64_t *done = bitmap(l->done, l, d);
@@ -249,7 +465,7 @@ char *copylog_format(const struct copylog *l, size_t *len)
 
 /* ---- reading ----------------------------------------------------------- */
 
-enum { S_MAGIC, S_SOURCE, S_RANGE, S_CHUNK, S_DESTS, S_MAP, S_END, S_DONE };
+enum { S_MAGIC, S_BOOT, S_STATE, S_SOURCE, S_RANGE, S_CHUNK, S_DESTS, S_MAP, S_END, S_DONE };
 
 struct parser {
 	const struct copylog_key *key;
@@ -257,7 +473,11 @@ struct parser {
 	char *why;
 	size_t whylen;
 	unsigned int lineno, state, ndests_seen;
+	char boot[MAX_BOOT + 1];
+	bool closed;
 	char *source;                            /* from the source line */
+	struct copylog_id source_id;
+	bool source_unchecked;                   /* written by hand, without an identity */
 	uint64_t size, offset, length, dest_offset;
 	uint64_t next_off[COPYLOG_MAX_DESTS];    /* where each destination's map goes on */
 	uint64_t run_start[COPYLOG_MAX_DESTS];   /* start of the current '+' run, or UINT64_MAX */
@@ -278,32 +498,111 @@ static void apply_run(struct parser *p, unsigned int d, uint64_t a, uint64_t b)
 	}
 }
 
+/* "KIND N1 ... N14": an identity, with nothing set that its kind lacks. */
+static bool parse_id(char **w, struct copylog_id *id)
+{
+	uint64_t v[ID_NUMBERS];
+	unsigned int kind;
+
+	for (kind = 0; kind < 3; kind++)
+		if (!strcmp(w[0], kind_names[kind]))
+			break;
+	if (kind == 3)
+		return false;
+	for (int i = 0; i < ID_NUMBERS; i++)
+		if (!parse_u64(w[i + 1], &v[i]))
+			return false;
+	*id = (struct copylog_id){ .kind = kind, .dev = v[0], .ino = v[1], .size = v[2],
+				   .mtime_sec = (int64_t)v[3], .mtime_nsec = v[4],
+				   .ctime_sec = (int64_t)v[5], .ctime_nsec = v[6], .diskseq = v[7],
+				   .serial = v[8], .start = v[9], .lo_dev = v[10], .lo_ino = v[11],
+				   .lo_offset = v[12], .lo_sizelimit = v[13] };
+	if (id->mtime_nsec >= 1000000000 || id->ctime_nsec >= 1000000000)
+		return false;
+	switch (kind) {
+	case COPYLOG_NONE:
+		for (int i = 0; i < ID_NUMBERS; i++)
+			if (v[i])
+				return false;
+		return true;
+	case COPYLOG_FILE:
+		for (int i = 7; i < ID_NUMBERS; i++)
+			if (v[i])
+				return false;
+		return true;
+	default:
+		return !v[1] && !v[3] && !v[4] && !v[5] && !v[6];
+	}
+}
+
+static bool same_boot(const struct parser *p)
+{
+	return p->key->boot && strcmp(p->boot, "-") != 0 && strcmp(p->boot, p->key->boot) == 0;
+}
+
 /* The header is read: is this log about this copy? */
 static int check_key(struct parser *p, uint64_t chunk)
 {
 	const struct copylog_key *k = p->key;
+	const char *what;
+	char buf[256];
 
 	if (strcmp(p->source, k->source) != 0)
-		return STALE("it was written for the source %s", p->source);
+		return STALE("it was written for the source %s", shown(p->source, buf, sizeof(buf)));
 	if (p->size != k->source_size)
 		return STALE("the source had %" PRIu64 " bytes then, %" PRIu64 " now", p->size,
 			     k->source_size);
 	if (p->offset != k->offset || p->length != k->length || p->dest_offset != k->dest_offset)
 		return STALE("it was written for another range (offset %" PRIu64 ", length %" PRIu64
 			     ", dest-offset %" PRIu64 ")", p->offset, p->length, p->dest_offset);
-	if (!chunk || chunk % 512 || chunk > (1ULL << 40))
+	if (!chunk || chunk % 512 || chunk > (1ULL << 40) ||
+	    (p->length + chunk - 1) / chunk > COPYLOG_MAX_CHUNKS)
 		return BAD("line %u: the chunk size %" PRIu64 " is not usable", p->lineno, chunk);
+	/* The source is only read: any change since the log began is not ours. */
+	what = p->source_unchecked ? NULL :
+	       id_change(&p->source_id, &k->source_id, same_boot(p), true);
+	if (what)
+		return fail(p->why, p->whylen, -EUCLEAN,
+			    "the source changed since the log was written (%s)", what);
 	p->l = alloc_log(k, chunk);
 	if (!p->l)
 		return fail(p->why, p->whylen, -ENOMEM, "out of memory");
+	p->l->closed = p->closed;
 	for (unsigned int d = 0; d < COPYLOG_MAX_DESTS; d++)
 		p->run_start[d] = UINT64_MAX;
+	return 0;
+}
+
+static int dest_line(struct parser *p, char **w, int n)
+{
+	unsigned int d = p->ndests_seen;
+	struct copylog_id id;
+	char buf[256];
+	uint64_t v;
+
+	if ((n != 3 && n != 4 + ID_NUMBERS) || strcmp(w[0], "dest") || !parse_u64(w[1], &v) ||
+	    !decode_path(w[2]) || (n > 3 && !parse_id(w + 3, &id)))
+		return n && !strcmp(w[0], "map") ?
+		       STALE("it was written for %u destinations, not %u", d, p->key->ndests) :
+		       BAD("line %u: expected \"dest INDEX PATH IDENTITY\"", p->lineno);
+	if (v != d)
+		return BAD("line %u: destination %" PRIu64 " out of order", p->lineno, v);
+	if (strcmp(w[2], p->key->dests[d]) != 0)
+		return STALE("destination %u was %s", d, shown(w[2], buf, sizeof(buf)));
+	/* Not what the log last saw: its progress is forgotten (end_maps).
+	 * A log written by hand may leave the identity out: it vouches for
+	 * the destination itself. */
+	if (n > 3)
+		p->l->changed[d] = id_change(&id, &p->key->dest_ids[d], same_boot(p), p->closed);
+	if (++p->ndests_seen == p->key->ndests)
+		p->state = S_MAP;
 	return 0;
 }
 
 static int map_line(struct parser *p, char **w, int n)
 {
 	uint64_t d, off, len;
+	char buf[8];
 
 	if (n != 5 || !parse_u64(w[1], &d) || !parse_u64(w[2], &off) || !parse_u64(w[3], &len) ||
 	    strlen(w[4]) != 1)
@@ -328,7 +627,7 @@ static int map_line(struct parser *p, char **w, int n)
 		p->run_start[d] = UINT64_MAX;
 		break;
 	default:
-		return BAD("line %u: unknown status '%s'", p->lineno, w[4]);
+		return BAD("line %u: unknown status '%s'", p->lineno, shown(w[4], buf, sizeof(buf)));
 	}
 	p->next_off[d] = off + len;
 	return 0;
@@ -336,35 +635,80 @@ static int map_line(struct parser *p, char **w, int n)
 
 static int end_maps(struct parser *p)
 {
-	for (unsigned int d = 0; d < p->l->ndests; d++) {
+	struct copylog *l = p->l;
+
+	for (unsigned int d = 0; d < l->ndests; d++) {
+		uint64_t *done = bitmap(l->done, l, d);
+		bool any = false;
+
 		if (p->next_off[d] != p->length)
 			return BAD("destination %u is mapped up to %" PRIu64 " of %" PRIu64 " bytes",
 				   d, p->next_off[d], p->length);
 		if (p->run_start[d] != UINT64_MAX)
 			apply_run(p, d, p->run_start[d], p->length);
+		if (!l->changed[d])
+			continue;
+		for (size_t i = 0; i < l->words; i++) {
+			any |= done[i] != 0;
+			done[i] = 0;
+		}
+		if (!any)
+			l->changed[d] = NULL;       /* nothing to forget */
 	}
 	return 0;
 }
 
+/* "boot ID": this boot's id, or "-". */
+static bool parse_boot(struct parser *p, char **w, int n)
+{
+	size_t len;
+
+	if (n != 2 || strcmp(w[0], "boot"))
+		return false;
+	len = strlen(w[1]);
+	if (len > MAX_BOOT || strspn(w[1], "0123456789abcdef-") != len)
+		return false;
+	memcpy(p->boot, w[1], len + 1);
+	return true;
+}
+
 static int parse_line(struct parser *p, char *line, const char *text, const char *line_start)
 {
-	char *w[6], *save = NULL;
+	char *w[MAX_WORDS], *save = NULL, buf[24];
 	uint64_t v[3];
 	int n = 0;
 
 	for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (n == 6)
+		if (n == MAX_WORDS)
 			return BAD("line %u: too many words", p->lineno);
 		w[n++] = t;
 	}
 	switch (p->state) {
 	case S_MAGIC:
-		if (n != 2 || strcmp(w[0], "kcopyd-log") || strcmp(w[1], "1"))
+		if (n != 2 || strcmp(w[0], MAGIC_WORD))
 			return BAD("line %u: not a kcopyd log (no \"%s\" line)", p->lineno, MAGIC);
+		if (!parse_u64(w[1], &v[0]) || v[0] != COPYLOG_VERSION)
+			return fail(p->why, p->whylen, -EPROTO,
+				    "it is in format %s of the copy log, and this kcopyd reads "
+				    "only format %d (remove it to copy everything again)",
+				    shown(w[1], buf, sizeof(buf)),
+				    COPYLOG_VERSION);
+		break;
+	case S_BOOT:
+		if (!parse_boot(p, w, n))
+			return BAD("line %u: expected \"boot ID\"", p->lineno);
+		break;
+	case S_STATE:
+		if (n != 2 || strcmp(w[0], "state") || (strcmp(w[1], "open") && strcmp(w[1], "closed")))
+			return BAD("line %u: expected \"state open\" or \"state closed\"", p->lineno);
+		p->closed = !strcmp(w[1], "closed");
 		break;
 	case S_SOURCE:
-		if (n != 3 || strcmp(w[0], "source") || !decode_path(w[1]) || !parse_u64(w[2], &p->size))
-			return BAD("line %u: expected \"source PATH SIZE\"", p->lineno);
+		if ((n != 3 && n != 4 + ID_NUMBERS) || strcmp(w[0], "source") || !decode_path(w[1]) ||
+		    !parse_u64(w[2], &p->size) ||
+		    (n > 3 && (!parse_id(w + 3, &p->source_id) || p->source_id.kind == COPYLOG_NONE)))
+			return BAD("line %u: expected \"source PATH SIZE IDENTITY\"", p->lineno);
+		p->source_unchecked = n == 3;
 		p->source = strdup(w[1]);
 		if (!p->source)
 			return fail(p->why, p->whylen, -ENOMEM, "out of memory");
@@ -383,18 +727,7 @@ static int parse_line(struct parser *p, char *line, const char *text, const char
 		p->state = p->key->ndests ? S_DESTS : S_MAP;
 		return 0;
 	case S_DESTS:
-		if (n != 3 || strcmp(w[0], "dest") || !parse_u64(w[1], &v[0]) || !decode_path(w[2]))
-			return n && !strcmp(w[0], "map") ?
-			       STALE("it was written for %u destinations, not %u", p->ndests_seen,
-				     p->key->ndests) :
-			       BAD("line %u: expected \"dest INDEX PATH\"", p->lineno);
-		if (v[0] != p->ndests_seen)
-			return BAD("line %u: destination %" PRIu64 " out of order", p->lineno, v[0]);
-		if (strcmp(w[2], p->key->dests[p->ndests_seen]) != 0)
-			return STALE("destination %u was %s", p->ndests_seen, w[2]);
-		if (++p->ndests_seen == p->key->ndests)
-			p->state = S_MAP;
-		return 0;
+		return dest_line(p, w, n);
 	case S_MAP:
 		if (n && !strcmp(w[0], "map"))
 			return map_line(p, w, n);
@@ -424,6 +757,32 @@ static int parse_line(struct parser *p, char *line, const char *text, const char
 	return 0;
 }
 
+/* A damaged log is called damaged, whatever line the damage is in: the
+ * checksum line, if there is one, is checked before anything is read. */
+static int check_sum_first(const char *text, size_t len, char *why, size_t whylen)
+{
+	unsigned int lineno = 0;
+
+	for (size_t pos = 0; pos < len;) {
+		const char *start = text + pos, *nl = memchr(start, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - start) : len - pos;
+		char word[32];
+		uint64_t v;
+
+		lineno++;
+		pos += n + 1;
+		if (n < 10 || n >= 9 + sizeof(word) || memcmp(start, "checksum ", 9))
+			continue;
+		memcpy(word, start + 9, n - 9);
+		word[n - 9] = 0;
+		if (!parse_u64(word, &v) || v != crc32_of(text, (size_t)(start - text)))
+			return fail(why, whylen, -EBADMSG,
+				    "line %u: the checksum does not match: the log is damaged", lineno);
+		return 0;
+	}
+	return 0;
+}
+
 int copylog_parse(const char *text, size_t len, const struct copylog_key *key,
 		  struct copylog **result, char *why, size_t whylen)
 {
@@ -437,6 +796,8 @@ int copylog_parse(const char *text, size_t len, const struct copylog_key *key,
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	if (key->ndests > COPYLOG_MAX_DESTS || memchr(text, 0, len))
 		ret = fail(why, whylen, -EBADMSG, "not a text file");
+	if (!ret)
+		ret = check_sum_first(text, len, why, whylen);
 	while (!ret && pos < len) {
 		const char *start = text + pos, *nl = memchr(start, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - start) : len - pos;
@@ -471,7 +832,7 @@ int copylog_parse(const char *text, size_t len, const struct copylog_key *key,
 static int read_all(const char *path, char **text, size_t *len)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), ret = 0;
 	ssize_t n;
 
 	if (fd < 0)
@@ -496,43 +857,123 @@ static int read_all(const char *path, char **text, size_t *len)
 	return ret;
 }
 
+/* Lock path.lock for the whole run (until copylog_free).  The lock file is
+ * removed by the run holding it; one found removed or replaced after
+ * locking it is not the current one: try again. */
+static int lock_log(struct copylog *l, const char *path, char *why, size_t whylen)
+{
+	struct stat a, b;
+
+	if (asprintf(&l->lock_path, "%s.lock", path) < 0) {
+		l->lock_path = NULL;
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = open(l->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+
+		if (fd < 0 && errno == EACCES)  /* another user's: locking needs no write */
+			fd = open(l->lock_path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+
+		if (fd < 0)
+			return fail(why, whylen, -errno, "cannot create its lock file %s: %s",
+				    l->lock_path, strerror(errno));
+		if (fstat(fd, &a) || !S_ISREG(a.st_mode)) {
+			close(fd);
+			return fail(why, whylen, -EBADMSG, "its lock file %s is not a regular file",
+				    l->lock_path);
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			int err = errno;
+
+			close(fd);
+			if (err == EWOULDBLOCK)
+				return fail(why, whylen, -EBUSY, "another kcopyd run is using it "
+					    "(%s is locked)", l->lock_path);
+			return fail(why, whylen, -err, "cannot lock %s: %s", l->lock_path,
+				    strerror(err));
+		}
+		if (stat(l->lock_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			l->lock_fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return fail(why, whylen, -EBUSY, "another kcopyd run is using it (%s keeps changing)",
+		    l->lock_path);
+}
+
+static int write_file(const char *path, const char *buf, size_t len);
+static int commit(struct copylog *l, bool closed);
+
 int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk,
 		 struct copylog **result, char *why, size_t whylen)
 {
-	struct copylog *l = NULL;
+	struct copylog *l = NULL, *lock = NULL;
+	struct copylog_key k = *key;
+	char boot[MAX_BOOT + 1];
 	char *text = NULL;
 	size_t len = 0;
 	int ret;
 
-	if (!chunk || chunk % 512)
-		return fail(why, whylen, -EINVAL, "the chunk size must be a multiple of 512");
+	if (!chunk || chunk % 512 || (key->length + chunk - 1) / chunk > COPYLOG_MAX_CHUNKS)
+		return fail(why, whylen, -EINVAL, "the chunk size must be a multiple of 512 "
+			    "and divide the range into at most %u chunks", COPYLOG_MAX_CHUNKS);
+	if (!k.boot && read_text("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) == 0 &&
+	    boot[0] && strspn(boot, "0123456789abcdef-") == strlen(boot))
+		k.boot = boot;
+	/* The lock comes first: a log in use by another run is not even read. */
+	lock = calloc(1, sizeof(*lock));
+	if (!lock)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	lock->lock_fd = -1;
+	ret = lock_log(lock, path, why, whylen);
+	if (ret) {
+		copylog_free(lock);
+		return ret;
+	}
 	ret = read_all(path, &text, &len);
 	if (ret == -ENOENT) {
-		l = alloc_log(key, chunk);
-		if (!l)
+		l = alloc_log(&k, chunk);
+		if (!l) {
+			copylog_free(lock);
 			return fail(why, whylen, -ENOMEM, "out of memory");
+		}
+		l->closed = true;               /* no run has written anything yet */
 	} else if (ret) {
+		copylog_free(lock);
 		return fail(why, whylen, ret, "cannot read it: %s",
 			    ret == -EBADMSG ? "not a regular file of a sane size" : strerror(-ret));
 	} else {
-		ret = copylog_parse(text, len, key, &l, why, whylen);
+		ret = copylog_parse(text, len, &k, &l, why, whylen);
 		free(text);
-		if (ret)
+		if (ret) {
+			copylog_free(lock);
 			return ret;
+		}
 	}
+	l->lock_fd = lock->lock_fd;
+	l->lock_path = lock->lock_path;
+	free(lock);
 	l->path = strdup(path);
 	if (!l->path) {
 		copylog_free(l);
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	}
-	/* Write it now: a log that cannot be written is found before any copy. */
-	ret = copylog_commit(l);
+	/* Write it now: a log that cannot be written is found before any copy.
+	 * Its state stays as it was until copylog_begin: a command refused
+	 * after this point wrote nothing. */
+	ret = commit(l, l->closed);
 	if (ret) {
 		copylog_free(l);
 		return fail(why, whylen, ret, "cannot write it: %s", strerror(-ret));
 	}
 	*result = l;
 	return 0;
+}
+
+const char *copylog_dest_changed(const struct copylog *l, unsigned int dest)
+{
+	return dest < l->ndests ? l->changed[dest] : NULL;
 }
 
 uint64_t copylog_chunk(const struct copylog *l)
@@ -576,7 +1017,14 @@ static int write_file(const char *path, const char *buf, size_t len)
 	if (!tmp)
 		return -ENOMEM;
 	snprintf(tmp, plen + 16, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A new file, never one found under that name: whatever it was (a link
+	 * to a device, a left-over of a crash) is only unlinked, not written. */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		ret = -errno;
+		free(tmp);
+		return ret;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -errno;
 		free(tmp);
@@ -613,7 +1061,7 @@ static int write_file(const char *path, const char *buf, size_t len)
 	return ret;
 }
 
-int copylog_commit(struct copylog *l)
+static int commit(struct copylog *l, bool closed)
 {
 	size_t len;
 	char *text;
@@ -623,6 +1071,12 @@ int copylog_commit(struct copylog *l)
 		l->done[i] |= l->marked[i];
 		l->marked[i] = 0;
 	}
+	/* After the flush: what each destination is, holding what it holds. */
+	for (unsigned int d = 0; d < l->ndests; d++)
+		if (l->dest_fds[d] && *l->dest_fds[d] >= 0 &&
+		    copylog_identify(*l->dest_fds[d], &l->dest_ids[d]))
+			l->dest_ids[d] = (struct copylog_id){ .kind = COPYLOG_NONE };
+	l->closed = closed;
 	if (!l->path)
 		return 0;
 	text = copylog_format(l, &len);
@@ -631,4 +1085,19 @@ int copylog_commit(struct copylog *l)
 	ret = write_file(l->path, text, len);
 	free(text);
 	return ret;
+}
+
+int copylog_commit(struct copylog *l)
+{
+	return commit(l, false);
+}
+
+int copylog_begin(struct copylog *l)
+{
+	return commit(l, false);
+}
+
+int copylog_finish(struct copylog *l)
+{
+	return commit(l, true);
 }

@@ -6,6 +6,12 @@
  * kcopyd(1) under THE COPY LOG, and written atomically (a new file, fsync,
  * rename, fsync of the directory), so a crash leaves the old log or the new
  * one, never a mix.
+ *
+ * A log names its devices by path, and also records what identifies each
+ * one (struct copylog_id): a rerun refuses a log whose source is not the
+ * one it was written for, and forgets the progress of a destination that is
+ * not what the log last saw.  For the whole of a run the log is locked
+ * (FILE.lock): a second run with the same log is refused.
  */
 #ifndef KCOPYD_COPYLOG_H
 #define KCOPYD_COPYLOG_H
@@ -15,40 +21,83 @@
 #include <stdint.h>
 
 #define COPYLOG_MAX_DESTS 32
+#define COPYLOG_MAX_CHUNKS (1u << 20)    /* a log with more chunks is refused */
+#define COPYLOG_VERSION 2
+
+/* What a device was when it was looked at.  Files: their inode and times;
+ * block devices: their number, size, the kernel's disk sequence number
+ * (new for every medium or loop attachment, within one boot), a checksum of
+ * the serial number or WWID, the partition's start, and for a loop device
+ * its backing file. */
+enum { COPYLOG_NONE, COPYLOG_FILE, COPYLOG_BLOCK };
+struct copylog_id {
+	uint64_t kind;
+	uint64_t dev, ino, size;         /* block: st_rdev, 0, bytes */
+	int64_t mtime_sec, ctime_sec;    /* files */
+	uint64_t mtime_nsec, ctime_nsec;
+	uint64_t diskseq, serial, start; /* block devices; 0: unknown */
+	uint64_t lo_dev, lo_ino, lo_offset, lo_sizelimit;  /* loop devices */
+};
 
 /* What a log is about; a log written for anything else is refused. */
 struct copylog_key {
 	const char *source;              /* path as given */
 	uint64_t source_size;            /* bytes */
+	struct copylog_id source_id;     /* as it is now */
 	uint64_t offset, length, dest_offset;
 	unsigned int ndests;
 	const char *dests[COPYLOG_MAX_DESTS];
+	struct copylog_id dest_ids[COPYLOG_MAX_DESTS];  /* as they are now */
+	/* Where each destination's descriptor will be (NULL, or -1 until it is
+	 * open): identified again at every commit, after the flush. */
+	const int *dest_fds[COPYLOG_MAX_DESTS];
+	const char *boot;                /* this boot's id (NULL: unknown) */
 };
 
 struct copylog;
 
+/* What is open on fd, for a copylog_key.  Returns 0 or a negative errno. */
+int copylog_identify(int fd, struct copylog_id *id);
+
 /* Open (or start) the log at path for key, with chunks of chunk bytes when
- * the log is new (an existing log keeps its own).  Returns 0, or a negative
- * errno with a message in why: -EBADMSG a damaged or malformed log,
- * -ESTALE a log for another source, range or destinations. */
+ * the log is new (an existing log keeps its own), and lock it until
+ * copylog_free.  Returns 0, or a negative errno with a message in why:
+ * -EBUSY another run holds the lock, -EBADMSG a damaged or malformed log,
+ * -EPROTO a log of another format version, -ESTALE a log for another
+ * source, range or destinations, -EUCLEAN the source changed since the log
+ * was written. */
 int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk,
 		 struct copylog **result, char *why, size_t whylen);
 /* Parse text as a log for key, without touching any file (for tests and
  * fuzzing).  Same returns as copylog_open. */
 int copylog_parse(const char *text, size_t len, const struct copylog_key *key,
 		  struct copylog **result, char *why, size_t whylen);
+/* Unlocks the log (and removes its lock file). */
 void copylog_free(struct copylog *l);
 
 uint64_t copylog_chunk(const struct copylog *l);
 uint64_t copylog_chunks(const struct copylog *l);
 bool copylog_is_done(const struct copylog *l, unsigned int dest, uint64_t chunk);
+/* Why the log's progress on dest was forgotten when it was read (dest is
+ * not what the log last saw: "change time", "inode"...), or NULL. */
+const char *copylog_dest_changed(const struct copylog *l, unsigned int dest);
 /* Bytes of the range still to copy, summed over destinations. */
 uint64_t copylog_todo_bytes(const struct copylog *l);
 /* A chunk's copy finished on dest; it becomes done at the next commit. */
 void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk);
-/* The destinations are flushed: record every marked chunk as done and
- * rewrite the log.  Returns 0 or a negative errno. */
+/* The destinations are flushed: record every marked chunk as done, what
+ * each destination is now, and rewrite the log.  Returns 0 or a negative
+ * errno. */
 int copylog_commit(struct copylog *l);
+/* The run is about to write the destinations: record that (until
+ * copylog_finish, a destination's later change time may be the run's own).
+ * Returns 0 or a negative errno. */
+int copylog_begin(struct copylog *l);
+/* The run wrote its last byte and committed: record that (a rerun then
+ * expects each destination exactly as recorded; after a crash, a
+ * destination may have changed since the last commit by the run's own
+ * writes).  Returns 0 or a negative errno. */
+int copylog_finish(struct copylog *l);
 /* The log's text as it would be written (malloc'd; for tests). */
 char *copylog_format(const struct copylog *l, size_t *len);
 

@@ -24,10 +24,14 @@ cp a a.before
 # dump FILE MIB: that MiB of FILE.
 dump() { dd if="$1" bs=1M skip="$2" count=1 status=none; }
 
+# header FILE: a log's header as a person or a script writes it: without
+# the identities of the devices (the source did change: the log says where).
+header() { sed -n '/^kcopyd-log/,/^dest 1/p' "$1" | sed -E 's/^((source|dest) [^ ]+ [^ ]+) .*/\1/'; }
+
 # A log as a person or a script would write it: same header, no checksum,
 # chunk 3 dirty on a only, chunk 10 dirty on both.
 {
-	sed -n '/^kcopyd-log/,/^dest 1/p' mirror.log
+	header mirror.log
 	echo "map 0 0 $((3 * mib)) +"
 	echo "map 0 $((3 * mib)) $mib ?"
 	echo "map 0 $((4 * mib)) $((6 * mib)) +"
@@ -39,6 +43,12 @@ dump() { dd if="$1" bs=1M skip="$2" count=1 status=none; }
 	echo "end"
 } >hand.log
 grep -q '^dest 1 ' hand.log || fail "no header in $(cat mirror.log)"
+# With the identities kept, the same log is refused: the source changed.
+{ sed -n '/^kcopyd-log/,/^dest 1/p' mirror.log; sed -n '/^map/,$p' hand.log; } >ids.log
+cp a a.saved
+expect 2 copy --log ids.log src a b
+err_has "the source changed since the log was written (modification time)"
+same a.saved a
 
 expect 0 copy --json --log hand.log src a b
 json_is 'j["resumed"]' True
@@ -63,7 +73,7 @@ grep -q '^checksum' hand.log || fail "the log was not rewritten"
 # region covering part of a chunk makes the whole chunk dirty.
 random src 100 $((12 * mib + 4096))
 {
-	sed -n '/^kcopyd-log/,/^dest 1/p' mirror.log
+	header mirror.log
 	echo "map 0 0 $((12 * mib + 4096)) +"
 	echo "map 0 $((12 * mib + 4096)) 512 -"
 	echo "map 0 $((12 * mib + 4608)) $((4 * mib - 4608)) +"
