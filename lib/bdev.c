@@ -39,15 +39,10 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 		return;
 	}
 	if (io->op == KC_OP_ZERO) {
-		/* Block devices: ZERO_RANGE is the kernel's blkdev_issue_zeroout,
-		 * as BLKZEROOUT.  A hole punched in a block device need not read
-		 * back as zeros, so PUNCH_HOLE is for files only. */
-		if (bd->can_zero_range)
-			io->zero_mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		else if (bd->can_punch_hole)
-			io->zero_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-		else {
-			io->zero_mode = 0;
+		/* The order of the fast paths: kc_zero_mode().  zero_fallback()
+		 * clears the one this request tried if it is not supported. */
+		io->zero_mode = (uint8_t)kc_zero_mode(bd);
+		if (!io->zero_mode) {
 			kc_io_defer(kc, io, -EOPNOTSUPP);
 			return;
 		}
@@ -98,8 +93,7 @@ static int probe_blockdev(struct block_device *bd)
 	bd->size = bytes;
 	bd->lbs = (unsigned int)lbs;
 	bd->pbs = (unsigned int)pbs;
-	bd->can_zero_range = true;
-	bd->can_punch_hole = false;
+	bd->can_zero_range = bd->can_punch_hole = true;
 	return 0;
 }
 
@@ -261,7 +255,7 @@ KC_EXPORT int kcopyd_bdev_is_direct(const struct block_device *bdev)
 
 KC_EXPORT int kcopyd_bdev_can_zero(const struct block_device *bdev)
 {
-	return bdev && (bdev->can_zero_range || bdev->can_punch_hole);
+	return bdev && (kc_cap(&bdev->can_zero_range) || kc_cap(&bdev->can_punch_hole));
 }
 
 KC_EXPORT int kcopyd_bdev_flush(struct block_device *bdev)

@@ -288,7 +288,7 @@ static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 
 	if (res < 0 || io->done < io->len) {
 		if (res == -EXDEV || res == -EOPNOTSUPP || res == -EINVAL || res == -ENOSYS) {
-			io->bd->can_offload = false;
+			kc_cap_clear(&io->bd->can_offload);
 			job->offload = false;
 		}
 		sj->redo |= 1u << io->dest;
@@ -352,10 +352,13 @@ static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
 	if (res != -EOPNOTSUPP && res != -EINVAL && res != -ENOTTY && res != -ENODEV)
 		return false;
 	if (io->zero_mode) {
-		if (io->bd->can_zero_range)
-			io->bd->can_zero_range = false;
+		/* Forget the path this request tried, not whichever is still
+		 * set: other requests (of this client or another) may have
+		 * failed it first and moved on to the next one already. */
+		if (io->zero_mode & FALLOC_FL_PUNCH_HOLE)
+			kc_cap_clear(&io->bd->can_punch_hole);
 		else
-			io->bd->can_punch_hole = false;
+			kc_cap_clear(&io->bd->can_zero_range);
 		io_start(kc, io);
 		return true;
 	}
