@@ -76,6 +76,7 @@ if ! command -v losetup >/dev/null 2>&1 || ! loopdev dev back; then
 elif [ "$(cat "/sys/block/${dev#/dev/}/queue/write_zeroes_max_bytes" 2>/dev/null || echo 0)" -eq 0 ]; then
 	echo "$dev has no write-zeroes: the loop part left out"
 else
+	blockdev --setrw "$dev" 2>/dev/null   # a read-only flag left by an earlier user
 	expect 0 zero "$dev"
 	cmp -n $((4 * 1024 * 1024)) "$dev" /dev/zero || fail "$dev: not zeros"
 	[ "$(allocated back)" -le 65536 ] || fail "loop device zeroed: its backing file has $(allocated back) bytes allocated"

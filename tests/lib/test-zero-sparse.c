@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,29 +48,43 @@ static struct kcopyd_client *client(void)
 	return kc;
 }
 
+struct zjob {
+	struct tu_event ev;
+	struct kcopyd_result res;
+};
+
+static void zjob_done(const struct kcopyd_result *res, void *context)
+{
+	struct zjob *z = context;
+
+	z->res = *res;
+	tu_event_notify(res->read_err, res->write_err, &z->ev);
+}
+
 /* Zero [off, off + len) of bd with nclients clients at once, each a share. */
 static void zero_shared(struct block_device *bd, uint64_t off, uint64_t len, unsigned int nclients,
 			const char *what)
 {
 	struct kcopyd_client *kc[2];
-	struct tu_event ev[2];
+	struct zjob z[2];
 
 	for (unsigned int i = 0; i < nclients; i++) {
 		kc[i] = client();
-		tu_event_init(&ev[i]);
+		tu_event_init(&z[i].ev);
 	}
 	for (unsigned int i = 0; i < nclients; i++) {
 		uint64_t part = len / nclients;
 		struct io_region r = tu_region(bd, (off + i * part) / 512, part / 512);
 
-		CHECK_OK(kcopyd_zero(kc[i], 1, &r, 0, tu_event_notify, &ev[i]));
+		CHECK_OK(kcopyd_zero_ex(kc[i], 1, &r, 0, zjob_done, &z[i]));
 	}
 	for (unsigned int i = 0; i < nclients; i++) {
-		tu_event_wait(&ev[i]);
-		if (ev[i].read_err || ev[i].write_err)
-			FAIL("%s: client %u: read_err %d write_err %#x", what, i, ev[i].read_err,
-			     ev[i].write_err);
-		tu_event_destroy(&ev[i]);
+		tu_event_wait(&z[i].ev);
+		if (z[i].res.read_err || z[i].res.write_err)
+			FAIL("%s: client %u: read_err %d write_err %#x (%s at sector %llu)", what, i,
+			     z[i].res.read_err, z[i].res.write_err, strerror(-z[i].res.dest_errno[0]),
+			     (unsigned long long)z[i].res.dest_err_sector[0]);
+		tu_event_destroy(&z[i].ev);
 		kcopyd_client_destroy(kc[i]);
 	}
 }
@@ -175,6 +191,13 @@ static void loop_case(void)
 		return;
 	}
 	fclose(fp);
+	/* A read-only flag set on this loop device by an earlier user stays
+	 * across detach and attach: it is ours now. */
+	fd = open(dev, O_RDONLY);
+	CHECK(fd >= 0);
+	if (ioctl(fd, BLKROSET, &(int){ 0 }) < 0)
+		FAIL("BLKROSET %s: %s", dev, strerror(errno));
+	close(fd);
 	bd = tu_open(dev, O_RDWR);
 	zero_shared(bd, 0, SIZE, 2, "loop device");
 	kcopyd_bdev_close(bd);
