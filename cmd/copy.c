@@ -462,14 +462,82 @@ undo_log:
 	return -1;
 }
 
-/* Destinations that may hold old data at dst_off (not known to read as zero). */
-static uint32_t not_zero_mask(const struct copy *c, uint64_t dst_off)
+#define MIN_HOLE (64u << 10)     /* a destination's smaller holes are written like data */
+
+static uint64_t round_down(const struct copy *c, uint64_t v)
+{
+	return v - v % c->align;
+}
+
+static uint64_t round_up(const struct copy *c, uint64_t v)
+{
+	return v % c->align ? v + (c->align - v % c->align) : v;
+}
+
+/* Destination i over [p, end), in bytes from dst_off: how far from p it is
+ * all known to read as zero (*zero set), or may hold data.  Known zero: past
+ * zero_from (a file the command created or extended), and a hole of a file
+ * (SEEK_DATA) of MIN_HOLE or more or reaching end, cut to whole blocks of
+ * the copy.  A block device, or a file system that cannot tell, may hold
+ * data anywhere.  Our own jobs write other ranges only, so what a range
+ * holds before its own job is what it held at the start. */
+static uint64_t dest_stretch(const struct copy *c, unsigned int i, uint64_t p, uint64_t end,
+			     bool *zero)
+{
+	const struct device *d = &c->dests[i];
+	uint64_t at = p, lim = end;
+
+	*zero = c->dst_off + p >= d->zero_from;
+	if (*zero)
+		return end;
+	if (d->zero_from - c->dst_off < end)
+		lim = round_up(c, d->zero_from - c->dst_off) < end ?
+			round_up(c, d->zero_from - c->dst_off) : end;
+	if (d->kind == DEV_BLOCK || d->fd < 0)
+		return lim;
+	while (at < lim) {
+		off_t q = lseek(d->fd, (off_t)(c->dst_off + at), SEEK_DATA), h;
+		uint64_t he;
+
+		if (q < 0 && errno != ENXIO)
+			return lim;
+		he = q < 0 ? lim : round_down(c, (uint64_t)q - c->dst_off);
+		if (he > lim)
+			he = lim;
+		if (he > at && (he - at >= MIN_HOLE || he == lim)) {
+			if (at > p)
+				return at;      /* data up to this hole */
+			*zero = true;
+			return he;
+		}
+		h = lseek(d->fd, q, SEEK_HOLE);
+		if (h < 0)
+			return lim;
+		at = round_up(c, (uint64_t)h - c->dst_off);
+	}
+	return lim;
+}
+
+/* The destinations of want that may hold data at p (bytes from dst_off);
+ * *next is where that may change, at most end. */
+static uint32_t not_zero_mask(const struct copy *c, uint32_t want, uint64_t p, uint64_t end,
+			      uint64_t *next)
 {
 	uint32_t mask = 0;
 
-	for (unsigned int i = 0; i < c->n; i++)
-		if (dst_off < c->dests[i].zero_from)
+	*next = end;
+	for (unsigned int i = 0; i < c->n; i++) {
+		uint64_t e;
+		bool zero;
+
+		if (!(want & (1u << i)))
+			continue;
+		e = dest_stretch(c, i, p, end, &zero);
+		if (!zero)
 			mask |= 1u << i;
+		if (e < *next)
+			*next = e;
+	}
 	return mask;
 }
 
@@ -478,24 +546,64 @@ static uint32_t all_mask(unsigned int n)
 	return n >= 32 ? UINT32_MAX : (1u << n) - 1;
 }
 
+/* Submit span *sp (a source extent, data or hole) to the destinations in
+ * want, cut where what the destinations hold changes.  A hole is zeroed
+ * only on the destinations that may hold data there: a destination range
+ * that is a hole already (a sparse copy copied again) is left alone, so it
+ * stays sparse.  Data is written with KCOPYD_SKIP_ZEROES where every
+ * destination reads as zero already.  Without --sparse every byte is
+ * written.  Returns 0, or -1 when the run has stopped. */
+static int submit_span(struct copy *c, struct runner *r, const struct span *sp, uint32_t want)
+{
+	uint64_t p = sp->dst_off - c->dst_off, end = p + sp->len, next;
+	uint32_t nz;
+
+	if (!c->o->sparse) {
+		struct span all = *sp;
+
+		all.mask = want;
+		return runner_submit(r, &all);
+	}
+	nz = not_zero_mask(c, want, p, end, &next);
+	while (p < end) {
+		uint64_t q = next, qnext = end;
+		uint32_t qnz = 0;
+		struct span piece = *sp;
+
+		/* Extend the piece while the next stretch is handled alike. */
+		while (q < end) {
+			qnz = not_zero_mask(c, want, q, end, &qnext);
+			if (sp->zero ? qnz != nz : !qnz != !nz)
+				break;
+			q = qnext;
+		}
+		piece.src_off = sp->src_off + (p - (sp->dst_off - c->dst_off));
+		piece.dst_off = c->dst_off + p;
+		piece.len = q - p;
+		if (!sp->zero) {
+			piece.mask = want;
+			piece.flags = nz ? 0 : KCOPYD_SKIP_ZEROES;
+		} else {
+			piece.mask = nz;
+		}
+		if (sp->zero && !nz)
+			runner_note_done(r, piece.len);
+		else if (runner_submit(r, &piece))
+			return -1;
+		p = q;
+		nz = qnz;
+		next = qnext;
+	}
+	return 0;
+}
+
 static int submit_piece(struct copy *c, struct runner *r, uint64_t rel, uint64_t len,
 			bool data)
 {
 	struct span sp = { .zero = !data, .src_off = c->off + rel, .dst_off = c->dst_off + rel,
 			   .len = len };
-	uint32_t unknown = not_zero_mask(c, sp.dst_off);
 
-	if (data) {
-		sp.mask = all_mask(c->n);
-		if (c->o->sparse && !unknown)
-			sp.flags = KCOPYD_SKIP_ZEROES;
-	} else if (!unknown) {
-		runner_note_done(r, len);
-		return 0;
-	} else {
-		sp.mask = unknown;
-	}
-	return runner_submit(r, &sp);
+	return submit_span(c, r, &sp, all_mask(c->n));
 }
 
 static void run_copy(struct copy *c, struct runner *r)
@@ -552,19 +660,8 @@ static bool run_logged(struct copy *c, struct runner *r)
 				struct span sp = { .zero = !data, .src_off = c->off + start + eoff,
 						   .dst_off = c->dst_off + start + eoff, .len = elen,
 						   .chunk = i };
-				uint32_t unknown = not_zero_mask(c, sp.dst_off) & todo;
 
-				if (data) {
-					sp.mask = todo;
-					if (c->o->sparse && !unknown)
-						sp.flags = KCOPYD_SKIP_ZEROES;
-				} else if (!unknown) {
-					runner_note_done(r, elen);
-					continue;
-				} else {
-					sp.mask = unknown;
-				}
-				if (runner_submit(r, &sp))
+				if (submit_span(c, r, &sp, todo))
 					return false;
 			}
 		}

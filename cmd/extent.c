@@ -6,8 +6,15 @@
  * data costs nothing, while a block cut in two could not be submitted.
  * Where the file system cannot tell (or for a block device) the whole range
  * is one data extent.
+ *
+ * A hole is only ever reported inside the file as it is now: a source cut
+ * short during the run has no hole past its new end, only missing data,
+ * which is reported as data so that reading it fails (the library reports
+ * a read that ends before the size the source had at open as an error)
+ * rather than it turning into zeros on the destinations.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kcopyd-cmd.h"
@@ -42,6 +49,24 @@ static bool take(struct extent_iter *it, uint64_t to, bool is_data, uint64_t *of
 	return true;
 }
 
+/* SEEK_DATA found no data from pos on: a hole up to the end of the file as
+ * it is now (whole blocks of it), and past that end, data that is missing. */
+static bool take_last_hole(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data)
+{
+	struct stat st;
+	uint64_t eof;
+
+	if (fstat(it->fd, &st) < 0)
+		return take(it, it->end, true, off, len, data);
+	eof = (uint64_t)st.st_size > it->base ? (uint64_t)st.st_size - it->base : 0;
+	eof -= eof % it->align;
+	if (eof >= it->end)
+		return take(it, it->end, false, off, len, data);
+	if (eof > it->pos)
+		return take(it, eof, false, off, len, data);
+	return take(it, it->end, true, off, len, data);
+}
+
 bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data)
 {
 	off_t d, h;
@@ -52,8 +77,8 @@ bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *dat
 	if (!it->sparse)
 		return take(it, it->end, true, off, len, data);
 	d = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_DATA);
-	if (d < 0 && errno == ENXIO)          /* only a hole from here to EOF */
-		return take(it, it->end, false, off, len, data);
+	if (d < 0 && errno == ENXIO)          /* no data from here to EOF */
+		return take_last_hole(it, off, len, data);
 	if (d < 0) {                          /* the file system cannot tell */
 		it->sparse = false;
 		return take(it, it->end, true, off, len, data);

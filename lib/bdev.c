@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -39,15 +40,10 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 		return;
 	}
 	if (io->op == KC_OP_ZERO) {
-		/* Block devices: ZERO_RANGE is the kernel's blkdev_issue_zeroout,
-		 * as BLKZEROOUT.  A hole punched in a block device need not read
-		 * back as zeros, so PUNCH_HOLE is for files only. */
-		if (bd->can_zero_range)
-			io->zero_mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		else if (bd->can_punch_hole)
-			io->zero_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-		else {
-			io->zero_mode = 0;
+		/* The order of the fast paths: kc_zero_mode().  zero_fallback()
+		 * clears the one this request tried if it is not supported. */
+		io->zero_mode = (uint8_t)kc_zero_mode(bd);
+		if (!io->zero_mode) {
 			kc_io_defer(kc, io, -EOPNOTSUPP);
 			return;
 		}
@@ -98,19 +94,36 @@ static int probe_blockdev(struct block_device *bd)
 	bd->size = bytes;
 	bd->lbs = (unsigned int)lbs;
 	bd->pbs = (unsigned int)pbs;
-	bd->can_zero_range = true;
-	bd->can_punch_hole = false;
+	bd->can_zero_range = bd->can_punch_hole = true;
 	return 0;
 }
 
-/* Open the O_DIRECT descriptor and learn its alignment.  Returns 0 when
- * there is none (the file system refuses O_DIRECT) unless it is required. */
-static int open_direct(struct block_device *bd, const char *path, int acc, bool required)
+/* Whether two stats describe the same file or device node. */
+static bool same_file(const struct stat *a, const struct stat *b)
 {
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_rdev == b->st_rdev &&
+	       (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
+}
+
+/* Open the O_DIRECT descriptor and learn its alignment.  It is opened from
+ * the first descriptor, through /proc/self/fd, not by its path again: by now
+ * the path may name another file (renamed or replaced), and the two
+ * descriptors of one device must reach the same bytes.  Where /proc is not
+ * mounted it is opened by path, and it must then be the same file as the
+ * first descriptor (st is its fstat), else -ESTALE.  Returns 0 when there
+ * is none (the file system refuses O_DIRECT) unless it is required. */
+static int open_direct(struct block_device *bd, const struct stat *st, const char *path,
+		       int acc, bool required)
+{
+	char self[40];
 	struct statx stx;
+	struct stat dst;
 	unsigned int align;
 
-	bd->fd_direct = open(path, acc | O_DIRECT | O_CLOEXEC);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", bd->fd);
+	bd->fd_direct = open(self, acc | O_DIRECT | O_CLOEXEC);
+	if (bd->fd_direct < 0 && errno == ENOENT)
+		bd->fd_direct = open(path, acc | O_DIRECT | O_CLOEXEC);
 	if (bd->fd_direct < 0) {
 		int err = errno;
 
@@ -118,6 +131,10 @@ static int open_direct(struct block_device *bd, const char *path, int acc, bool 
 			return 0;
 		return -err;
 	}
+	if (fstat(bd->fd_direct, &dst) < 0)
+		return -errno;
+	if (!same_file(st, &dst))
+		return -ESTALE;
 	align = bd->blockdev ? bd->lbs : 4096;
 	if (statx(bd->fd_direct, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
@@ -179,7 +196,7 @@ static int bdev_open(const char *path, int acc, unsigned int bflags, struct bloc
 	if (!(bflags & KCOPYD_BDEV_DIRECT) && !bd->blockdev && in_memory_fs(bd->fd))
 		bflags |= KCOPYD_BDEV_BUFFERED;
 	if (!(bflags & KCOPYD_BDEV_BUFFERED)) {
-		ret = open_direct(bd, path, acc, bflags & KCOPYD_BDEV_DIRECT);
+		ret = open_direct(bd, &st, path, acc, bflags & KCOPYD_BDEV_DIRECT);
 		if (ret)
 			return ret;
 	}
@@ -187,8 +204,8 @@ static int bdev_open(const char *path, int acc, unsigned int bflags, struct bloc
 	return 0;
 }
 
-KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
-				  struct block_device **result)
+static int bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
+			struct block_device **result)
 {
 	struct block_device *bd;
 	int acc = open_flags & O_ACCMODE, ret;
@@ -216,6 +233,17 @@ KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int
 	return 0;
 }
 
+/* The public functions leave errno as they found it, on success as on
+ * failure: every system call below may change it. */
+KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
+				  struct block_device **result)
+{
+	int saved = errno, ret = bdev_open_ex(path, open_flags, bdev_flags, result);
+
+	errno = saved;
+	return ret;
+}
+
 KC_EXPORT int kcopyd_bdev_open(const char *path, int open_flags, struct block_device **result)
 {
 	return kcopyd_bdev_open_ex(path, open_flags, 0, result);
@@ -223,10 +251,13 @@ KC_EXPORT int kcopyd_bdev_open(const char *path, int open_flags, struct block_de
 
 KC_EXPORT void kcopyd_bdev_close(struct block_device *bdev)
 {
+	int saved = errno;
+
 	if (!bdev)
 		return;
 	bdev->ops->close(bdev);
 	free(bdev);
+	errno = saved;
 }
 
 KC_EXPORT sector_t kcopyd_bdev_sectors(const struct block_device *bdev)
@@ -261,12 +292,16 @@ KC_EXPORT int kcopyd_bdev_is_direct(const struct block_device *bdev)
 
 KC_EXPORT int kcopyd_bdev_can_zero(const struct block_device *bdev)
 {
-	return bdev && (bdev->can_zero_range || bdev->can_punch_hole);
+	return bdev && (kc_cap(&bdev->can_zero_range) || kc_cap(&bdev->can_punch_hole));
 }
 
 KC_EXPORT int kcopyd_bdev_flush(struct block_device *bdev)
 {
+	int saved = errno, ret;
+
 	if (!bdev)
 		return -EINVAL;
-	return bdev->ops->flush(bdev);
+	ret = bdev->ops->flush(bdev);
+	errno = saved;
+	return ret;
 }

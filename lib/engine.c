@@ -278,9 +278,12 @@ static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		subjob_finish(kc, sj);
 }
 
-/* An offloaded copy ended.  Any failure (or the end of the source file in
- * its last sector) is redone the ordinary way, read then write, which tells
- * a read error from a write error as the in-kernel copy cannot. */
+/* An offloaded copy ended.  Any failure, and any copy that ended short
+ * (the end of the source file in its last sector, or a source cut short
+ * since it was opened), is redone the ordinary way, read then write: that
+ * tells a read error from a write error as the in-kernel copy cannot, and
+ * the read applies the end-of-file rule of kc_io_complete().  A short copy
+ * never counts as done. */
 static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
 	struct kc_subjob *sj = io->sj;
@@ -288,7 +291,7 @@ static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 
 	if (res < 0 || io->done < io->len) {
 		if (res == -EXDEV || res == -EOPNOTSUPP || res == -EINVAL || res == -ENOSYS) {
-			io->bd->can_offload = false;
+			kc_cap_clear(&io->bd->can_offload);
 			job->offload = false;
 		}
 		sj->redo |= 1u << io->dest;
@@ -352,10 +355,13 @@ static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
 	if (res != -EOPNOTSUPP && res != -EINVAL && res != -ENOTTY && res != -ENODEV)
 		return false;
 	if (io->zero_mode) {
-		if (io->bd->can_zero_range)
-			io->bd->can_zero_range = false;
+		/* Forget the path this request tried, not whichever is still
+		 * set: other requests (of this client or another) may have
+		 * failed it first and moved on to the next one already. */
+		if (io->zero_mode & FALLOC_FL_PUNCH_HOLE)
+			kc_cap_clear(&io->bd->can_punch_hole);
 		else
-			io->bd->can_punch_hole = false;
+			kc_cap_clear(&io->bd->can_zero_range);
 		io_start(kc, io);
 		return true;
 	}
@@ -403,13 +409,20 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 		}
 		res = 0;
 	} else if (res == 0 && io->done < io->len) {
-		if (io->op == KC_OP_WRITE) {
+		if (io->op == KC_OP_WRITE)
 			res = -EIO;             /* a write that makes no progress */
-		} else {
-			/* End of file inside the last sector: the rest reads as zeros. */
-			memset(io->buf + io->done, 0, io->len - io->done);
-			io->done = io->len;
-		}
+		else if (io->off + io->done < io->bd->size)
+			res = -ENODATA;         /* the source ends before its size at open */
+		else
+			io->done = io->len;     /* its last sector: zeroed below */
+	}
+	/* Past the size the device had when it was opened, inside its last
+	 * sector, a read gives zeros: whether the file ends there or has
+	 * grown since. */
+	if (io->op == KC_OP_READ && !res && io->off + io->len > io->bd->size) {
+		uint32_t from = io->bd->size > io->off ? (uint32_t)(io->bd->size - io->off) : 0;
+
+		memset(io->buf + from, 0, io->len - from);
 	}
 	if (io->op == KC_OP_READ)
 		read_done(kc, io, res);

@@ -6,6 +6,7 @@
  * tell it from a real device.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ struct fault_dev {
 	struct kc_fault_event *events;
 	size_t num_events, cap_events;
 	uint64_t shorts;
+	uint64_t eof;                 /* reads end here (kc_fault_set_eof) */
+	uint64_t zero_tries[2];       /* punch hole, zero range */
 	pthread_t threads[FAULT_WORKERS];
 	unsigned int nthreads;
 };
@@ -78,8 +81,11 @@ static int pick_fault(struct fault_dev *f, struct kc_io *io)
 /* Under f->lock: how much of the request to actually transfer. */
 static uint32_t pick_length(struct fault_dev *f, struct kc_io *io)
 {
+	uint64_t at = io->off + io->done;
 	uint32_t len = io->len - io->done;
 
+	if (io->op == KC_OP_READ && at + len > f->eof)
+		return at < f->eof ? (uint32_t)(f->eof - at) : 0;
 	if (f->cfg.short_pct && len > KCOPYD_SECTOR_SIZE &&
 	    next_rand(f) % 100 < f->cfg.short_pct) {
 		len = (uint32_t)(1 + next_rand(f) % (len / KCOPYD_SECTOR_SIZE - 1)) * KCOPYD_SECTOR_SIZE;
@@ -94,9 +100,16 @@ static int run_io(struct fault_dev *f, struct kc_io *io, uint32_t len)
 	ssize_t n;
 
 	if (io->op == KC_OP_ZERO) {
-		io->zero_mode = 0;      /* no fast path: the engine writes zeros, through us */
-		return -EOPNOTSUPP;
+		unsigned int path = io->zero_mode & FALLOC_FL_PUNCH_HOLE ?
+			KC_FAULT_PUNCH_HOLE : KC_FAULT_ZERO_RANGE;
+
+		if (!io->zero_mode || !(f->cfg.zero_works & path))
+			return -EOPNOTSUPP;
+		n = fallocate(fd, io->zero_mode, (off_t)io->off, (off_t)io->len);
+		return n < 0 ? -errno : 0;
 	}
+	if (!len)
+		return 0;       /* past the end set by kc_fault_set_eof() */
 	if (io->op == KC_OP_READ)
 		n = pread(fd, io->buf + io->done, len, (off_t)(io->off + io->done));
 	else
@@ -125,6 +138,8 @@ static void *fault_worker(void *arg)
 		res = pick_fault(f, io);
 		if (!res && io->op != KC_OP_ZERO)
 			len = pick_length(f, io);
+		if (io->op == KC_OP_ZERO && io->zero_mode)
+			f->zero_tries[io->zero_mode & FALLOC_FL_PUNCH_HOLE ? 0 : 1]++;
 		if (f->cfg.delay_max_us)
 			delay = (uint32_t)(next_rand(f) % f->cfg.delay_max_us);
 		pthread_mutex_unlock(&f->lock);
@@ -145,6 +160,10 @@ static void fault_submit(struct kcopyd_client *kc, struct kc_io *io)
 	struct fault_dev *f = io->bd->priv;
 
 	(void)kc;
+	/* A zeroing request tries the next fast path the device still
+	 * claims, as the file endpoint does; 0: the engine writes zeros. */
+	if (io->op == KC_OP_ZERO)
+		io->zero_mode = (uint8_t)kc_zero_mode(io->bd);
 	io->next = NULL;
 	pthread_mutex_lock(&f->lock);
 	*f->queue_tail = io;
@@ -220,7 +239,10 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 	bd->ops = &fault_ops;
 	bd->priv = f;
 	bd->fd_direct = -1;
-	bd->can_zero_range = bd->can_punch_hole = bd->can_offload = false;
+	bd->can_punch_hole = (cfg->zero_offer & KC_FAULT_PUNCH_HOLE) != 0;
+	bd->can_zero_range = (cfg->zero_offer & KC_FAULT_ZERO_RANGE) != 0;
+	bd->can_offload = false;
+	f->eof = UINT64_MAX;
 	for (; f->nthreads < FAULT_WORKERS; f->nthreads++) {
 		if (pthread_create(&f->threads[f->nthreads], NULL, fault_worker, f)) {
 			f->inner = NULL;        /* the caller keeps inner on failure */
@@ -259,6 +281,26 @@ uint64_t kc_fault_shorts(struct block_device *bd)
 
 	pthread_mutex_lock(&f->lock);
 	n = f->shorts;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+void kc_fault_set_eof(struct block_device *bd, uint64_t eof)
+{
+	struct fault_dev *f = bd->priv;
+
+	pthread_mutex_lock(&f->lock);
+	f->eof = eof;
+	pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t kc_fault_zero_tries(struct block_device *bd, unsigned int path)
+{
+	struct fault_dev *f = bd->priv;
+	uint64_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->zero_tries[path == KC_FAULT_PUNCH_HOLE ? 0 : 1];
 	pthread_mutex_unlock(&f->lock);
 	return n;
 }

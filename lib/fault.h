@@ -16,6 +16,10 @@
 #define KC_FAULT_READ  (1u << 0)
 #define KC_FAULT_WRITE (1u << 1)      /* writes and zeroing */
 
+/* Zeroing fast paths (kc_fault_config.zero_offer, zero_works). */
+#define KC_FAULT_PUNCH_HOLE (1u << 0)
+#define KC_FAULT_ZERO_RANGE (1u << 1)
+
 struct kc_fault_rule {
 	unsigned int ops;       /* KC_FAULT_READ | KC_FAULT_WRITE */
 	uint64_t start, end;    /* bytes [start, end): a request touching them fails */
@@ -31,6 +35,11 @@ struct kc_fault_config {
 	unsigned int short_pct;     /* cut this percentage of transfers short */
 	unsigned int delay_max_us;  /* delay each completion by up to this much */
 	uint64_t seed;
+	/* Zeroing fast paths the device claims (KC_FAULT_PUNCH_HOLE,
+	 * KC_FAULT_ZERO_RANGE; 0: none, the engine writes zeros), and which
+	 * of them really work: those run fallocate(2) on the wrapped file,
+	 * the others fail with -EOPNOTSUPP, as a file system without them. */
+	unsigned int zero_offer, zero_works;
 };
 
 struct kc_fault_event {
@@ -46,5 +55,13 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 size_t kc_fault_events(struct block_device *bd, struct kc_fault_event *out, size_t max);
 /* Requests cut short so far. */
 uint64_t kc_fault_shorts(struct block_device *bd);
+/* From now on the wrapped device ends at byte eof, as a file truncated
+ * under the reader: reads stop there (a read crossing it is cut short, one
+ * at or past it returns 0 bytes).  UINT64_MAX (the default): no end but the
+ * wrapped device's own.  The device's recorded size does not change. */
+void kc_fault_set_eof(struct block_device *bd, uint64_t eof);
+/* fallocate(2) calls tried with a zeroing fast path (KC_FAULT_PUNCH_HOLE or
+ * KC_FAULT_ZERO_RANGE), working or not. */
+uint64_t kc_fault_zero_tries(struct block_device *bd, unsigned int path);
 
 #endif

@@ -18,7 +18,9 @@
 #ifndef KCOPYD_INTERNAL_H
 #define KCOPYD_INTERNAL_H
 
+#include <linux/falloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -66,10 +68,41 @@ struct block_device {
 	ino_t id_ino;                 /* st_dev/st_ino, or st_rdev/0 */
 	int fd_direct;                /* -1 when O_DIRECT is not used */
 	int fd;                       /* buffered (always open) */
-	/* Fast paths, cleared after their first ENOTSUP so they are tried once. */
-	bool can_zero_range, can_punch_hole;
-	bool can_offload;             /* a buffered regular file: copy_file_range */
+	/* Fast paths, cleared after their first ENOTSUP so they are tried
+	 * once.  Every client using the device reads and clears them from its
+	 * own engine thread, and submitters read them: atomics (relaxed is
+	 * enough, they only ever go from true to false).  Use kc_cap(). */
+	atomic_bool can_zero_range, can_punch_hole;
+	atomic_bool can_offload;      /* a buffered regular file: copy_file_range */
 };
+
+static inline bool kc_cap(const atomic_bool *cap)
+{
+	return atomic_load_explicit(cap, memory_order_relaxed);
+}
+
+static inline void kc_cap_clear(atomic_bool *cap)
+{
+	atomic_store_explicit(cap, false, memory_order_relaxed);
+}
+
+/* The zeroing fast path to try next on bd, as an fallocate(2) mode, or 0
+ * when none is left.  PUNCH_HOLE first: on a file it frees the blocks, so
+ * zeroing never allocates (a sparse destination stays sparse, a nearly full
+ * file system does not fill up); on a block device the kernel turns it into
+ * a write-zeroes that may unmap and never falls back to writing zeros (a
+ * loop device punches a hole in its backing file; a device without
+ * write-zeroes says EOPNOTSUPP).  Then ZERO_RANGE: on a file it allocates
+ * zeroed blocks; on a block device it is BLKZEROOUT, which writes zeros
+ * where the device cannot do better.  Both read back as zeros. */
+static inline int kc_zero_mode(const struct block_device *bd)
+{
+	if (kc_cap(&bd->can_punch_hole))
+		return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	if (kc_cap(&bd->can_zero_range))
+		return FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	return 0;
+}
 
 /* One I/O: the read of a sub-job, or its write (or zero) of one destination. */
 struct kc_io {
