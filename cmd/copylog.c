@@ -208,7 +208,7 @@ static uint64_t disk_serial(const char *disk)
 static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 {
 	char link[64], sys[PATH_MAX], disk[PATH_MAX], sub[PATH_MAX + 64], *slash;
-	struct loop_info64 lo;
+	struct loop_info64 lo = { 0 };   /* valgrind does not know this ioctl */
 	uint64_t seq = 0;
 
 	id->kind = COPYLOG_BLOCK;

@@ -192,7 +192,7 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 			   bool anywhere, int fd, int depth)
 {
 	char sys[PATH_MAX], parent[PATH_MAX], devno[32];
-	struct loop_info64 li;
+	struct loop_info64 li = { 0 };   /* valgrind does not know this ioctl */
 	unsigned int maj, min;
 	int own = -1;
 
