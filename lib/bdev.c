@@ -187,8 +187,8 @@ static int bdev_open(const char *path, int acc, unsigned int bflags, struct bloc
 	return 0;
 }
 
-KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
-				  struct block_device **result)
+static int bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
+			struct block_device **result)
 {
 	struct block_device *bd;
 	int acc = open_flags & O_ACCMODE, ret;
@@ -216,6 +216,17 @@ KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int
 	return 0;
 }
 
+/* The public entry points keep errno as they found it. */
+KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
+				  struct block_device **result)
+{
+	KC_ERRNO_SAVE;
+	int ret = bdev_open_ex(path, open_flags, bdev_flags, result);
+
+	KC_ERRNO_RESTORE;
+	return ret;
+}
+
 KC_EXPORT int kcopyd_bdev_open(const char *path, int open_flags, struct block_device **result)
 {
 	return kcopyd_bdev_open_ex(path, open_flags, 0, result);
@@ -223,10 +234,13 @@ KC_EXPORT int kcopyd_bdev_open(const char *path, int open_flags, struct block_de
 
 KC_EXPORT void kcopyd_bdev_close(struct block_device *bdev)
 {
+	KC_ERRNO_SAVE;
+
 	if (!bdev)
 		return;
 	bdev->ops->close(bdev);
 	free(bdev);
+	KC_ERRNO_RESTORE;
 }
 
 KC_EXPORT sector_t kcopyd_bdev_sectors(const struct block_device *bdev)
@@ -266,7 +280,12 @@ KC_EXPORT int kcopyd_bdev_can_zero(const struct block_device *bdev)
 
 KC_EXPORT int kcopyd_bdev_flush(struct block_device *bdev)
 {
+	KC_ERRNO_SAVE;
+	int ret;
+
 	if (!bdev)
 		return -EINVAL;
-	return bdev->ops->flush(bdev);
+	ret = bdev->ops->flush(bdev);
+	KC_ERRNO_RESTORE;
+	return ret;
 }
