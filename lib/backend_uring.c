@@ -44,13 +44,30 @@ struct uring {
 	/* No IORING_FEAT_NODROP: requests in flight are capped at cap. */
 	unsigned int cap, inflight;
 	struct kc_io *held, **held_tail;
+	struct kc_uring_counts counts;
 };
+
+void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out)
+{
+	const struct uring *u = kc->backend == &kc_backend_uring ? kc->backend_priv : NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!u)
+		return;
+	out->ebusy = __atomic_load_n(&u->counts.ebusy, __ATOMIC_RELAXED);
+	out->held = __atomic_load_n(&u->counts.held, __ATOMIC_RELAXED);
+	out->timed_waits = __atomic_load_n(&u->counts.timed_waits, __ATOMIC_RELAXED);
+	out->timeout_cqes = __atomic_load_n(&u->counts.timeout_cqes, __ATOMIC_RELAXED);
+	out->overflows = __atomic_load_n(&u->counts.overflows, __ATOMIC_RELAXED);
+}
 
 /* io_uring_submit, or -EBUSY as an old kernel gives it with an overflowing CQ. */
 static int ring_submit(struct uring *u, unsigned int wait_nr)
 {
-	if ((u->test & KC_TEST_EBUSY) && (++u->submits & 1))
+	if ((u->test & KC_TEST_EBUSY) && (++u->submits & 1)) {
+		kc_stat_add(&u->counts.ebusy, 1);
 		return -EBUSY;
+	}
 	return wait_nr ? io_uring_submit_and_wait(&u->ring, wait_nr) : io_uring_submit(&u->ring);
 }
 
@@ -185,6 +202,7 @@ static bool hold(struct uring *u, int fd, struct kc_io *io)
 		return false;
 	io->fd = fd;
 	io->next = NULL;
+	kc_stat_add(&u->counts.held, 1);
 	*u->held_tail = io;
 	u->held_tail = &io->next;
 	return true;
@@ -266,6 +284,8 @@ static void reap(struct kcopyd_client *kc, struct uring *u)
 	struct { uint64_t tag; int res; } got[64];
 	unsigned int n;
 
+	if (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		kc_stat_add(&u->counts.overflows, 1);
 	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes, 64)) > 0) {
 		for (unsigned int i = 0; i < n; i++) {
 			got[i].tag = io_uring_cqe_get_data64(cqes[i]);
@@ -278,6 +298,8 @@ static void reap(struct kcopyd_client *kc, struct uring *u)
 			} else if (got[i].tag != LIBURING_UDATA_TIMEOUT) {
 				u->inflight--;
 				kc_io_complete(kc, (struct kc_io *)(uintptr_t)got[i].tag, got[i].res);
+			} else {
+				kc_stat_add(&u->counts.timeout_cqes, 1);
 			}
 		}
 	}
@@ -302,8 +324,10 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 		};
 
 		ret = ring_submit(u, 0);
-		if (ret >= 0 && timeout_ns)
+		if (ret >= 0 && timeout_ns) {
+			kc_stat_add(&u->counts.timed_waits, 1);
 			ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
+		}
 	}
 	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EAGAIN && ret != -EBUSY)
 		kc_fail("io_uring wait failed: %s", strerror(-ret));

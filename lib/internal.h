@@ -252,6 +252,17 @@ struct kcopyd_client {
 #define KC_TEST_EBUSY    (1u << 2)    /* every other submit fails with -EBUSY first */
 #define KC_TEST_NODROP   (1u << 3)    /* act as if IORING_FEAT_NODROP were missing */
 
+/* What the io_uring backend went through, for the tests of those paths
+ * (all 0 on the thread engine). */
+struct kc_uring_counts {
+	uint64_t ebusy;               /* submits that failed with -EBUSY */
+	uint64_t held;                /* requests held back for room in the CQ */
+	uint64_t timed_waits;         /* waits with a timeout */
+	uint64_t timeout_cqes;        /* liburing's own timeout completions skipped */
+	uint64_t overflows;           /* reaps that found the CQ overflowed */
+};
+void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out);
+
 /* errno is the caller's: every public function keeps it as it found it. */
 #define KC_ERRNO_SAVE int kc_saved_errno_ = errno
 #define KC_ERRNO_RESTORE (errno = kc_saved_errno_)
