@@ -12,6 +12,8 @@
  * drops completions, so no more requests are in flight than the CQ holds
  * (the rest wait on a list here); io_uring_enter may fail with -EBUSY while
  * completions overflow the CQ, and then we reap before submitting again.
+ * A kernel without the plain read and write operations (before 5.6, which
+ * also has no opcode probe) gets the thread engine instead.
  * KCOPYD_TEST_URING forces each of these paths, for the tests.
  */
 #include <errno.h>
@@ -139,6 +141,17 @@ static void arm_wake(struct kcopyd_client *kc, struct uring *u)
 	io_uring_sqe_set_data64(sqe, WAKE_TAG);
 }
 
+static bool ops_supported(struct io_uring *ring, bool pretend_none)
+{
+	struct io_uring_probe *probe = pretend_none ? NULL : io_uring_get_probe_ring(ring);
+	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_READ) &&
+		  io_uring_opcode_supported(probe, IORING_OP_WRITE);
+
+	if (probe)
+		io_uring_free_probe(probe);
+	return ok;
+}
+
 static int uring_init(struct kcopyd_client *kc)
 {
 	/* COOP_TASKRUN: completions need no interrupt of the engine thread,
@@ -172,6 +185,13 @@ static int uring_init(struct kcopyd_client *kc)
 		io_uring_queue_exit(&u->ring);
 		free(u);
 		return ret;
+	}
+	/* Reads and writes without an iovec came with 5.6, as did the probe:
+	 * without them, the thread engine does the same work. */
+	if (!ops_supported(&u->ring, u->test & KC_TEST_NOPROBE)) {
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return -ENOSYS;
 	}
 	if (u->test & KC_TEST_NOEXTARG)
 		u->ring.features &= ~IORING_FEAT_EXT_ARG;    /* liburing then waits the old way */

@@ -85,6 +85,7 @@ static unsigned int test_uring_flags(void)
 	static const struct { const char *name; unsigned int bit; } names[] = {
 		{ "noextarg", KC_TEST_NOEXTARG }, { "cqsmall", KC_TEST_CQSMALL },
 		{ "ebusy", KC_TEST_EBUSY }, { "nodrop", KC_TEST_NODROP },
+		{ "noprobe", KC_TEST_NOPROBE },
 	};
 	const char *v = getenv("KCOPYD_TEST_URING");
 	unsigned int bits = 0;

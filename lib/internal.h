@@ -245,12 +245,13 @@ struct kcopyd_client {
 	struct kcopyd_stats stats;    /* written by the engine, read with atomics */
 };
 
-/* KCOPYD_TEST_URING=noextarg,cqsmall,ebusy,nodrop (tests only, undocumented
+/* KCOPYD_TEST_URING=noextarg,cqsmall,ebusy,nodrop,noprobe (tests only, undocumented
  * for users): force the io_uring paths that only older kernels take. */
 #define KC_TEST_NOEXTARG (1u << 0)    /* act as if IORING_FEAT_EXT_ARG were missing */
 #define KC_TEST_CQSMALL  (1u << 1)    /* a tiny ring: the CQ overflows */
 #define KC_TEST_EBUSY    (1u << 2)    /* every other submit fails with -EBUSY first */
 #define KC_TEST_NODROP   (1u << 3)    /* act as if IORING_FEAT_NODROP were missing */
+#define KC_TEST_NOPROBE  (1u << 4)    /* act as if the kernel had no opcode probe (< 5.6) */
 
 /* What the io_uring backend went through, for the tests of those paths
  * (all 0 on the thread engine). */

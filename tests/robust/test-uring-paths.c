@@ -11,7 +11,10 @@
  *             first, in the wait and with the SQ full;
  *   nodrop    no IORING_FEAT_NODROP: requests beyond the CQ's room are
  *             held back (with cqsmall, checked: almost all the time);
- * and all of them at once.  Each runs a throttled copy to 3 destinations
+ * and all of them at once; and
+ *   noprobe   no opcode probe (kernels before 5.6, which lack the plain
+ *             read and write): the client falls back to the thread engine
+ *             by itself, and a forced io_uring engine is -ENOSYS.  Each runs a throttled copy to 3 destinations
  * (timed waits), an unthrottled one, a zeroing job and a copy whose reads
  * fail with -EAGAIN a fifth of the time (the retry timer), compares every
  * byte, and checks that the forced path was taken.
@@ -122,6 +125,27 @@ static void run(const char *mode)
 	ru_log("ok: %s", mode);
 }
 
+static void no_probe(void)
+{
+	struct kcopyd_client *kc;
+	struct block_device *src;
+
+	ru_set_context("KCOPYD_TEST_URING=noprobe");
+	setenv("KCOPYD_TEST_URING", "noprobe", 1);
+	setenv("KCOPYD_ENGINE", "io_uring", 1);
+	CHECK_EQ(kcopyd_client_create(64, &kc), -ENOSYS);
+	unsetenv("KCOPYD_ENGINE");
+	CHECK_OK(kcopyd_client_create(2048, &kc));
+	unsetenv("KCOPYD_TEST_URING");
+	if (strcmp(kcopyd_client_engine(kc), "threads") != 0)
+		FAIL("noprobe: the engine is %s, expected threads", kcopyd_client_engine(kc));
+	src = ru_open(src_path, O_RDONLY, 0);
+	copy3(kc, src, "copy on the fallback engine");
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(src);
+	ru_log("ok: noprobe");
+}
+
 int main(void)
 {
 	ru_init("test-uring-paths", 120);
@@ -146,5 +170,6 @@ int main(void)
 	run("nodrop");
 	run("cqsmall,nodrop");
 	run("noextarg,cqsmall,ebusy,nodrop");
+	no_probe();
 	ru_pass();
 }
