@@ -154,7 +154,7 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 	job->write_err |= 1u << d;
 	job->live &= ~(1u << d);
 	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
-		job->stop = true;
+		job->stop = job->failed = true;
 }
 
 /* How much of len bytes at off may be written to bd: a regular file is never
@@ -173,7 +173,11 @@ static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 	struct kc_job *job = sj->job;
 	unsigned int live = job->live & sj->mask;
 
-	if (!have_data || job->stop)
+	/* After an error nothing more is written.  A cancelled job's sub-jobs
+	 * that were already reading finish (but not WRITE_SEQ's parked ones,
+	 * whose turn may never come in order). */
+	if (!have_data || (job->stop && (job->failed || !job->cancelled ||
+					 (job->flags & KCOPYD_WRITE_SEQ))))
 		live = 0;
 	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
 		 all_zero(sj->buf, sj->len)) {
@@ -346,7 +350,7 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			job->read_err_sector = sector;
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
-			job->stop = true;
+			job->stop = job->failed = true;
 		subjob_ready(kc, sj, false);    /* a chunk that failed to read is never written */
 		return;
 	}

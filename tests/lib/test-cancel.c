@@ -11,6 +11,9 @@
  *  - from a callback: the job still running stops with -ECANCELED, whole
  *    sub-jobs only, and a job the callback submits after cancelling runs
  *    to its end;
+ *  - while sub-jobs are in flight (no throttle, 4 KiB sub-jobs, thirty
+ *    runs): the job ends with -ECANCELED (or, had it finished first, 0),
+ *    and its destination holds whole sub-jobs only;
  *  - cancel(NULL) is -EINVAL.
  * "Soon" is a 20 s limit, where the throttle would hold the jobs for days.
  */
@@ -250,6 +253,44 @@ static void from_callback(void)
 	       (unsigned long long)(SIZE / SUB));
 }
 
+static void mid_flight(void)
+{
+	struct kcopyd_client *kc = tu_client(512);
+	struct block_device *s = tu_open(src, O_RDONLY), *d;
+	const char *path;
+	struct io_region from = tu_region(s, 0, SIZE / 512), to;
+	unsigned int cancelled = 0;
+
+	d = fresh("mid", &path);
+	to = tu_region(d, 0, SIZE / 512);
+	CHECK_OK(kcopyd_client_set_sub_job_size(kc, 4096));
+	for (int run = 0; run < 30; run++) {
+		struct done dn;
+
+		tu_make_filled(path, SIZE, OLD);
+		done_init(&dn);
+		CHECK_OK(kcopyd_copy_ex(kc, &from, 1, &to, 0, done_cb, &dn));
+		if (run % 10)
+			nanosleep(&(struct timespec){ 0, (run % 10) * 100000 }, NULL);
+		CHECK_OK(kcopyd_client_cancel(kc));
+		done_wait(&dn, "a copy cancelled in flight");
+		CHECK_OK(kcopyd_client_wait(kc));
+		if (dn.res.read_err != -ECANCELED && dn.res.read_err != 0)
+			FAIL("run %d: read_err %d", run, dn.res.read_err);
+		CHECK_EQ(dn.res.write_err, 0);
+		if (whole_chunks(path, data, SIZE, 4096, "copy cancelled in flight") == SIZE / 4096 &&
+		    dn.res.read_err)
+			FAIL("run %d: -ECANCELED, but the whole copy was written", run);
+		cancelled += dn.res.read_err != 0;
+	}
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(s);
+	kcopyd_bdev_close(d);
+	if (!cancelled)
+		FAIL("no run was cancelled before it finished");
+	tu_log("ok: cancel in flight, %u of 30 runs cancelled", cancelled);
+}
+
 int main(void)
 {
 	tu_init("test-cancel");
@@ -258,5 +299,6 @@ int main(void)
 	while_throttled();
 	nothing_in_flight();
 	from_callback();
+	mid_flight();
 	tu_pass();
 }
