@@ -12,6 +12,11 @@
  * A sub-job reads one chunk of the source into a pool buffer, then writes
  * that buffer to every live destination; when its last write completes the
  * buffer goes back to the pool.  Nothing on this path allocates.
+ *
+ * Besides, a timer list: I/Os that failed with -EAGAIN or -EINTR, waiting
+ * for their retry (kc_io.retry_at, in order).  The engine sleeps until the
+ * earliest of the next timer and the throttle's next budget, or until woken:
+ * a new job, a completion, a new rate, a cancel.
  */
 #include <errno.h>
 #include <stdarg.h>
