@@ -636,6 +636,8 @@ static int64_t dispatch(struct kcopyd_client *kc)
  * would have. */
 static void apply_cancel(struct kcopyd_client *kc, uint64_t upto)
 {
+	struct kc_io *retry = NULL;
+
 	for (struct kc_job *job = kc->queue; job; job = job->next) {
 		if (job->seq > upto || job->stop || job->issued == job->total)
 			continue;
@@ -650,6 +652,25 @@ static void apply_cancel(struct kcopyd_client *kc, uint64_t upto)
 			job->read_err_sector = r->sector +
 				(job->backward ? 0 : job->issued >> KCOPYD_SECTOR_SHIFT);
 		}
+	}
+	/* A read of a cancelled job that waits for a retry (-EAGAIN) ends now
+	 * rather than after its back-off: its chunk is never written anyway. */
+	for (struct kc_io **pp = &kc->timers; *pp;) {
+		struct kc_io *io = *pp;
+
+		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
+			*pp = io->timer_next;
+			io->timer_next = retry;
+			retry = io;
+		} else {
+			pp = &io->timer_next;
+		}
+	}
+	while (retry) {
+		struct kc_io *io = retry;
+
+		retry = io->timer_next;
+		subjob_ready(kc, io->sj, false);        /* as a failed read, unrecorded */
 	}
 }
 

@@ -9,7 +9,11 @@
  *  - a destination whose every write fails with -EINTR: its bit in
  *    write_err, dest_errno -EINTR, the healthy destination written;
  *  - a source and a destination that fail a fifth of their requests with
- *    -EAGAIN, at random: the copy succeeds, byte for byte, with retries.
+ *    -EAGAIN, at random: the copy succeeds, byte for byte, with retries;
+ *  - kcopyd_client_cancel() while a read waits for its retry: the job ends
+ *    with -ECANCELED without waiting out the back-off (fewer than
+ *    KC_MAX_RETRIES retries when the cancel came within 100 ms of the first
+ *    retry, which is checked only then), nothing written.
  * A hang is caught by a 20 s limit per job.
  */
 #include <errno.h>
@@ -157,6 +161,44 @@ static void transient(void)
 	ru_log("ok: transient -EAGAIN: %" PRIu64 " retries", st.retries);
 }
 
+static void cancel_while_retrying(void)
+{
+	const struct kc_fault_rule rule = { KC_FAULT_READ, 0, FILE_BYTES, -EAGAIN };
+	const struct kc_fault_config cfg = { .rules = &rule, .num_rules = 1 };
+	struct kcopyd_client *kc;
+	struct block_device *src = ru_fault_open(src_path, O_RDONLY, &cfg);
+	struct block_device *dst = ru_open(dst_path[0], O_RDWR, 0);
+	struct io_region from = { src, 0, 4 * SUB / 512 }, to = { dst, 0, from.count };
+	struct kcopyd_stats st;
+	struct ru_done d;
+	double seen, cancelled;
+
+	ru_set_context("cancel while a read waits for its retry");
+	CHECK_OK(kcopyd_client_create(SUB / 4096, &kc));         /* one sub-job at a time */
+	CHECK_OK(kcopyd_client_set_sub_job_size(kc, SUB));
+	reset_dests();
+	ru_done_init(&d);
+	CHECK_OK(kcopyd_copy_ex(kc, &from, 1, &to, 0, ru_done_cb, &d));
+	do {
+		CHECK_OK(kcopyd_client_stats(kc, &st, sizeof(st)));
+		seen = ru_now();
+	} while (!st.retries);
+	CHECK_OK(kcopyd_client_cancel(kc));
+	cancelled = ru_now();
+	ru_counter_wait(&d.calls, 1, 20, "a copy cancelled while it retries");
+	CHECK_EQ(d.res.read_err, -ECANCELED);
+	CHECK_EQ(d.res.write_err, 0);
+	CHECK_OK(kcopyd_client_stats(kc, &st, sizeof(st)));
+	if (cancelled - seen < 0.1 && st.retries >= KC_MAX_RETRIES)
+		FAIL("%" PRIu64 " retries after a cancel within 100 ms of the first", st.retries);
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(src);
+	kcopyd_bdev_close(dst);
+	if (!holds(dst_path[0], 0, old_data, FILE_BYTES))
+		FAIL("the destination was written");
+	ru_log("ok: cancel while retrying: %" PRIu64 " retries", st.retries);
+}
+
 int main(void)
 {
 	ru_init("test-retry-eagain", 120);
@@ -177,5 +219,6 @@ int main(void)
 	source_always_eagain(4);
 	dest_always_eintr();
 	transient();
+	cancel_while_retrying();
 	ru_pass();
 }
