@@ -43,7 +43,8 @@ typedef void (*kcopyd_notify_fn)(int read_err, unsigned int write_err, void *con
 
 /* Flags of kcopyd_copy() and kcopyd_zero(). */
 #define KCOPYD_IGNORE_ERROR (1u << 0)      /* go on for the healthy destinations after an error */
-#define KCOPYD_WRITE_SEQ    (1u << 1)      /* write each destination in increasing offset order */
+#define KCOPYD_WRITE_SEQ    (1u << 1)      /* write each destination in increasing offset order;
+					      clears KCOPYD_IGNORE_ERROR, as in the kernel */
 #define KCOPYD_SKIP_ZEROES  (1u << 2)      /* copies: destinations already read as zero, so a
 					      sub-job chunk that is all zeros is not written */
 #define KCOPYD_MAX_REGIONS  32
@@ -73,7 +74,8 @@ sector_t kcopyd_bdev_sectors(const struct block_device *bdev);
 int  kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
 			 struct block_device **result);
 /* Exact size in bytes (a regular file need not be a multiple of 512 bytes;
- * kcopyd_bdev_sectors() rounds it up and the tail reads as zeros). */
+ * kcopyd_bdev_sectors() rounds it up, the tail reads as zeros and a regular
+ * file is never written past its end). */
 uint64_t kcopyd_bdev_size(const struct block_device *bdev);
 unsigned int kcopyd_bdev_logical_block_size(const struct block_device *bdev);
 unsigned int kcopyd_bdev_physical_block_size(const struct block_device *bdev);
@@ -83,9 +85,19 @@ int  kcopyd_bdev_can_zero(const struct block_device *bdev);      /* 1 if a zeroi
 /* fsync the device: returns 0 or a negative errno. */
 int  kcopyd_bdev_flush(struct block_device *bdev);
 
-/* Block until every job submitted so far (and any they submit from their
- * callbacks) has called back.  -EDEADLK from one of the client's callbacks. */
+/* Block until every job submitted before the call (and any they submit from
+ * their callbacks, and the callbacks prepared before the call) has called
+ * back; jobs that other threads submit meanwhile are not waited for.
+ * -EDEADLK from one of the client's callbacks. */
 int  kcopyd_client_wait(struct kcopyd_client *kc);
+
+/* Stop every job submitted before the call from starting new sub-jobs.
+ * Sub-jobs already reading or writing finish; each such job's callback then
+ * runs with read_err = -ECANCELED (unless an error was already recorded) and
+ * write_err the bits of the destinations that failed.  Jobs submitted after
+ * the call are not affected.  Safe from any thread, including from a
+ * callback.  Returns 0, or -EINVAL when kc is NULL. */
+int  kcopyd_client_cancel(struct kcopyd_client *kc);
 
 /* The engine the client runs on: "io_uring" or "threads" (the fallback).
  * The environment variable KCOPYD_ENGINE=threads|io_uring forces one. */
@@ -96,7 +108,8 @@ const char *kcopyd_client_engine(const struct kcopyd_client *kc);
 int  kcopyd_client_set_sub_job_size(struct kcopyd_client *kc, unsigned int bytes);
 /* How many sub-jobs may be in flight at once (1..4096, default 64). -EBUSY while jobs run. */
 int  kcopyd_client_set_queue_depth(struct kcopyd_client *kc, unsigned int depth);
-/* Throttle: at most bytes_per_sec bytes read or zeroed per second; 0 = unlimited. */
+/* Throttle: at most bytes_per_sec bytes read or zeroed per second; 0 = unlimited.
+ * Takes effect at once, also for sub-jobs the old rate is holding back. */
 int  kcopyd_client_set_rate(struct kcopyd_client *kc, uint64_t bytes_per_sec);
 
 struct kcopyd_stats {
@@ -109,7 +122,7 @@ struct kcopyd_stats {
 	uint64_t bytes_skipped;       /* all-zero blocks not written (KCOPYD_SKIP_ZEROES) */
 	uint64_t read_errors;
 	uint64_t write_errors;
-	uint64_t retries;             /* short transfers and -EAGAIN resubmitted */
+	uint64_t retries;             /* short transfers and -EAGAIN/-EINTR resubmitted */
 };
 /* Fills up to size bytes of *stats (pass sizeof(struct kcopyd_stats)). */
 int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *stats, size_t size);

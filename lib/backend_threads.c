@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -200,7 +201,9 @@ static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 {
 	struct tbackend *b = kc->backend_priv;
 	struct pollfd pfd = { .fd = b->efd, .events = POLLIN };
-	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+	/* Rounded up, and capped: a throttle wait can be longer than INT_MAX ms. */
+	int64_t ms64 = timeout_ns < 0 ? -1 : timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+	int ms = ms64 > INT_MAX ? INT_MAX : (int)ms64;
 	uint64_t v;
 
 	if (poll(&pfd, 1, ms) > 0 && read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)

@@ -5,6 +5,16 @@
  * io_uring_enter carries every request prepared since the last one.
  * An eventfd read stays armed on the ring so that another thread can wake
  * the engine (a new job) without a second wait primitive.
+ *
+ * Older kernels: without IORING_FEAT_EXT_ARG liburing waits with a timeout
+ * by queueing a timeout request of its own, whose completions (user_data
+ * LIBURING_UDATA_TIMEOUT) we skip; without IORING_FEAT_NODROP a full CQ
+ * drops completions, so no more requests are in flight than the CQ holds
+ * (the rest wait on a list here); io_uring_enter may fail with -EBUSY while
+ * completions overflow the CQ, and then we reap before submitting again.
+ * A kernel without the plain read and write operations (before 5.6, which
+ * also has no opcode probe) gets the thread engine instead.
+ * KCOPYD_TEST_URING forces each of these paths, for the tests.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -17,6 +27,9 @@
 
 #define RING_SQ 256
 #define RING_CQ 8192
+#define SMALL_SQ 4      /* KC_TEST_CQSMALL */
+#define SMALL_CQ 8
+#define CQ_SLACK 8      /* CQ entries kept for the wake read and liburing's timeouts */
 #define WAKE_TAG 1ULL   /* user_data of the eventfd read; kc_io pointers are aligned */
 
 struct uring {
@@ -27,7 +40,62 @@ struct uring {
 	 * O_DIRECT requests then skip pinning its pages every time. */
 	char *fixed_base;
 	size_t fixed_len;
+	unsigned int test;            /* KC_TEST_* */
+	unsigned int submits;         /* KC_TEST_EBUSY: every other one fails */
+	bool rearm;                   /* the wake read completed while we could not re-arm it */
+	/* No IORING_FEAT_NODROP: requests in flight are capped at cap. */
+	unsigned int cap, inflight;
+	struct kc_io *held, **held_tail;
+	struct kc_uring_counts counts;
 };
+
+void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out)
+{
+	const struct uring *u = kc->backend == &kc_backend_uring ? kc->backend_priv : NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!u)
+		return;
+	out->ebusy = __atomic_load_n(&u->counts.ebusy, __ATOMIC_RELAXED);
+	out->held = __atomic_load_n(&u->counts.held, __ATOMIC_RELAXED);
+	out->timed_waits = __atomic_load_n(&u->counts.timed_waits, __ATOMIC_RELAXED);
+	out->timeout_cqes = __atomic_load_n(&u->counts.timeout_cqes, __ATOMIC_RELAXED);
+	out->overflows = __atomic_load_n(&u->counts.overflows, __ATOMIC_RELAXED);
+}
+
+/* io_uring_submit, or -EBUSY as an old kernel gives it with an overflowing CQ. */
+static int ring_submit(struct uring *u, unsigned int wait_nr)
+{
+	if ((u->test & KC_TEST_EBUSY) && (++u->submits & 1)) {
+		kc_stat_add(&u->counts.ebusy, 1);
+		return -EBUSY;
+	}
+	return wait_nr ? io_uring_submit_and_wait(&u->ring, wait_nr) : io_uring_submit(&u->ring);
+}
+
+/* Take every completion off the CQ without handling it here: it goes to
+ * the engine's completed list (kc_io_defer), so that this may run in the
+ * middle of submitting.  Returns how many it took. */
+static unsigned int reap_deferred(struct kcopyd_client *kc, struct uring *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int n = 0;
+
+	while (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe) {
+		uint64_t tag = io_uring_cqe_get_data64(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&u->ring, cqe);
+		n++;
+		if (tag == WAKE_TAG) {
+			u->rearm = true;
+		} else if (tag != LIBURING_UDATA_TIMEOUT) {
+			u->inflight--;
+			kc_io_defer(kc, (struct kc_io *)(uintptr_t)tag, res);
+		}
+	}
+	return n;
+}
 
 /* Register the pool as fixed buffer 0 (at most 1 GiB, the kernel's limit for
  * one buffer; a larger pool just goes without). */
@@ -46,43 +114,66 @@ static void register_pool(struct kcopyd_client *kc, struct uring *u)
 	}
 }
 
-static struct io_uring_sqe *get_sqe(struct uring *u)
+static struct io_uring_sqe *get_sqe(struct kcopyd_client *kc, struct uring *u)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
 	while (!sqe) {          /* SQ full: hand it to the kernel, then go on */
-		io_uring_submit(&u->ring);
+		int ret = ring_submit(u, 0);
+
 		sqe = io_uring_get_sqe(&u->ring);
+		if (sqe)
+			break;
+		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
+			kc_fail("io_uring submit failed: %s", strerror(-ret));
+		/* -EBUSY: the kernel takes nothing more until the CQ has room. */
+		if (!reap_deferred(kc, u) && ret < 0)
+			usleep(100);
 	}
 	return sqe;
 }
 
-static void arm_wake(struct uring *u)
+static void arm_wake(struct kcopyd_client *kc, struct uring *u)
 {
-	struct io_uring_sqe *sqe = get_sqe(u);
+	struct io_uring_sqe *sqe = get_sqe(kc, u);
 
 	io_uring_prep_read(sqe, u->efd, &u->efd_buf, sizeof(u->efd_buf), 0);
 	io_uring_sqe_set_data64(sqe, WAKE_TAG);
+}
+
+static bool ops_supported(struct io_uring *ring, bool pretend_none)
+{
+	struct io_uring_probe *probe = pretend_none ? NULL : io_uring_get_probe_ring(ring);
+	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_READ) &&
+		  io_uring_opcode_supported(probe, IORING_OP_WRITE);
+
+	if (probe)
+		io_uring_free_probe(probe);
+	return ok;
 }
 
 static int uring_init(struct kcopyd_client *kc)
 {
 	/* COOP_TASKRUN: completions need no interrupt of the engine thread,
 	 * which reaps them when it waits anyway (5.19+; retried without). */
+	const bool small = kc->test_uring & KC_TEST_CQSMALL;
+	const unsigned int sq = small ? SMALL_SQ : RING_SQ, cq = small ? SMALL_CQ : RING_CQ;
 	struct io_uring_params p = {
-		.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN, .cq_entries = RING_CQ,
+		.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN, .cq_entries = cq,
 	};
 	struct uring *u = calloc(1, sizeof(*u));
 	int ret;
 
 	if (!u)
 		return -ENOMEM;
-	ret = io_uring_queue_init_params(RING_SQ, &u->ring, &p);
+	u->test = kc->test_uring;
+	u->held_tail = &u->held;
+	ret = io_uring_queue_init_params(sq, &u->ring, &p);
 	if (ret == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_CQSIZE;
-		p.cq_entries = RING_CQ;
-		ret = io_uring_queue_init_params(RING_SQ, &u->ring, &p);
+		p.cq_entries = cq;
+		ret = io_uring_queue_init_params(sq, &u->ring, &p);
 	}
 	if (ret < 0) {
 		free(u);
@@ -95,9 +186,20 @@ static int uring_init(struct kcopyd_client *kc)
 		free(u);
 		return ret;
 	}
+	/* Reads and writes without an iovec came with 5.6, as did the probe:
+	 * without them, the thread engine does the same work. */
+	if (!ops_supported(&u->ring, u->test & KC_TEST_NOPROBE)) {
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return -ENOSYS;
+	}
+	if (u->test & KC_TEST_NOEXTARG)
+		u->ring.features &= ~IORING_FEAT_EXT_ARG;    /* liburing then waits the old way */
+	if (!(p.features & IORING_FEAT_NODROP) || (u->test & KC_TEST_NODROP))
+		u->cap = p.cq_entries > 2 * CQ_SLACK ? p.cq_entries - CQ_SLACK : p.cq_entries / 2;
 	kc->backend_priv = u;
 	register_pool(kc, u);
-	arm_wake(u);
+	arm_wake(kc, u);
 	return 0;
 }
 
@@ -113,14 +215,31 @@ static void uring_fini(struct kcopyd_client *kc)
 	kc->backend_priv = NULL;
 }
 
+/* No IORING_FEAT_NODROP and the CQ could fill: hold the request back. */
+static bool hold(struct uring *u, int fd, struct kc_io *io)
+{
+	if (!u->cap || u->inflight < u->cap)
+		return false;
+	io->fd = fd;
+	io->next = NULL;
+	kc_stat_add(&u->counts.held, 1);
+	*u->held_tail = io;
+	u->held_tail = &io->next;
+	return true;
+}
+
 static void uring_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
 {
 	struct uring *u = kc->backend_priv;
-	struct io_uring_sqe *sqe = get_sqe(u);
+	struct io_uring_sqe *sqe;
 	char *buf = io->buf + io->done;
 	unsigned int len = io->len - io->done;
 	uint64_t off = io->off + io->done;
 
+	if (hold(u, fd, io))
+		return;
+	sqe = get_sqe(kc, u);
+	u->inflight++;
 	/* Fixed buffers for O_DIRECT only: for buffered I/O the kernel copies
 	 * from a fixed buffer by a slower path (measured: ~35% more copy time). */
 	if (io->direct && (uintptr_t)buf - (uintptr_t)u->fixed_base < u->fixed_len) {
@@ -140,35 +259,75 @@ static void uring_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
 
 static void uring_fallocate(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode)
 {
-	struct io_uring_sqe *sqe = get_sqe(kc->backend_priv);
+	struct uring *u = kc->backend_priv;
+	struct io_uring_sqe *sqe;
 
+	io->zero_mode = (uint8_t)mode;
+	if (hold(u, fd, io))
+		return;
+	sqe = get_sqe(kc, u);
+	u->inflight++;
 	io_uring_prep_fallocate(sqe, fd, mode, io->off, io->len);
 	io_uring_sqe_set_data(sqe, io);
+}
+
+/* Start the held requests the CQ has room for now. */
+static void release_held(struct kcopyd_client *kc, struct uring *u)
+{
+	while (u->held && u->inflight < u->cap) {
+		struct kc_io *io = u->held;
+
+		u->held = io->next;
+		if (!u->held)
+			u->held_tail = &u->held;
+		if (io->op == KC_OP_ZERO)
+			uring_fallocate(kc, io->fd, io, io->zero_mode);
+		else
+			uring_rw(kc, io->fd, io);
+	}
 }
 
 static void uring_flush(struct kcopyd_client *kc)
 {
 	struct uring *u = kc->backend_priv;
 
-	io_uring_submit(&u->ring);
+	while (ring_submit(u, 0) == -EBUSY)
+		reap_deferred(kc, u);
 }
 
+/* Handle every completion.  Each batch is copied out and the CQ advanced
+ * before any is handled: handling one submits more, which may have to
+ * reap (reap_deferred) in the middle. */
 static void reap(struct kcopyd_client *kc, struct uring *u)
 {
 	struct io_uring_cqe *cqes[64];
+	struct { uint64_t tag; int res; } got[64];
 	unsigned int n;
 
+	if (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		kc_stat_add(&u->counts.overflows, 1);
 	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes, 64)) > 0) {
 		for (unsigned int i = 0; i < n; i++) {
-			uint64_t tag = io_uring_cqe_get_data64(cqes[i]);
-
-			if (tag == WAKE_TAG)
-				arm_wake(u);
-			else
-				kc_io_complete(kc, (struct kc_io *)(uintptr_t)tag, cqes[i]->res);
+			got[i].tag = io_uring_cqe_get_data64(cqes[i]);
+			got[i].res = cqes[i]->res;
 		}
 		io_uring_cq_advance(&u->ring, n);
+		for (unsigned int i = 0; i < n; i++) {
+			if (got[i].tag == WAKE_TAG) {
+				u->rearm = true;
+			} else if (got[i].tag != LIBURING_UDATA_TIMEOUT) {
+				u->inflight--;
+				kc_io_complete(kc, (struct kc_io *)(uintptr_t)got[i].tag, got[i].res);
+			} else {
+				kc_stat_add(&u->counts.timeout_cqes, 1);
+			}
+		}
 	}
+	if (u->rearm) {
+		u->rearm = false;
+		arm_wake(kc, u);
+	}
+	release_held(kc, u);
 }
 
 static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
@@ -178,14 +337,17 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 	int ret;
 
 	if (timeout_ns < 0) {
-		ret = io_uring_submit_and_wait(&u->ring, 1);
+		ret = ring_submit(u, 1);
 	} else {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000,
 		};
 
-		io_uring_submit(&u->ring);
-		ret = timeout_ns ? io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) : 0;
+		ret = ring_submit(u, 0);
+		if (ret >= 0 && timeout_ns) {
+			kc_stat_add(&u->counts.timed_waits, 1);
+			ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
+		}
 	}
 	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EAGAIN && ret != -EBUSY)
 		kc_fail("io_uring wait failed: %s", strerror(-ret));

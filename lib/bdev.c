@@ -233,14 +233,14 @@ static int bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flag
 	return 0;
 }
 
-/* The public functions leave errno as they found it, on success as on
- * failure: every system call below may change it. */
+/* The public entry points keep errno as they found it. */
 KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
 				  struct block_device **result)
 {
-	int saved = errno, ret = bdev_open_ex(path, open_flags, bdev_flags, result);
+	KC_ERRNO_SAVE;
+	int ret = bdev_open_ex(path, open_flags, bdev_flags, result);
 
-	errno = saved;
+	KC_ERRNO_RESTORE;
 	return ret;
 }
 
@@ -251,13 +251,13 @@ KC_EXPORT int kcopyd_bdev_open(const char *path, int open_flags, struct block_de
 
 KC_EXPORT void kcopyd_bdev_close(struct block_device *bdev)
 {
-	int saved = errno;
+	KC_ERRNO_SAVE;
 
 	if (!bdev)
 		return;
 	bdev->ops->close(bdev);
 	free(bdev);
-	errno = saved;
+	KC_ERRNO_RESTORE;
 }
 
 KC_EXPORT sector_t kcopyd_bdev_sectors(const struct block_device *bdev)
@@ -297,11 +297,12 @@ KC_EXPORT int kcopyd_bdev_can_zero(const struct block_device *bdev)
 
 KC_EXPORT int kcopyd_bdev_flush(struct block_device *bdev)
 {
-	int saved = errno, ret;
+	KC_ERRNO_SAVE;
+	int ret;
 
 	if (!bdev)
 		return -EINVAL;
 	ret = bdev->ops->flush(bdev);
-	errno = saved;
+	KC_ERRNO_RESTORE;
 	return ret;
 }

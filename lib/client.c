@@ -79,6 +79,28 @@ static int alloc_subjobs(struct kcopyd_client *kc, unsigned int depth)
 	return 0;
 }
 
+/* KCOPYD_TEST_URING: a comma-separated list of the KC_TEST_* switches. */
+static unsigned int test_uring_flags(void)
+{
+	static const struct { const char *name; unsigned int bit; } names[] = {
+		{ "noextarg", KC_TEST_NOEXTARG }, { "cqsmall", KC_TEST_CQSMALL },
+		{ "ebusy", KC_TEST_EBUSY }, { "nodrop", KC_TEST_NODROP },
+		{ "noprobe", KC_TEST_NOPROBE },
+	};
+	const char *v = getenv("KCOPYD_TEST_URING");
+	unsigned int bits = 0;
+
+	while (v && *v) {
+		size_t n = strcspn(v, ",");
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncmp(v, names[i].name, n))
+				bits |= names[i].bit;
+		v += n + (v[n] == ',');
+	}
+	return bits;
+}
+
 static int pick_backend(struct kcopyd_client *kc)
 {
 	const char *want = getenv("KCOPYD_ENGINE");
@@ -133,7 +155,7 @@ static int start_thread(struct kcopyd_client *kc)
 	return -ret;
 }
 
-KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client **result)
+static int client_create(unsigned int num_pages, struct kcopyd_client **result)
 {
 	struct kcopyd_client *kc;
 	int ret;
@@ -143,6 +165,7 @@ KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client 
 	kc = calloc(1, sizeof(*kc));
 	if (!kc)
 		return -ENOMEM;
+	kc->test_uring = test_uring_flags();
 	pthread_mutex_init(&kc->lock, NULL);
 	pthread_cond_init(&kc->idle_cond, NULL);
 	kc->incoming_tail = &kc->incoming;
@@ -167,38 +190,94 @@ KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client 
 	return 0;
 }
 
+KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client **result)
+{
+	KC_ERRNO_SAVE;
+	int ret = client_create(num_pages, result);
+
+	KC_ERRNO_RESTORE;
+	return ret;
+}
+
 static bool on_engine_thread(const struct kcopyd_client *kc)
 {
 	return pthread_equal(pthread_self(), kc->thread);
 }
 
+/* Under kc->lock: the epoch a job submitted now counts in (see internal.h). */
+static uint64_t join_epoch(struct kcopyd_client *kc)
+{
+	uint64_t e = on_engine_thread(kc) && kc->in_callback ? kc->cb_epoch : kc->wait_epoch;
+
+	kc->epoch_jobs[e & 1]++;
+	return e;
+}
+
+/* Under kc->lock: wait until every job of epoch e and before has called back. */
+static void wait_epoch_locked(struct kcopyd_client *kc)
+{
+	uint64_t e = kc->wait_epoch;
+
+	/* The older epoch first: its slot is the one the next epoch reuses. */
+	while (kc->wait_epoch == e && kc->epoch_jobs[(e + 1) & 1])
+		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+	if (kc->wait_epoch == e) {
+		if (!kc->epoch_jobs[e & 1])
+			return;
+		kc->wait_epoch = e + 1;       /* later jobs count in the next one */
+	}
+	/* Epoch e + 2 opens only once e has drained. */
+	while (kc->wait_epoch < e + 2 && kc->epoch_jobs[e & 1])
+		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+}
+
 KC_EXPORT int kcopyd_client_wait(struct kcopyd_client *kc)
 {
+	KC_ERRNO_SAVE;
+
 	if (!kc)
 		return -EINVAL;
 	if (on_engine_thread(kc))
 		return -EDEADLK;
 	pthread_mutex_lock(&kc->lock);
-	while (kc->outstanding)
-		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+	wait_epoch_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
+	KC_ERRNO_RESTORE;
 	return 0;
 }
 
 KC_EXPORT void kcopyd_client_destroy(struct kcopyd_client *kc)
 {
+	KC_ERRNO_SAVE;
+
 	if (!kc)
 		return;
 	if (on_engine_thread(kc))
 		kc_fail("kcopyd_client_destroy called from one of the client's own callbacks: "
 			"it would wait for itself forever");
-	kcopyd_client_wait(kc);
 	pthread_mutex_lock(&kc->lock);
+	while (kc->outstanding)
+		pthread_cond_wait(&kc->idle_cond, &kc->lock);
 	kc->exiting = true;
 	kc->backend->wake(kc);
 	pthread_mutex_unlock(&kc->lock);
 	pthread_join(kc->thread, NULL);
 	client_free(kc);
+	KC_ERRNO_RESTORE;
+}
+
+KC_EXPORT int kcopyd_client_cancel(struct kcopyd_client *kc)
+{
+	KC_ERRNO_SAVE;
+
+	if (!kc)
+		return -EINVAL;
+	pthread_mutex_lock(&kc->lock);
+	kc->cancel_upto = kc->submit_seq;
+	kc_wake_locked(kc);
+	pthread_mutex_unlock(&kc->lock);
+	KC_ERRNO_RESTORE;
+	return 0;
 }
 
 /* ---- job submission ---------------------------------------------------- */
@@ -300,14 +379,17 @@ static void enqueue(struct kcopyd_client *kc, struct kc_job *job)
 	pthread_mutex_lock(&kc->lock);
 	*kc->incoming_tail = job;
 	kc->incoming_tail = &job->next;
-	if (job->kind != KC_JOB_CALLBACK)
+	if (job->kind != KC_JOB_CALLBACK) {
 		kc->outstanding++;
+		job->seq = ++kc->submit_seq;
+		job->epoch = join_epoch(kc);
+	}
 	kc_wake_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
 }
 
-static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int num_dests,
-		  struct io_region *dests, unsigned int flags, void *fn, bool ex, void *context)
+static int submit_job(struct kcopyd_client *kc, struct io_region *from, unsigned int num_dests,
+		      struct io_region *dests, unsigned int flags, void *fn, bool ex, void *context)
 {
 	struct kc_job *job;
 	int ret;
@@ -331,6 +413,10 @@ static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int
 	else
 		job->fn.notify = (kcopyd_notify_fn)fn;
 	job->context = context;
+	/* As the kernel does: a sequential stream must not get a hole where a
+	 * read failed, so WRITE_SEQ stops at the first error. */
+	if (flags & KCOPYD_WRITE_SEQ)
+		flags &= ~KCOPYD_IGNORE_ERROR;
 	job->flags = flags;
 	job->num_dests = num_dests;
 	job->live = num_dests == 32 ? ~0u : (1u << num_dests) - 1;
@@ -349,6 +435,16 @@ static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int
 	__atomic_fetch_add(&kc->stats.jobs_submitted, 1, __ATOMIC_RELAXED);
 	enqueue(kc, job);
 	return 0;
+}
+
+static int submit(struct kcopyd_client *kc, struct io_region *from, unsigned int num_dests,
+		  struct io_region *dests, unsigned int flags, void *fn, bool ex, void *context)
+{
+	KC_ERRNO_SAVE;
+	int ret = submit_job(kc, from, num_dests, dests, flags, fn, ex, context);
+
+	KC_ERRNO_RESTORE;
+	return ret;
 }
 
 KC_EXPORT int kcopyd_copy(struct kcopyd_client *kc, struct io_region *from,
@@ -388,19 +484,23 @@ KC_EXPORT int kcopyd_zero_ex(struct kcopyd_client *kc, unsigned int num_dests,
 KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn fn,
 				      void *context, struct kcopyd_callback **result)
 {
+	KC_ERRNO_SAVE;
 	struct kc_job *job;
 
 	if (!kc || !fn || !result)
 		return -EINVAL;
 	job = calloc(1, sizeof(*job));
-	if (!job)
+	if (!job) {
+		KC_ERRNO_RESTORE;
 		return -ENOMEM;
+	}
 	job->kc = kc;
 	job->kind = KC_JOB_CALLBACK;
 	job->fn.notify = fn;
 	job->context = context;
 	pthread_mutex_lock(&kc->lock);
 	kc->outstanding++;
+	job->epoch = join_epoch(kc);
 	pthread_mutex_unlock(&kc->lock);
 	*result = (struct kcopyd_callback *)job;
 	return 0;
@@ -408,6 +508,7 @@ KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn
 
 KC_EXPORT void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsigned int write_err)
 {
+	KC_ERRNO_SAVE;
 	struct kc_job *job = (struct kc_job *)cb;
 
 	if (!job)
@@ -415,6 +516,7 @@ KC_EXPORT void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsi
 	job->read_err = read_err;
 	job->write_err = write_err;
 	enqueue(job->kc, job);
+	KC_ERRNO_RESTORE;
 }
 
 /* ---- tuning and queries ------------------------------------------------ */
@@ -424,11 +526,13 @@ KC_EXPORT void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsi
 static int while_idle(struct kcopyd_client *kc, int (*fn)(struct kcopyd_client *, unsigned int),
 		      unsigned int arg)
 {
+	KC_ERRNO_SAVE;
 	int ret;
 
 	pthread_mutex_lock(&kc->lock);
 	ret = kc->outstanding ? -EBUSY : fn(kc, arg);
 	pthread_mutex_unlock(&kc->lock);
+	KC_ERRNO_RESTORE;
 	return ret;
 }
 
@@ -448,9 +552,13 @@ KC_EXPORT int kcopyd_client_set_queue_depth(struct kcopyd_client *kc, unsigned i
 
 KC_EXPORT int kcopyd_client_set_rate(struct kcopyd_client *kc, uint64_t bytes_per_sec)
 {
+	KC_ERRNO_SAVE;
+
 	if (!kc)
 		return -EINVAL;
 	__atomic_store_n(&kc->rate, bytes_per_sec, __ATOMIC_RELAXED);
+	kc_client_wake(kc);     /* a sleep on the old rate must not hold the new one back */
+	KC_ERRNO_RESTORE;
 	return 0;
 }
 

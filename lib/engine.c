@@ -12,6 +12,11 @@
  * A sub-job reads one chunk of the source into a pool buffer, then writes
  * that buffer to every live destination; when its last write completes the
  * buffer goes back to the pool.  Nothing on this path allocates.
+ *
+ * Besides, a timer list: I/Os that failed with -EAGAIN or -EINTR, waiting
+ * for their retry (kc_io.retry_at, in order).  The engine sleeps until the
+ * earliest of the next timer and the throttle's next budget, or until woken:
+ * a new job, a completion, a new rate, a cancel.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -102,7 +107,7 @@ static void run_callback(struct kc_job *job)
 static void run_callbacks(struct kcopyd_client *kc)
 {
 	struct kc_job *list = kc->done;
-	uint64_t n = 0;
+	uint64_t n = 0, per_epoch[2] = { 0, 0 };
 
 	if (!list)
 		return;
@@ -112,14 +117,23 @@ static void run_callbacks(struct kcopyd_client *kc)
 		struct kc_job *job = list;
 
 		list = job->next;
+		/* Jobs its callback submits count where this one does, for
+		 * kcopyd_client_wait (see internal.h). */
+		kc->cb_epoch = job->epoch;
+		kc->in_callback = true;
 		run_callback(job);
+		kc->in_callback = false;
+		per_epoch[job->epoch & 1]++;
 		free(job);
 		n++;
 	}
 	kc_stat_add(&kc->stats.jobs_completed, n);
 	pthread_mutex_lock(&kc->lock);
 	kc->outstanding -= n;
-	if (!kc->outstanding)
+	kc->epoch_jobs[0] -= per_epoch[0];
+	kc->epoch_jobs[1] -= per_epoch[1];
+	if (!kc->outstanding || (per_epoch[0] && !kc->epoch_jobs[0]) ||
+	    (per_epoch[1] && !kc->epoch_jobs[1]))
 		pthread_cond_broadcast(&kc->idle_cond);
 	pthread_mutex_unlock(&kc->lock);
 }
@@ -145,7 +159,17 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 	job->write_err |= 1u << d;
 	job->live &= ~(1u << d);
 	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
-		job->stop = true;
+		job->stop = job->failed = true;
+}
+
+/* How much of len bytes at off may be written to bd: a regular file is never
+ * written past its end (a region's last sector may reach past it, as
+ * kcopyd_bdev_sectors() rounds the size up), so it keeps its size. */
+static uint32_t clip_to_end(const struct block_device *bd, uint64_t off, uint32_t len)
+{
+	if (bd->blockdev || off + len <= bd->size)
+		return len;
+	return off >= bd->size ? 0 : (uint32_t)(bd->size - off);
 }
 
 /* Write (or zero) the sub-job's chunk to every live destination. */
@@ -154,7 +178,11 @@ static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 	struct kc_job *job = sj->job;
 	unsigned int live = job->live & sj->mask;
 
-	if (!have_data || job->stop)
+	/* After an error nothing more is written.  A cancelled job's sub-jobs
+	 * that were already reading finish (but not WRITE_SEQ's parked ones,
+	 * whose turn may never come in order). */
+	if (!have_data || (job->stop && (job->failed || !job->cancelled ||
+					 (job->flags & KCOPYD_WRITE_SEQ))))
 		live = 0;
 	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
 		 all_zero(sj->buf, sj->len)) {
@@ -172,9 +200,12 @@ static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 		io->dest = (uint8_t)d;
 		io->zero_mode = 0;
 		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
-		io->len = sj->len;
+		io->len = clip_to_end(io->bd, io->off, sj->len);
 		io->done = 0;
+		io->retries = 0;
 		io->buf = sj->buf;
+		if (!io->len)
+			continue;       /* all of it past the end of the file */
 		sj->pending++;
 		io_start(kc, io);
 	}
@@ -246,6 +277,7 @@ static void read_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 	sj->read.off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 	sj->read.len = sj->len;
 	sj->read.done = 0;
+	sj->read.retries = 0;
 	io_start(kc, &sj->read);
 }
 
@@ -269,8 +301,11 @@ static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		io->src_fd = job->from.bdev->fd;
 		io->src_off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
-		io->len = sj->len;
+		io->len = clip_to_end(io->bd, io->off, sj->len);
 		io->done = 0;
+		io->retries = 0;
+		if (!io->len)
+			continue;
 		sj->pending++;
 		io_start(kc, io);
 	}
@@ -323,7 +358,7 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			job->read_err_sector = sector;
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
-			job->stop = true;
+			job->stop = job->failed = true;
 		subjob_ready(kc, sj, false);    /* a chunk that failed to read is never written */
 		return;
 	}
@@ -375,12 +410,48 @@ static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
 	return true;
 }
 
+/* Put io on the retry timer list, which is kept in retry_at order. */
+static void retry_later(struct kcopyd_client *kc, struct kc_io *io)
+{
+	uint64_t delay = KC_RETRY_MIN_NS << (io->retries < 16 ? io->retries : 16);
+	struct kc_io **pp = &kc->timers;
+
+	if (delay > KC_RETRY_MAX_NS)
+		delay = KC_RETRY_MAX_NS;
+	io->retries++;
+	io->retry_at = kc_now_ns() + delay;
+	while (*pp && (*pp)->retry_at <= io->retry_at)
+		pp = &(*pp)->timer_next;
+	io->timer_next = *pp;
+	*pp = io;
+}
+
+/* Restart the I/Os whose retry time has come.  Returns the nanoseconds until
+ * the next one is due, or -1 when none waits. */
+static int64_t run_timers(struct kcopyd_client *kc)
+{
+	uint64_t now;
+
+	if (!kc->timers)
+		return -1;
+	now = kc_now_ns();
+	while (kc->timers && kc->timers->retry_at <= now) {
+		struct kc_io *io = kc->timers;
+
+		kc->timers = io->timer_next;
+		io_start(kc, io);
+	}
+	return kc->timers ? (int64_t)(kc->timers->retry_at - now) : -1;
+}
+
 /* Every I/O ends here, from whichever backend or endpoint ran it. */
 void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
-	if (res == -EAGAIN || res == -EINTR) {
+	/* A transient error is retried after a growing pause, on the engine's
+	 * timer, a bounded number of times: then the I/O fails with it. */
+	if ((res == -EAGAIN || res == -EINTR) && io->retries < KC_MAX_RETRIES) {
 		kc_stat_add(&kc->stats.retries, 1);
-		io_start(kc, io);
+		retry_later(kc, io);
 		return;
 	}
 	if (io->op == KC_OP_ZERO) {
@@ -465,25 +536,39 @@ static void run_deferred(struct kcopyd_client *kc, struct kc_io *list)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 /* Returns the nanoseconds to wait before the throttle lets len bytes go,
- * or 0 and takes them. */
+ * or 0 and takes them.  Any rate from 1 to UINT64_MAX bytes per second and
+ * any len: the products are taken in 128 bits and everything saturates. */
 static int64_t throttle(struct kcopyd_client *kc, uint32_t len)
 {
-	uint64_t now, rate = __atomic_load_n(&kc->rate, __ATOMIC_RELAXED);
-	int64_t burst;
+	uint64_t now, rate = __atomic_load_n(&kc->rate, __ATOMIC_RELAXED), burst, gain;
+	unsigned __int128 wait;
 
 	if (!rate)
 		return 0;
 	now = kc_now_ns();
-	burst = (int64_t)(rate / 8 > len ? rate / 8 : len);
-	kc->rate_tokens += (int64_t)((double)(now - kc->rate_stamp_ns) * (double)rate / 1e9);
-	kc->rate_stamp_ns = now;
+	burst = rate / 8 > len ? rate / 8 : len;
+	if (now > kc->rate_stamp_ns) {
+		unsigned __int128 g = (unsigned __int128)(now - kc->rate_stamp_ns) * rate / 1000000000u;
+
+		gain = g > UINT64_MAX ? UINT64_MAX : (uint64_t)g;
+		kc->rate_tokens = sat_add(kc->rate_tokens, gain);
+		kc->rate_stamp_ns = now;
+	}
 	if (kc->rate_tokens > burst)
 		kc->rate_tokens = burst;
-	if (kc->rate_tokens < (int64_t)len)
-		return (int64_t)((double)((int64_t)len - kc->rate_tokens) * 1e9 / (double)rate) + 1000000;
-	kc->rate_tokens -= len;
-	return 0;
+	if (kc->rate_tokens >= len) {
+		kc->rate_tokens -= len;
+		return 0;
+	}
+	/* Round up, so that the wake-up finds the budget there. */
+	wait = ((unsigned __int128)(len - kc->rate_tokens) * 1000000000u + rate - 1) / rate;
+	return wait > INT64_MAX ? INT64_MAX : (int64_t)wait + 1;
 }
 
 static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t len,
@@ -549,12 +634,57 @@ static int64_t dispatch(struct kcopyd_client *kc)
 			return wait;
 		buf = kc_pool_alloc(&kc->pool, order);
 		if (!buf) {
-			kc->rate_tokens += len;         /* give the budget back */
+			if (__atomic_load_n(&kc->rate, __ATOMIC_RELAXED))    /* give the budget back */
+				kc->rate_tokens = sat_add(kc->rate_tokens, len);
 			return 0;
 		}
 		subjob_start(kc, job, len, buf, order);
 	}
 	return 0;
+}
+
+/* kcopyd_client_cancel(): every job submitted up to upto that still has
+ * sub-jobs to hand out starts no more; those in flight finish.  A job that
+ * already stopped on an error, or has handed out all its work, ends as it
+ * would have. */
+static void apply_cancel(struct kcopyd_client *kc, uint64_t upto)
+{
+	struct kc_io *retry = NULL;
+
+	for (struct kc_job *job = kc->queue; job; job = job->next) {
+		if (job->seq > upto || job->stop || job->issued == job->total)
+			continue;
+		job->stop = true;
+		job->cancelled = true;
+		if (!job->read_err) {
+			/* The first sector of the source (or, for zeroing, of the
+			 * first destination) that was not handed out. */
+			const struct io_region *r = job->kind == KC_JOB_COPY ? &job->from : &job->dests[0].r;
+
+			job->read_err = -ECANCELED;
+			job->read_err_sector = r->sector +
+				(job->backward ? 0 : job->issued >> KCOPYD_SECTOR_SHIFT);
+		}
+	}
+	/* A read of a cancelled job that waits for a retry (-EAGAIN) ends now
+	 * rather than after its back-off: its chunk is never written anyway. */
+	for (struct kc_io **pp = &kc->timers; *pp;) {
+		struct kc_io *io = *pp;
+
+		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
+			*pp = io->timer_next;
+			io->timer_next = retry;
+			retry = io;
+		} else {
+			pp = &io->timer_next;
+		}
+	}
+	while (retry) {
+		struct kc_io *io = retry;
+
+		retry = io->timer_next;
+		subjob_ready(kc, io->sj, false);        /* as a failed read, unrecorded */
+	}
 }
 
 /* Move newly submitted jobs to the queue (or, for prepared callbacks that
@@ -576,6 +706,25 @@ static void take_incoming(struct kcopyd_client *kc, struct kc_job *list)
 	}
 }
 
+/* Wake the engine from any thread: a setting it acts on has changed. */
+void kc_client_wake(struct kcopyd_client *kc)
+{
+	pthread_mutex_lock(&kc->lock);
+	kc_wake_locked(kc);
+	pthread_mutex_unlock(&kc->lock);
+}
+
+/* The engine's sleep: the earliest of the throttle (0: not throttled) and
+ * the next retry timer (<0: none); <0 means until woken. */
+static int64_t sleep_for(int64_t throttle_ns, int64_t timer_ns)
+{
+	if (!throttle_ns)
+		return timer_ns;
+	if (timer_ns < 0 || throttle_ns < timer_ns)
+		return throttle_ns;
+	return timer_ns;
+}
+
 void *kc_engine_main(void *arg)
 {
 	struct kcopyd_client *kc = arg;
@@ -583,7 +732,8 @@ void *kc_engine_main(void *arg)
 	for (;;) {
 		struct kc_job *incoming;
 		struct kc_io *completed;
-		int64_t timeout;
+		int64_t timeout, timer;
+		uint64_t cancel;
 		bool exit_now, sleep;
 
 		pthread_mutex_lock(&kc->lock);
@@ -592,23 +742,30 @@ void *kc_engine_main(void *arg)
 		kc->incoming_tail = &kc->incoming;
 		completed = kc->completed;
 		kc->completed = NULL;
+		cancel = kc->cancel_upto;
 		pthread_mutex_unlock(&kc->lock);
 		take_incoming(kc, incoming);
+		if (cancel != kc->cancel_seen) {
+			apply_cancel(kc, cancel);
+			kc->cancel_seen = cancel;
+		}
 		run_deferred(kc, completed);
 
-		timeout = dispatch(kc);
+		timer = run_timers(kc);
+		timeout = sleep_for(dispatch(kc), timer);
 		run_callbacks(kc);
 
 		pthread_mutex_lock(&kc->lock);
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
-		sleep = !kc->incoming && !kc->completed && !kc->done && !exit_now;
+		sleep = !kc->incoming && !kc->completed && !kc->done && !exit_now &&
+			kc->cancel_upto == kc->cancel_seen;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)
 			break;
 		if (!sleep)
 			continue;
-		kc->backend->wait(kc, timeout ? timeout : -1);
+		kc->backend->wait(kc, timeout);
 		pthread_mutex_lock(&kc->lock);
 		kc->sleeping = false;
 		pthread_mutex_unlock(&kc->lock);

@@ -121,7 +121,17 @@ struct kc_io {
 	uint64_t src_off;
 	int res;                      /* completion result, set by the backend */
 	struct kc_io *next;           /* on the client's completion list */
+	uint8_t retries;              /* -EAGAIN/-EINTR resubmissions of this attempt */
+	uint64_t retry_at;            /* kc_now_ns() when the retry timer fires */
+	struct kc_io *timer_next;     /* on the engine's retry timer list */
 };
+
+/* -EAGAIN and -EINTR are retried at most this many times per I/O, after a
+ * back-off that doubles from KC_RETRY_MIN_NS up to KC_RETRY_MAX_NS; then
+ * the I/O fails with that error. */
+#define KC_MAX_RETRIES 10
+#define KC_RETRY_MIN_NS 1000000ull       /* 1 ms */
+#define KC_RETRY_MAX_NS 100000000ull     /* 100 ms */
 
 struct kc_job {
 	struct kc_job *next;
@@ -139,6 +149,10 @@ struct kc_job {
 	bool stop;                    /* an error without IGNORE_ERROR: start nothing new */
 	bool queued;                  /* on the client's queue */
 	bool offload;                 /* sub-jobs copy in the kernel (copy_file_range) */
+	bool cancelled;               /* stopped by kcopyd_client_cancel() */
+	bool failed;                  /* stopped by an error */
+	uint64_t seq;                 /* submission number (kc->submit_seq), for cancel */
+	uint64_t epoch;               /* kc->wait_epoch it counts in, for kcopyd_client_wait */
 	unsigned int num_dests;
 	unsigned int live;            /* mask of destinations still written */
 	unsigned int write_err;
@@ -228,6 +242,15 @@ struct kcopyd_client {
 	struct kc_io *completed;      /* I/Os finished by an endpoint itself (kc_io_defer) */
 	bool sleeping;                /* engine is (about to be) blocked in wait() */
 	bool exiting;
+	/* kcopyd_client_wait() waits for "every job submitted before the call":
+	 * jobs count in the epoch current when they were submitted (a job
+	 * submitted from a callback counts in its parent's), and a waiter
+	 * closes the current epoch and waits for it to drain.  At most two
+	 * epochs are open at once: a waiter first waits for the older one. */
+	uint64_t wait_epoch;
+	uint64_t epoch_jobs[2];       /* outstanding jobs of epochs wait_epoch-1, wait_epoch (by parity) */
+	uint64_t submit_seq;          /* jobs (not prepared callbacks) submitted so far */
+	uint64_t cancel_upto;         /* kcopyd_client_cancel: jobs with seq <= this stop */
 
 	/* --- owned by the engine thread --- */
 	const struct kc_backend_ops *backend;
@@ -245,13 +268,42 @@ struct kcopyd_client {
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0 */
 	bool punt_writes;                     /* buffered writes on io_uring's workers */
 	uint64_t rate;                        /* bytes per second, 0 = unlimited */
-	int64_t rate_tokens;
+	uint64_t rate_tokens;                 /* bytes the throttle lets go now */
 	uint64_t rate_stamp_ns;
+	struct kc_io *timers;                 /* I/Os waiting to be retried, by retry_at */
+	uint64_t cancel_seen;                 /* the cancel_upto last applied */
+	uint64_t cb_epoch;                    /* epoch of the job whose callback runs */
+	bool in_callback;
+	unsigned int test_uring;              /* KCOPYD_TEST_URING: KC_TEST_* bits */
 
 	struct kcopyd_stats stats;    /* written by the engine, read with atomics */
 };
 
+/* KCOPYD_TEST_URING=noextarg,cqsmall,ebusy,nodrop,noprobe (tests only, undocumented
+ * for users): force the io_uring paths that only older kernels take. */
+#define KC_TEST_NOEXTARG (1u << 0)    /* act as if IORING_FEAT_EXT_ARG were missing */
+#define KC_TEST_CQSMALL  (1u << 1)    /* a tiny ring: the CQ overflows */
+#define KC_TEST_EBUSY    (1u << 2)    /* every other submit fails with -EBUSY first */
+#define KC_TEST_NODROP   (1u << 3)    /* act as if IORING_FEAT_NODROP were missing */
+#define KC_TEST_NOPROBE  (1u << 4)    /* act as if the kernel had no opcode probe (< 5.6) */
+
+/* What the io_uring backend went through, for the tests of those paths
+ * (all 0 on the thread engine). */
+struct kc_uring_counts {
+	uint64_t ebusy;               /* submits that failed with -EBUSY */
+	uint64_t held;                /* requests held back for room in the CQ */
+	uint64_t timed_waits;         /* waits with a timeout */
+	uint64_t timeout_cqes;        /* liburing's own timeout completions skipped */
+	uint64_t overflows;           /* reaps that found the CQ overflowed */
+};
+void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out);
+
+/* errno is the caller's: every public function keeps it as it found it. */
+#define KC_ERRNO_SAVE int kc_saved_errno_ = errno
+#define KC_ERRNO_RESTORE (errno = kc_saved_errno_)
+
 /* engine.c */
+void kc_client_wake(struct kcopyd_client *kc);
 void *kc_engine_main(void *arg);
 void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res);
 void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res);

@@ -22,13 +22,14 @@ static const char *const public_functions[] = {
 	"kcopyd_bdev_can_zero", "kcopyd_bdev_flush", "kcopyd_client_wait", "kcopyd_client_engine",
 	"kcopyd_client_set_sub_job_size", "kcopyd_client_set_queue_depth",
 	"kcopyd_client_set_rate", "kcopyd_client_stats", "kcopyd_copy_ex", "kcopyd_zero_ex",
-	"kcopyd_prepare_callback", "kcopyd_do_callback", "kcopyd_version",
+	"kcopyd_prepare_callback", "kcopyd_do_callback", "kcopyd_version", "kcopyd_client_cancel",
 };
 
 /* Internal functions of lib/internal.h: never exported. */
 static const char *const internal_functions[] = {
 	"kc_pool_init", "kc_pool_alloc", "kc_pool_free", "kc_engine_main", "kc_io_complete",
 	"kc_fail", "kc_now_ns", "kc_backend_uring", "kc_backend_threads", "kc_endpoint_file",
+	"kc_client_wake", "kc_uring_counts",
 };
 
 int main(void)

@@ -105,7 +105,8 @@ static void enospc_one_of_three(unsigned int flags, unsigned int iter)
 	const uint64_t total = count * 512;
 	const uint64_t bad_rel = 700 * 1024 + 1234;              /* first bad byte, in the job */
 	const uint64_t bad_chunk = bad_rel / S;
-	const bool ignore = flags & KCOPYD_IGNORE_ERROR, seq = flags & KCOPYD_WRITE_SEQ;
+	/* WRITE_SEQ clears IGNORE_ERROR, as in the kernel. */
+	const bool seq = flags & KCOPYD_WRITE_SEQ, ignore = (flags & KCOPYD_IGNORE_ERROR) && !seq;
 	struct kc_fault_rule rule = { KC_FAULT_WRITE, dsec[1] * 512 + bad_rel, FILE_BYTES, -ENOSPC };
 	struct kc_fault_config good = { .short_pct = 30, .delay_max_us = 200 };
 	struct kc_fault_config bad = { .rules = &rule, .num_rules = 1, .delay_max_us = 200 };
@@ -465,7 +466,9 @@ static void thirty_two(unsigned int flags)
 static void read_and_write(void)
 {
 	const sector_t count = 1024;                 /* 8 chunks of 64 KiB */
-	const unsigned int flags = KCOPYD_IGNORE_ERROR | KCOPYD_WRITE_SEQ;
+	/* Not WRITE_SEQ, which clears IGNORE_ERROR: then the other chunks of
+	 * destination 1 may or may not have been written before chunk 5 failed. */
+	const unsigned int flags = KCOPYD_IGNORE_ERROR;
 	struct kc_fault_rule rr = { KC_FAULT_READ, 2 * S + 100, 2 * S + 101, -EILSEQ };
 	struct kc_fault_rule wr = { KC_FAULT_WRITE, 5 * S + 4096, 5 * S + 4097, -EDQUOT };
 	struct kc_fault_config scfg = { .rules = &rr, .num_rules = 1, .delay_max_us = 200 };
@@ -505,9 +508,11 @@ static void read_and_write(void)
 	for (unsigned int d = 0; d < 3; d++) {
 		kcopyd_bdev_close(dst[d]);
 		for (unsigned int k = 0; k < 8; k++) {
-			bool want_old = k == 2 || (d == 1 && k >= 5);
+			bool want_old = k == 2 || (d == 1 && k == 5);
 			const uint8_t *want = want_old ? old[d] + k * S : src_data + k * S;
 
+			if (d == 1 && k != 2 && k != 5 && range_is(path[d], k * S, old[d] + k * S, S))
+				continue;
 			if (!range_is(path[d], k * S, want, S))
 				FAIL("destination %u chunk %u should hold the %s", d, k,
 				     want_old ? "old contents" : "source");

@@ -511,7 +511,8 @@ static const char *cls_str(int c)
 static void check_data(struct job *j, uint64_t S)
 {
 	const uint64_t total = j->count * 512, nchunks = (total + S - 1) / S;
-	const bool ignore = j->flags & KCOPYD_IGNORE_ERROR, seq = j->flags & KCOPYD_WRITE_SEQ;
+	/* WRITE_SEQ clears IGNORE_ERROR, as in the kernel. */
+	const bool seq = j->flags & KCOPYD_WRITE_SEQ, ignore = (j->flags & KCOPYD_IGNORE_ERROR) && !seq;
 	bool any_fault = j->read_events != 0;
 	uint64_t first_fault_chunk = nchunks;     /* lowest chunk with any fault */
 	uint8_t *got = ru_malloc(total);

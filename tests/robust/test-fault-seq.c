@@ -69,7 +69,8 @@ static void run_case(const struct scase *c, unsigned int iter)
 {
 	const uint64_t S = chunk_size(c->sub, c->pages), total = JOB_SECTORS * 512ull;
 	const unsigned int nchunks = (unsigned int)((total + S - 1) / S);
-	const bool ignore = c->flags & KCOPYD_IGNORE_ERROR, seq = c->flags & KCOPYD_WRITE_SEQ;
+	/* WRITE_SEQ clears IGNORE_ERROR, as in the kernel. */
+	const bool seq = c->flags & KCOPYD_WRITE_SEQ, ignore = (c->flags & KCOPYD_IGNORE_ERROR) && !seq;
 	struct kc_fault_rule rules[MAX_CHUNKS];
 	struct kc_fault_config scfg = { 0 }, dcfg = { 0 };
 	bool failing[MAX_CHUNKS] = { false };

@@ -166,7 +166,8 @@ static void rule_on_two(unsigned int flags)
 {
 	const sector_t count = 2048, dsec[NDESTS] = { 0, 1, 99 };
 	const uint64_t total = count * 512, bad_rel = 9 * S + 4321, bad_chunk = bad_rel / S;
-	const bool ignore = flags & KCOPYD_IGNORE_ERROR, seq = flags & KCOPYD_WRITE_SEQ;
+	/* WRITE_SEQ clears IGNORE_ERROR, as in the kernel. */
+	const bool seq = flags & KCOPYD_WRITE_SEQ, ignore = (flags & KCOPYD_IGNORE_ERROR) && !seq;
 	struct kc_fault_rule rule = { KC_FAULT_WRITE, dsec[2] * 512 + bad_rel, FILE_BYTES, -EIO };
 	struct kc_fault_config good = { .short_pct = 30, .delay_max_us = 200 };
 	struct kc_fault_config bad = { .rules = &rule, .num_rules = 1, .delay_max_us = 200 };
