@@ -59,6 +59,9 @@ struct options {
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *first_error(void);
 int setup_failed(const struct options *o);
+/* fflush(stdout), keeping the errno of its first failure for the message
+ * main() gives at the end. */
+void flush_stdout(void);
 /* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGUSR2 and SIGXCPU stop a run
  * cleanly: the handler only records the signal; the run polls it.  A second
  * one exits at once with the last words set here ("" or NULL: none).

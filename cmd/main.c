@@ -4,6 +4,7 @@
  * libkcopyd.  See kcopyd(1).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,7 +100,13 @@ static void on_stop(int sig)
 			say("\r\033[K", 4);         /* rub out a progress line */
 		say("kcopyd: ", 8);
 		say(name, strlen(name));
-		say(" again: exiting at once", 23);
+		if (sig == caught) {
+			say(" again", 6);
+		} else {
+			say(" after ", 7);
+			say(signal_name(caught), strlen(signal_name(caught)));
+		}
+		say(": exiting at once", 17);
 		say(last_words, (size_t)last_words_len);
 		say("\n", 1);
 		_exit(128 + sig);
@@ -190,12 +197,20 @@ void signals_last_words(const char *fmt, ...)
 
 /* Standard output is where the summary and the JSON go: a failure to write
  * it (a closed pipe, a full disk) is said, and the exit code is not 0. */
+static int stdout_errno;
+
+void flush_stdout(void)
+{
+	if (fflush(stdout) && !stdout_errno)
+		stdout_errno = errno;
+}
+
 static int check_stdout(int code)
 {
-	int err = 0;
+	int err;
 
-	if (fflush(stdout))
-		err = errno;
+	flush_stdout();
+	err = stdout_errno;
 	if (!err && !ferror(stdout))
 		return code;
 	errmsg("standard output: cannot write the %s: %s", code == EXIT_SETUP ? "error" : "summary",
@@ -203,10 +218,31 @@ static int check_stdout(int code)
 	return code == EXIT_OK ? EXIT_FAILED : code;
 }
 
+/* Started with standard input, output or error closed, the first devices
+ * opened would take their numbers, and the summary would be written into
+ * one.  /dev/null read-only fills them: output to it fails, and is said. */
+static void fill_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nfd = open("/dev/null", O_RDONLY);
+		if (nfd >= 0 && nfd != fd) {
+			dup2(nfd, fd);
+			close(nfd);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
-	int ret = parse_options(argc, argv, &o);
+	int ret;
+
+	fill_std_fds();
+	ret = parse_options(argc, argv, &o);
 
 	if (ret > 0)
 		return EXIT_OK;

@@ -344,7 +344,7 @@ int report_finish(struct report *rep)
 		print_json(rep, code);
 	else if (!rep->o->quiet)
 		print_summary(rep);
-	fflush(stdout);
+	flush_stdout();
 	return code;
 }
 

@@ -59,10 +59,21 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 {
 	int ret = kcopyd_client_create(o->pages, kc);
 
-	if (ret) {
+	/* Resource limits a shell user meets here, named as such. */
+	if (ret == -ENOMEM)
+		errmsg("cannot start the copy engine: no memory for its %u pages of buffers "
+		       "(%u KiB; ulimit -v? a smaller --pages?): %s", o->pages, o->pages * 4,
+		       strerror(-ret));
+	else if (ret == -EAGAIN)
+		errmsg("cannot start the copy engine: it cannot create its thread "
+		       "(ulimit -u or -v?): %s", strerror(-ret));
+	else if (ret == -EMFILE || ret == -ENFILE)
+		errmsg("cannot start the copy engine: out of file descriptors (ulimit -n?): %s",
+		       strerror(-ret));
+	else if (ret)
 		errmsg("cannot start the copy engine (--pages %u): %s", o->pages, strerror(-ret));
+	if (ret)
 		return -1;
-	}
 	if (o->sub_job_size && (ret = kcopyd_client_set_sub_job_size(*kc, o->sub_job_size)))
 		errmsg("--sub-job-size %u: %s", o->sub_job_size, strerror(-ret));
 	else if (o->queue_depth && (ret = kcopyd_client_set_queue_depth(*kc, o->queue_depth)))
