@@ -205,6 +205,7 @@ struct runner {
 	struct dev_snap src_snap, dest_snap[MAX_DESTS];
 	bool src_changed;
 	char src_change[160];                    /* what changed in the source, or "" */
+	double last_watch;                       /* when the devices were last looked at */
 };
 struct span {
 	bool zero;
@@ -226,7 +227,8 @@ uint64_t runner_progress(struct runner *r);
 void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst_off,
 		 uint64_t len);
 void runner_flush(struct runner *r);
-/* Range bytes this run moved: read (or zeroed) rather than skipped. */
+/* Bytes this run moved: a copy's range bytes read or zeroed (not skipped,
+ * not done before a resume); zeroing's bytes zeroed over destinations. */
 uint64_t runner_moved(struct runner *r, const struct kcopyd_stats *st);
 /* At the end: did the source or a destination change under the run?  Says
  * so (errmsg), fills r->src_change and each device's changed. */

@@ -165,10 +165,13 @@ static void print_summary(const struct report *rep)
 		printf("copied %s from %s to %u of %u destinations in %.2f s (%s)%s\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, ok, r->ndests,
 		       rep->seconds, re, fl);
+	else if (rep->src && r->ndests == 1)
+		printf("failed to copy %s from %s to %s in %.2f s (%s)\n",
+		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->dests[0].path,
+		       rep->seconds, re);
 	else if (rep->src)
-		printf("failed to copy %s from %s to %s%u destination%s in %.2f s (%s)%s\n",
-		       human_size(rep->bytes, b, sizeof(b)), rep->src->path,
-		       r->ndests == 1 ? "" : "any of the ", r->ndests, r->ndests == 1 ? "" : "s",
+		printf("failed to copy %s from %s to any of the %u destinations in %.2f s (%s)%s\n",
+		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->ndests,
 		       rep->seconds, re, fl);
 	else if (ok == r->ndests)
 		printf("zeroed %s on %u destination%s in %.2f s (%s)\n",
@@ -177,9 +180,10 @@ static void print_summary(const struct report *rep)
 	else if (ok)
 		printf("zeroed %s on %u of %u destinations in %.2f s (%s)%s\n",
 		       human_size(ok_bytes, b, sizeof(b)), ok, r->ndests, rep->seconds, re, fl);
+	else if (r->ndests == 1)
+		printf("failed to zero %s in %.2f s (%s)\n", r->dests[0].path, rep->seconds, re);
 	else
-		printf("failed to zero %s%u destination%s in %.2f s (%s)%s\n",
-		       r->ndests == 1 ? "" : "any of the ", r->ndests, r->ndests == 1 ? "" : "s",
+		printf("failed to zero any of the %u destinations in %.2f s (%s)%s\n", r->ndests,
 		       rep->seconds, re, fl);
 	if (rep->log && rep->resumed)
 		printf("  resumed with the log %s: %s were done already; this run moved %s\n",

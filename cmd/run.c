@@ -432,14 +432,22 @@ static void report_new_failures(struct runner *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+static void watch(struct runner *r, bool say);
+
 void runner_tick(struct runner *r)
 {
 	pthread_mutex_lock(&r->lock);
 	check_signal(r);
 	pthread_mutex_unlock(&r->lock);
+	double now = now_seconds();
+
 	if (r->tk)
 		runner_checkpoint(r, false);
 	report_new_failures(r);
+	if (now - r->last_watch >= TICK_NS / 1e9) {
+		r->last_watch = now;
+		watch(r, false);
+	}
 	if (status_requested())
 		progress_status(&r->prog, r->src ? "copied" : "zeroed", runner_progress(r));
 	if (r->prog.on)
@@ -451,7 +459,8 @@ uint64_t runner_moved(struct runner *r, const struct kcopyd_stats *st)
 	uint64_t moved;
 
 	pthread_mutex_lock(&r->lock);
-	moved = r->src ? st->bytes_read + r->zeroed_range + r->tail_range : r->done_bytes;
+	moved = r->src ? st->bytes_read + r->zeroed_range + r->tail_range
+		: st->bytes_zeroed + st->bytes_written + r->tail_written;
 	pthread_mutex_unlock(&r->lock);
 	return moved;
 }
@@ -652,25 +661,40 @@ static bool source_written(const struct runner *r)
 	return false;
 }
 
-void runner_check_changes(struct runner *r)
+/* Look for changes: at every tick (a file cut short and then rewritten by
+ * our own later writes would look whole at the end) and at the end.  The
+ * first change seen of each device is kept; say tells it now. */
+static void watch(struct runner *r, bool say)
 {
 	const char *during = r->src ? "the copy" : "the zeroing";
 
-	if (r->src && snap_changed(r->src, &r->src_snap, r->src->size, !source_written(r),
-				   r->src_change, sizeof(r->src_change))) {
+	if (r->src && !r->src_changed &&
+	    snap_changed(r->src, &r->src_snap, r->src->size, !source_written(r), r->src_change,
+			 sizeof(r->src_change)))
 		r->src_changed = true;
-		errmsg("%s: changed during %s: %s; the copy may not match it", r->src->path, during,
-		       r->src_change);
-	}
 	/* We write the destinations, so only their sizes are ours to know:
 	 * a file ends as large as set-up made it. */
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		struct device *d = &r->dests[i];
 
-		if (snap_changed(d, &r->dest_snap[i], NOT_SET, false, d->changed, sizeof(d->changed)))
-			errmsg("%s: changed during %s by someone else: %s", d->path, during,
-			       d->changed);
+		if (!d->changed[0])
+			snap_changed(d, &r->dest_snap[i], NOT_SET, false, d->changed,
+				     sizeof(d->changed));
 	}
+	if (!say)
+		return;
+	if (r->src_changed)
+		errmsg("%s: changed during %s: %s; the copy may not match it", r->src->path, during,
+		       r->src_change);
+	for (unsigned int i = 0; i < r->ndests; i++)
+		if (r->dests[i].changed[0])
+			errmsg("%s: changed during %s by someone else: %s", r->dests[i].path, during,
+			       r->dests[i].changed);
+}
+
+void runner_check_changes(struct runner *r)
+{
+	watch(r, true);
 }
 
 int runner_track(struct runner *r, struct copylog *log, double interval)
