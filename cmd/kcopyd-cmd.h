@@ -9,9 +9,13 @@
  * library a bounded window at a time, records each destination's first
  * failure from the job callbacks, and finishes with the tail that is not a
  * whole number of blocks, the flush and the report (report.c).
- * SIGINT and SIGTERM (main.c) only set a flag that the run polls: it stops
- * submitting, lets the jobs in flight finish, flushes, saves the copy log
- * (copy --log, copylog.c) and exits 128 + the signal.
+ * Stop signals (main.c: SIGINT, SIGTERM, SIGHUP, ...) only set a flag that
+ * the run polls: it stops submitting, cancels the library's queued jobs
+ * (kcopyd_client_cancel, so --rate does not delay the stop), lets the
+ * sub-jobs in flight finish, flushes, saves the copy log (copy --log,
+ * copylog.c) and exits 128 + the signal; a second one exits at once.
+ * At every tick and at the end the run also looks for a source or a
+ * destination changed under it (snap_take/snap_changed, run.c).
  */
 #ifndef KCOPYD_CMD_H
 #define KCOPYD_CMD_H
