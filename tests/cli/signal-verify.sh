@@ -20,12 +20,27 @@ slow() {
 	local sig=$1 after=$2; shift 2
 	strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=400000 \
 		"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
-	local spid=$! pid="" t0 i
+	local spid=$! pid="" t0 i cgt
 	for ((i = 0; i < 100; i++)); do
 		[ -n "$pid" ] && break
 		pid=$(pgrep -P "$spid" -x kcopyd); sleep 0.02
 	done
 	[ -n "$pid" ] || fail "kcopyd did not start under strace"
+	# Started: its SIGINT handler is in place (the dynamic loader's reads
+	# are slowed too).
+	for ((i = 0; i < 1000; i++)); do
+		cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
+		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
+		sleep 0.01
+	done
+	if [ "$after" = copied ]; then
+		# copy --verify: the read-back starts once the copy is whole.
+		for ((i = 0; i < 1000; i++)); do
+			cmp -s src a && break
+			sleep 0.03
+		done
+		after=0.3
+	fi
 	sleep "$after"
 	t0=$(ms)
 	kill -s "$sig" "$pid"
@@ -48,7 +63,7 @@ json_is 'j["destinations"][0]["status"]' failed
 json_is 'j["bytes_compared"] < j["bytes"]' True
 
 rm -f a
-slow INT 1.5 copy --verify src a
+slow INT copied copy --verify src a
 [ "$rc" -eq 130 ] || { cat "$T/err"; fail "copy --verify SIGINT: exit $rc"; }
 [ "$took" -lt 3000 ] || fail "copy --verify: SIGINT took $took ms"
 err_has "a: not verified: interrupted (SIGINT)"
