@@ -44,6 +44,18 @@ cp src b
 "$KCOPYD" copy --json src b >&- 2>"$T/err"
 same src b
 
+# A progress line on a pipe whose reader is gone: no death, the copy whole.
+rm -f a
+"$PY" - "$KCOPYD" <<'PYEOF' || fail "progress on a broken pipe"
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run([sys.argv[1], "copy", "--progress", "--rate", "8M", "src", "a"],
+                   stdout=subprocess.DEVNULL, stderr=w)
+sys.exit(p.returncode != 0)
+PYEOF
+same src a
+
 # A set-up error's JSON that cannot be written keeps exit 2.
 "$KCOPYD" copy --json nonexistent a >/dev/full 2>"$T/err"
 rc=$?
