@@ -24,8 +24,13 @@ cp orig d
 ( ulimit -f 4096; exec "$KCOPYD" copy --json src d ) >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 1 ] || { cat "$T/err"; fail "ulimit -f, existing file: exit $rc, expected 1"; }
-err_has "d: write failed at byte 4194304: File too large"
-json_is 'j["destinations"][0]["first_failing_offset"]' 4194304
+# (The first write that failed is at the limit or, when the sub-job there
+# was still reading as another past it failed, in a later sub-job: the
+# library reports the first failed write.)
+at=$(grep -oE 'd: write failed at byte [0-9]+: File too large' "$T/err" | grep -oE '[0-9]+' | head -1)
+[ -n "$at" ] && [ "$at" -ge $((4 * mib)) ] && [ $((at % (512 * 1024))) -eq 0 ] ||
+	{ cat "$T/err"; fail "ulimit -f: no EFBIG at the limit"; }
+json_is 'j["destinations"][0]["first_failing_offset"]' "$at"
 json_is '"File too large" in j["destinations"][0]["error"]' True
 cmp -n $((4 * mib)) src d || fail "ulimit -f: the bytes below the limit differ"
 cmp -i $((4 * mib)) orig d || fail "ulimit -f: the bytes past the limit were changed"
@@ -86,6 +91,8 @@ fi
 # ulimit -u 1 (as an unprivileged user: root is not held to it).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	chmod 755 "$T"; mkdir -m 777 u && cp src u/src && chmod 644 u/src
+	# (LeakSanitizer needs a thread of its own: none in an ASan build.)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 		bash -c 'ulimit -u 1; exec "$0" copy u/src u/new' "$KCOPYD" >"$T/out" 2>"$T/err"
 	rc=$?
