@@ -107,6 +107,8 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 
 	p->have_moved = true;
 	p->moved = 0;
+	/* A copy ends before its read-back: only the comparison is cut short. */
+	signals_last_words("; the comparison was not finished: the destinations are not verified");
 	if (!want || !buf) {
 		free(want);
 		free(buf);
@@ -265,6 +267,7 @@ int cmd_verify(struct options *o)
 	char src_change[160] = "";
 	struct progress p;
 	int code = EXIT_SETUP, sig;
+	bool changed;
 	double t0;
 
 	if (n > MAX_DESTS) {
@@ -283,8 +286,9 @@ int cmd_verify(struct options *o)
 		t0 = now_seconds();
 		progress_init(&p, progress_wanted(o), len);
 		compare_ranges(&src, off, dests, n, dst_off, len, &p);
+		changed = check_changes(&src, &ss, dests, ds, n, src_change, sizeof(src_change));
 		code = report(o, &src, dests, n, len);
-		if (check_changes(&src, &ss, dests, ds, n, src_change, sizeof(src_change)))
+		if (changed)
 			code = EXIT_FAILED;
 		sig = signal_caught();
 		if (sig) {

@@ -65,6 +65,16 @@ for sig in INT TERM HUP QUIT ALRM USR2 XCPU; do
 	echo "SIG$sig: exit $rc after $took ms; $na and $nb sub-jobs copied"
 done
 
+# A hang-up ignored at the start (nohup) stays ignored.
+rm -f a
+( trap '' HUP; exec "$KCOPYD" copy --rate 8M src a ) >"$T/out" 2>"$T/err" </dev/null &
+pid=$!
+sleep 0.2; kill -HUP $pid
+wait $pid
+rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/err"; fail "nohup: SIGHUP stopped it (exit $rc)"; }
+same src a
+
 # --json says which signal.
 rm -f a
 stopped HUP copy --json --rate 10K src a

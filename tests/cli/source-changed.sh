@@ -73,6 +73,34 @@ during 'head -c 1M /dev/urandom >>z' zero --rate 4M z
 [ "$rc" -eq 1 ] || { cat "$T/err"; fail "zero, grown: exit $rc, expected 1"; }
 err_has "z: changed during the zeroing by someone else: its size went from $((4 * mib)) to $((5 * mib)) bytes"
 
+# kcopyd verify reads both sides: a change of either is reported (its reads
+# slowed by strace, where there is one, so that the change falls inside).
+if command -v strace >/dev/null &&
+   strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=1000 true 2>/dev/null; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"   # no LSan under ptrace
+	random src $((16 * mib)); cp src same
+	strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=300000 \
+		"$KCOPYD" verify --json src same >"$T/out" 2>"$T/err" &
+	spid=$! pid=
+	for ((i = 0; i < 500; i++)); do          # started: its handlers are in place
+		[ -n "$pid" ] || pid=$(pgrep -P "$spid" -x kcopyd)
+		cgt=$([ -n "$pid" ] && sed -n 's/^SigCgt:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
+		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
+		sleep 0.01
+	done
+	sleep 1
+	touch same
+	pid=$spid
+	wait $pid
+	rc=$?
+	[ "$rc" -eq 1 ] || { cat "$T/err"; fail "verify, destination touched: exit $rc, expected 1"; }
+	err_has "same: changed during the verify: it was modified (mtime)"
+	json_is 'j["destinations"][0]["status"]' failed
+	json_is 'j["destinations"][0]["changed"] is not None' True
+else
+	echo "verify: skipped (no strace)"
+fi
+
 # Nothing changed: no word of it, exit 0.
 random src $size
 rm -f a
