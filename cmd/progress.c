@@ -119,12 +119,13 @@ void progress_status(struct progress *p, const char *verb, uint64_t done)
 {
 	char h[32], r[32];
 	double secs = now_seconds() - p->start;
+	uint64_t moved = p->have_moved ? p->moved : done;   /* the rate: not what a resume skipped */
 
 	progress_clear(p);
-	if (done && secs >= 0.001)
+	if (moved && secs >= 0.001)
 		fprintf(stderr, "kcopyd: %llu bytes (%s) %s, %.3f s, %s/s\n",
 			(unsigned long long)done, human_size(done, h, sizeof(h)), verb, secs,
-			human_size((uint64_t)((double)done / secs), r, sizeof(r)));
+			human_size((uint64_t)((double)moved / secs), r, sizeof(r)));
 	else
 		fprintf(stderr, "kcopyd: %llu bytes (%s) %s, %.3f s\n", (unsigned long long)done,
 			human_size(done, h, sizeof(h)), verb, secs);
