@@ -21,7 +21,10 @@ void json_begin(struct json *j, FILE *f)
 void json_end(struct json *j)
 {
 	fputs("}\n", j->f);
-	fflush(j->f);
+	if (j->f == stdout)
+		flush_stdout();
+	else
+		fflush(j->f);
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0. */

@@ -9,9 +9,13 @@
  * library a bounded window at a time, records each destination's first
  * failure from the job callbacks, and finishes with the tail that is not a
  * whole number of blocks, the flush and the report (report.c).
- * SIGINT and SIGTERM (main.c) only set a flag that the run polls: it stops
- * submitting, lets the jobs in flight finish, flushes, saves the copy log
- * (copy --log, copylog.c) and exits 128 + the signal.
+ * Stop signals (main.c: SIGINT, SIGTERM, SIGHUP, ...) only set a flag that
+ * the run polls: it stops submitting, cancels the library's queued jobs
+ * (kcopyd_client_cancel, so --rate does not delay the stop), lets the
+ * sub-jobs in flight finish, flushes, saves the copy log (copy --log,
+ * copylog.c) and exits 128 + the signal; a second one exits at once.
+ * At every tick and at the end the run also looks for a source or a
+ * destination changed under it (snap_take/snap_changed, run.c).
  */
 #ifndef KCOPYD_CMD_H
 #define KCOPYD_CMD_H
@@ -21,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "kcopyd.h"
 
@@ -58,11 +63,19 @@ struct options {
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *first_error(void);
 int setup_failed(const struct options *o);
-/* SIGINT and SIGTERM stop a run cleanly: the handler only records the
- * signal (and restores the default, so a second one kills); the run loop
- * polls it.  Returns the signal caught, or 0. */
+/* fflush(stdout), keeping the errno of its first failure for the message
+ * main() gives at the end. */
+void flush_stdout(void);
+/* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGUSR2 and SIGXCPU stop a run
+ * cleanly: the handler only records the signal; the run polls it.  A second
+ * one exits at once with the last words set here ("" or NULL: none).
+ * SIGUSR1 asks for a status line (status_requested() says so once).
+ * signal_caught() returns the first signal caught, or 0. */
 void signals_install(void);
 int signal_caught(void);
+const char *signal_name(int sig);
+bool status_requested(void);
+void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* options.c */
 int parse_size(const char *s, uint64_t *out);
@@ -117,7 +130,23 @@ struct device {
 	uint64_t diff_off;
 	const char *note;            /* why it did not complete, when no errno */
 	bool reported;               /* its failure was printed already */
+	char changed[160];           /* what changed under the run, or "" */
 };
+
+/* What a device looked like, to tell at the end whether it changed during
+ * the run ("file changed as we read it").  Sizes of every device; times of
+ * files that the run does not write itself. */
+struct dev_snap {
+	bool valid;
+	uint64_t size;
+	struct timespec mtime, ctime;
+	bool is_file;
+};
+void snap_take(const struct device *d, struct dev_snap *s);
+/* Describe in buf what differs now from s (size against expect_size unless
+ * that is NOT_SET, times only with times); returns true if anything does. */
+bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t expect_size,
+		  bool times, char *buf, size_t size);
 
 /* device.c */
 int read_sysfs(const char *dir, const char *name, char *buf, size_t size);
@@ -147,16 +176,23 @@ const char *unusable_type(mode_t mode);
 /* progress.c */
 struct progress {
 	bool on;
+	bool stopped;                            /* the drawing failed: stderr is gone */
 	uint64_t total;
 	double start, last_draw, last_t, rate;
 	uint64_t last_bytes;
 	int drawn;
+	/* Set by whoever knows it (runner_progress): bytes really moved so
+	 * far, which the rate is computed over (not a resume's skipped part). */
+	bool have_moved;
+	uint64_t moved;
 };
 bool progress_wanted(const struct options *o);
 void progress_init(struct progress *p, bool on, uint64_t total);
 void progress_update(struct progress *p, uint64_t done, bool force);
 void progress_end(struct progress *p, uint64_t done);
 void progress_clear(struct progress *p);
+/* SIGUSR1: one dd-style line, "N bytes (H) VERB, S s, R/s", on stderr. */
+void progress_status(struct progress *p, const char *verb, uint64_t done);
 
 /* run.c: streams jobs into the library and gathers their results. */
 struct runner {
@@ -178,9 +214,18 @@ struct runner {
 	uint64_t read_off;
 	struct progress prog;
 	double started;
-	int signal;                              /* SIGINT/SIGTERM that stopped the run, or 0 */
+	int signal;                              /* the stop signal that ended the run, or 0 */
+	bool cancelled;                          /* kcopyd_client_cancel was called */
 	uint64_t tail_written;                   /* bytes runner_tail wrote, over destinations */
+	uint64_t tail_range;                     /* range bytes runner_tail did */
+	uint64_t zeroed_range;                   /* copy: range bytes of zero jobs completed */
+	unsigned int dest_jobs[MAX_DESTS];       /* jobs in flight per destination */
 	struct tracker *tk;                      /* copy --log: chunks done, or NULL */
+	const char *log_path;                    /* copy --log FILE, or NULL */
+	struct dev_snap src_snap, dest_snap[MAX_DESTS];
+	bool src_changed;
+	char src_change[160];                    /* what changed in the source, or "" */
+	double last_watch;                       /* when the devices were last looked at */
 };
 struct span {
 	bool zero;
@@ -202,6 +247,14 @@ uint64_t runner_progress(struct runner *r);
 void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst_off,
 		 uint64_t len);
 void runner_flush(struct runner *r);
+/* Bytes this run moved: a copy's range bytes read or zeroed (not skipped,
+ * not done before a resume); zeroing's bytes zeroed over destinations. */
+uint64_t runner_moved(struct runner *r, const struct kcopyd_stats *st);
+/* At the end: did the source or a destination change under the run?  Says
+ * so (errmsg), fills r->src_change and each device's changed. */
+void runner_check_changes(struct runner *r);
+/* Lock not needed: the signal, if one came, that ends the run now. */
+int runner_stop_signal(struct runner *r);
 /* copy --log: follow which chunks of chunk bytes complete on which
  * destination; every interval seconds (and by runner_checkpoint(r, true))
  * flush the destinations, then record them in the log. */
@@ -224,6 +277,8 @@ void extent_init(struct extent_iter *it, const struct device *src, bool sparse,
 bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data);
 
 /* verify.c */
+/* Returns 0, -1 when the source could not be read, or a stop signal's
+ * number when one ended it (the destinations not yet compared get a note). */
 int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		   unsigned int n, uint64_t dst_off, uint64_t len, struct progress *p);
 
@@ -260,8 +315,9 @@ struct report {
 	bool resumed;                    /* the log existed */
 	uint64_t skipped_bytes;          /* done before this run, over destinations */
 	uint64_t resume_at;              /* first source byte not done everywhere (NOT_SET: all done) */
+	uint64_t moved;                  /* set by report_finish: bytes this run moved */
 };
-int report_finish(const struct report *rep);
+int report_finish(struct report *rep);
 void report_setup_error(const struct options *o);
 void device_print_failure(const struct device *d);
 

@@ -3,18 +3,22 @@
  * kcopyd: copy, zero, verify and inspect files and block devices with
  * libkcopyd.  See kcopyd(1).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "kcopyd-cmd.h"
 
 static char first_msg[512];
 
 void errmsg(const char *fmt, ...)
-	    {
-	    va_list ap;
+{
+	va_list ap;
 
 	va_start(ap, fmt);
 	if (!first_msg[0]) {
@@ -44,23 +48,119 @@ int setup_failed(const struct options *o)
 	return EXIT_SETUP;
 }
 
-static volatile sig_atomic_t caught;
+/* ---- signals ---------------------------------------------------------- */
 
-static void on_signal(int sig)
+/* Signals that stop a run: the handler only records the first one; the run
+ * polls it, cancels the library's jobs, saves what can be saved and exits
+ * 128 + the signal.  A second one exits at once (the user wants out now),
+ * saying what is left.  SIGUSR1 asks for a status line, as dd's users
+ * expect; SIGXFSZ, SIGPIPE, SIGTTOU and SIGTTIN are ignored, so that a
+ * write past ulimit -f fails with EFBIG, a closed pipe with EPIPE, and a
+ * background job writing to its terminal is not stopped. */
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGUSR2, SIGXCPU };
+static volatile sig_atomic_t caught, status_asked;
+static char last_words[1024];
+static volatile sig_atomic_t last_words_len;
+static bool stderr_tty;
+
+const char *signal_name(int sig)
 {
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGALRM: return "SIGALRM";
+	case SIGUSR2: return "SIGUSR2";
+	case SIGXCPU: return "SIGXCPU";
+	default: return "a signal";
+	}
+}
+
+static void say(const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDERR_FILENO, s, len);
+
+		if (n <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+static void on_stop(int sig)
+{
+	int saved = errno;
+
+	if (caught) {
+		const char *name = signal_name(sig);
+
+		if (stderr_tty)
+			say("\r\033[K", 4);         /* rub out a progress line */
+		say("kcopyd: ", 8);
+		say(name, strlen(name));
+		if (sig == caught) {
+			say(" again", 6);
+		} else {
+			say(" after ", 7);
+			say(signal_name(caught), strlen(signal_name(caught)));
+		}
+		say(": exiting at once", 17);
+		say(last_words, (size_t)last_words_len);
+		say("\n", 1);
+		_exit(128 + sig);
+	}
 	caught = sig;
+	errno = saved;
+}
+
+static void on_status(int sig)
+{
+	(void)sig;
+	status_asked = 1;
+}
+
+/* ulimit -t sets the soft and the hard CPU limit alike, and the kernel's
+ * SIGKILL at the hard limit cannot be caught: a soft limit one second below
+ * it gives a SIGXCPU, and so an orderly stop, first. */
+static void cpu_limit_margin(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_CPU, &rl) || rl.rlim_max == RLIM_INFINITY || rl.rlim_max < 2 ||
+	    rl.rlim_cur < rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max - 1;
+	setrlimit(RLIMIT_CPU, &rl);
 }
 
 void signals_install(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART | SA_RESETHAND;   /* a second signal kills */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&sa.sa_mask, stop_signals[i]);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_stop;
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+		/* nohup: a hang-up that was ignored stays ignored. */
+		if (stop_signals[i] == SIGHUP && sigaction(SIGHUP, NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(stop_signals[i], &sa, NULL);
+	}
+	sa.sa_handler = on_status;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGXFSZ, &sa, NULL);
+	sigaction(SIGTTOU, &sa, NULL);
+	sigaction(SIGTTIN, &sa, NULL);
+	cpu_limit_margin();
+	stderr_tty = isatty(STDERR_FILENO);
 }
 
 int signal_caught(void)
@@ -68,24 +168,98 @@ int signal_caught(void)
 	return caught;
 }
 
+bool status_requested(void)
+{
+	if (!status_asked)
+		return false;
+	status_asked = 0;
+	return true;
+}
+
+/* What a second stop signal prints after "exiting at once": set while the
+ * stop signals are blocked, so the handler never sees half a string. */
+void signals_last_words(const char *fmt, ...)
+{
+	sigset_t block, old;
+	va_list ap;
+	int n;
+
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&block, stop_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	va_start(ap, fmt);
+	n = fmt ? vsnprintf(last_words, sizeof(last_words), fmt, ap) : 0;
+	va_end(ap);
+	last_words_len = n < 0 ? 0 : n >= (int)sizeof(last_words) ? (int)sizeof(last_words) - 1 : n;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Standard output is where the summary and the JSON go: a failure to write
+ * it (a closed pipe, a full disk) is said, and the exit code is not 0. */
+static int stdout_errno;
+
+void flush_stdout(void)
+{
+	if (fflush(stdout) && !stdout_errno)
+		stdout_errno = errno;
+}
+
+static int check_stdout(int code)
+{
+	int err;
+
+	flush_stdout();
+	err = stdout_errno;
+	if (!err && !ferror(stdout))
+		return code;
+	errmsg("standard output: cannot write the %s: %s", code == EXIT_SETUP ? "error" : "summary",
+	       err ? strerror(err) : "write error");
+	return code == EXIT_OK ? EXIT_FAILED : code;
+}
+
+/* Started with standard input, output or error closed, the first devices
+ * opened would take their numbers, and the summary would be written into
+ * one.  /dev/null read-only fills them: output to it fails, and is said. */
+static void fill_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nfd = open("/dev/null", O_RDONLY);
+		if (nfd >= 0 && nfd != fd) {
+			dup2(nfd, fd);
+			close(nfd);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
-	int ret = parse_options(argc, argv, &o);
+	int ret;
+
+	fill_std_fds();
+	ret = parse_options(argc, argv, &o);
 
 	if (ret > 0)
 		return EXIT_OK;
 	if (ret < 0)
 		return setup_failed(&o);
-	/* A closed pipe on standard output must not kill a copy halfway. */
-	signal(SIGPIPE, SIG_IGN);
-	if (o.cmd == CMD_COPY || o.cmd == CMD_ZERO)
-		signals_install();
+	signals_install();
 	switch (o.cmd) {
-	case CMD_COPY: return cmd_copy(&o);
-	case CMD_ZERO: return cmd_zero(&o);
-	case CMD_VERIFY: return cmd_verify(&o);
-	case CMD_INFO: return cmd_info(&o);
+	case CMD_COPY: ret = cmd_copy(&o); break;
+	case CMD_ZERO: ret = cmd_zero(&o); break;
+	case CMD_VERIFY: ret = cmd_verify(&o); break;
+	case CMD_INFO: ret = cmd_info(&o); break;
+	default: ret = EXIT_SETUP; break;
 	}
-	return EXIT_SETUP;
+	/* info is too quick to poll: a stop signal is answered at its end. */
+	if (signal_caught() && ret < 128) {
+		errmsg("interrupted by %s", signal_name(signal_caught()));
+		ret = 128 + signal_caught();
+	}
+	return check_stdout(ret);
 }

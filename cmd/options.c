@@ -377,7 +377,8 @@ void usage(FILE *f)
 	      "  -V, --version        the version\n"
 	      "\n"
 	      "Exit status: 0 success, 1 a device failed or differs, 2 usage or set-up\n"
-	      "error (nothing was written), 130 or 143 stopped by SIGINT or SIGTERM.\n"
+	      "error (nothing was written), 128+N stopped by signal N (130 SIGINT,\n"
+	      "143 SIGTERM).  SIGUSR1 prints a status line.\n"
 	      "See kcopyd(1).\n", f);
 }
 

@@ -60,6 +60,27 @@ static void update_rate(struct progress *p, uint64_t done, double now)
 	p->last_bytes = done;
 }
 
+/* A job in the background of its terminal does not draw (and, SIGTTOU
+ * being ignored, is never stopped for drawing); brought back to the
+ * foreground it draws again. */
+static bool in_background(void)
+{
+	pid_t fg = tcgetpgrp(STDERR_FILENO);
+
+	return fg >= 0 && fg != getpgrp();
+}
+
+/* A progress line that cannot be written (the terminal closed, a pipe
+ * gone) is given up; the run goes on. */
+static void drawn(struct progress *p)
+{
+	if (fflush(stderr) || ferror(stderr)) {
+		clearerr(stderr);
+		p->on = false;
+		p->stopped = true;
+	}
+}
+
 void progress_update(struct progress *p, uint64_t done, bool force)
 {
 	char d[32], t[32], r[32], eta[32];
@@ -68,7 +89,11 @@ void progress_update(struct progress *p, uint64_t done, bool force)
 
 	if (!p->on || (!force && now - p->last_draw < REDRAW_S))
 		return;
-	update_rate(p, done, now);
+	if (in_background()) {
+		p->last_draw = now;
+		return;
+	}
+	update_rate(p, p->have_moved ? p->moved : done, now);
 	p->last_draw = now;
 	pct = p->total ? (unsigned int)((double)done * 100.0 / (double)p->total) : 100;
 	format_eta(eta, sizeof(eta),
@@ -76,8 +101,8 @@ void progress_update(struct progress *p, uint64_t done, bool force)
 	fprintf(stderr, "\r%s / %s  %3u%%  %s/s  %s left\033[K",
 		human_size(done, d, sizeof(d)), human_size(p->total, t, sizeof(t)), pct,
 		human_size((uint64_t)p->rate, r, sizeof(r)), eta);
-	fflush(stderr);
 	p->drawn = 1;
+	drawn(p);
 }
 
 /* Rub the line out before a message, so the two do not mix. */
@@ -87,6 +112,25 @@ void progress_clear(struct progress *p)
 		return;
 	fputs("\r\033[K", stderr);
 	p->drawn = 0;
+	drawn(p);
+}
+
+void progress_status(struct progress *p, const char *verb, uint64_t done)
+{
+	char h[32], r[32];
+	double secs = now_seconds() - p->start;
+	uint64_t moved = p->have_moved ? p->moved : done;   /* the rate: not what a resume skipped */
+
+	progress_clear(p);
+	if (moved && secs >= 0.001)
+		fprintf(stderr, "kcopyd: %llu bytes (%s) %s, %.3f s, %s/s\n",
+			(unsigned long long)done, human_size(done, h, sizeof(h)), verb, secs,
+			human_size((uint64_t)((double)moved / secs), r, sizeof(r)));
+	else
+		fprintf(stderr, "kcopyd: %llu bytes (%s) %s, %.3f s\n", (unsigned long long)done,
+			human_size(done, h, sizeof(h)), verb, secs);
+	fflush(stderr);
+	clearerr(stderr);
 }
 
 /* Leave a final line standing, with the average rate and the time taken:
@@ -94,10 +138,15 @@ void progress_clear(struct progress *p)
 void progress_end(struct progress *p, uint64_t done)
 {
 	char d[32], t[32], r[32], el[32];
+	uint64_t moved = p->have_moved ? p->moved : done;
 	double secs;
 
 	if (!p->on)
 		return;
+	if (in_background()) {
+		p->on = false;
+		return;
+	}
 	secs = now_seconds() - p->start;
 	if (secs < 60)
 		snprintf(el, sizeof(el), "%.1f s", secs);
@@ -106,7 +155,7 @@ void progress_end(struct progress *p, uint64_t done)
 	fprintf(stderr, "\r%s / %s  %3u%%  %s/s  %s elapsed\033[K\n",
 		human_size(done, d, sizeof(d)), human_size(p->total, t, sizeof(t)),
 		p->total ? (unsigned int)((double)done * 100.0 / (double)p->total) : 100,
-		human_size(secs > 0 ? (uint64_t)((double)done / secs) : 0, r, sizeof(r)), el);
-	fflush(stderr);
+		human_size(secs >= 0.001 ? (uint64_t)((double)moved / secs) : 0, r, sizeof(r)), el);
+	drawn(p);
 	p->on = false;
 }

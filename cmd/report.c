@@ -4,13 +4,15 @@
  * failed where (on standard error, naming the device and the byte offset),
  * then print the summary, for people or as one JSON object.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kcopyd-cmd.h"
 
-/* What went wrong with d, in words, or NULL when nothing did. */
+/* What went wrong with d, in words, or NULL when nothing did.  Every offset
+ * is a byte offset in d itself, the same one the JSON gives. */
 static const char *problem(const struct device *d, char *buf, size_t size)
 {
 	if (d->failed && d->err_off != NOT_SET)
@@ -21,8 +23,12 @@ static const char *problem(const struct device *d, char *buf, size_t size)
 	else if (d->differs)
 		snprintf(buf, size, "differs from the source at byte %llu",
 			 (unsigned long long)d->diff_off);
+	else if (d->note && d->err_off != NOT_SET)
+		snprintf(buf, size, "%s (from byte %llu on)", d->note, (unsigned long long)d->err_off);
 	else if (d->note)
 		snprintf(buf, size, "%s", d->note);
+	else if (d->changed[0])
+		snprintf(buf, size, "changed during the run by someone else: %s", d->changed);
 	else
 		return NULL;
 	return buf;
@@ -46,12 +52,14 @@ void device_print_failure(const struct device *d)
 static void mark_incomplete(const struct report *rep)
 {
 	struct runner *r = rep->r;
+	static char interrupted[64];
 	const char *why = r->read_failed ? "not completed: reading the source failed"
-		: r->signal == SIGINT ? "not completed: interrupted (SIGINT)"
-		: r->signal ? "not completed: interrupted (SIGTERM)"
+		: r->signal ? interrupted
 		: r->fail_fast ? "not completed: stopped after another device failed (--fail-fast)"
 		: "not completed: the run stopped early";
 
+	snprintf(interrupted, sizeof(interrupted), "not completed: interrupted (%s)",
+		 signal_name(r->signal));
 	if (!r->stop && !r->read_failed && !r->internal_error)
 		return;
 	for (unsigned int i = 0; i < r->ndests; i++) {
@@ -65,14 +73,57 @@ static void mark_incomplete(const struct report *rep)
 	}
 }
 
+static bool dest_ok(const struct device *d)
+{
+	char buf[256];
+
+	return !problem(d, buf, sizeof(buf));
+}
+
 static bool any_problem(const struct runner *r)
 {
-	if (r->read_failed || r->internal_error)
+	if (r->read_failed || r->internal_error || r->src_changed)
 		return true;
 	for (unsigned int i = 0; i < r->ndests; i++)
-		if (r->dests[i].failed || r->dests[i].differs || r->dests[i].note)
+		if (!dest_ok(&r->dests[i]))
 			return true;
 	return false;
+}
+
+/* Bytes per second over what this run moved; NAN (no rate to give) when it
+ * moved nothing or took no measurable time. */
+static double run_rate(const struct report *rep)
+{
+	return rep->moved && rep->seconds >= 0.001 ? (double)rep->moved / rep->seconds : NAN;
+}
+
+/* " (12.3 MiB/s, engine io_uring)", or without the rate when there is none. */
+static const char *rate_engine(const struct report *rep, char *buf, size_t size)
+{
+	char h[32];
+	double rate = run_rate(rep);
+
+	if (isnan(rate))
+		snprintf(buf, size, "engine %s", rep->engine);
+	else
+		snprintf(buf, size, "%s/s, engine %s", human_size((uint64_t)rate, h, sizeof(h)),
+			 rep->engine);
+	return buf;
+}
+
+/* "; 2 failed: b, c" for the headline. */
+static void failed_list(const struct runner *r, unsigned int nfailed, char *buf, size_t size)
+{
+	size_t len;
+
+	buf[0] = 0;
+	if (!nfailed)
+		return;
+	len = (size_t)snprintf(buf, size, "; %u failed:", nfailed);
+	for (unsigned int i = 0, k = 0; i < r->ndests && len < size; i++)
+		if (!dest_ok(&r->dests[i]))
+			len += (size_t)snprintf(buf + len, size - len, "%s %s", k++ ? "," : "",
+						r->dests[i].path);
 }
 
 static void print_errors(const struct report *rep)
@@ -87,32 +138,59 @@ static void print_errors(const struct report *rep)
 			device_print_failure(&r->dests[i]);
 }
 
+/* The headline counts only the destinations that got everything; the
+ * failures are named, then each destination has its line. */
 static void print_summary(const struct report *rep)
 {
 	const struct runner *r = rep->r;
-	char b[32], rate[32], buf[256];
-	double secs = rep->seconds > 0 ? rep->seconds : 1e-9;
+	char b[32], re[64], buf[256], fl[1024];
+	unsigned int ok = 0;
+	uint64_t ok_bytes = 0;
 
-	if (r->signal)
-		printf("%s of %s %s after %.2f s (engine %s)\n", rep->src ? "copy" : "zeroing",
-		       human_size(rep->bytes, b, sizeof(b)),
-		       r->signal == SIGINT ? "interrupted by SIGINT" : "stopped by SIGTERM",
-		       rep->seconds, rep->engine);
-	else if (rep->src)
-		printf("copied %s from %s to %u destination%s in %.2f s (%s/s, engine %s)\n",
+	for (unsigned int i = 0; i < r->ndests; i++)
+		if (dest_ok(&r->dests[i])) {
+			ok++;
+			ok_bytes += r->dests[i].len;
+		}
+	failed_list(r, r->ndests - ok, fl, sizeof(fl));
+	rate_engine(rep, re, sizeof(re));
+	if (r->signal && r->stop)
+		printf("%s of %s interrupted by %s after %.2f s (%s)\n", rep->src ? "copy" : "zeroing",
+		       human_size(rep->bytes, b, sizeof(b)), signal_name(r->signal), rep->seconds, re);
+	else if (rep->src && ok == r->ndests)
+		printf("copied %s from %s to %u destination%s in %.2f s (%s)\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->ndests,
-		       r->ndests == 1 ? "" : "s", rep->seconds,
-		       human_size((uint64_t)((double)rep->bytes / secs), rate, sizeof(rate)),
-		       rep->engine);
+		       r->ndests == 1 ? "" : "s", rep->seconds, re);
+	else if (rep->src && ok)
+		printf("copied %s from %s to %u of %u destinations in %.2f s (%s)%s\n",
+		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, ok, r->ndests,
+		       rep->seconds, re, fl);
+	else if (rep->src && r->ndests == 1)
+		printf("failed to copy %s from %s to %s in %.2f s (%s)\n",
+		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->dests[0].path,
+		       rep->seconds, re);
+	else if (rep->src)
+		printf("failed to copy %s from %s to any of the %u destinations in %.2f s (%s)%s\n",
+		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->ndests,
+		       rep->seconds, re, fl);
+	else if (ok == r->ndests)
+		printf("zeroed %s on %u destination%s in %.2f s (%s)\n",
+		       human_size(ok_bytes, b, sizeof(b)), r->ndests, r->ndests == 1 ? "" : "s",
+		       rep->seconds, re);
+	else if (ok)
+		printf("zeroed %s on %u of %u destinations in %.2f s (%s)%s\n",
+		       human_size(ok_bytes, b, sizeof(b)), ok, r->ndests, rep->seconds, re, fl);
+	else if (r->ndests == 1)
+		printf("failed to zero %s in %.2f s (%s)\n", r->dests[0].path, rep->seconds, re);
 	else
-		printf("zeroed %s on %u destination%s in %.2f s (%s/s, engine %s)\n",
-		       human_size(rep->bytes, b, sizeof(b)), r->ndests, r->ndests == 1 ? "" : "s",
-		       rep->seconds,
-		       human_size((uint64_t)((double)rep->bytes / secs), rate, sizeof(rate)),
-		       rep->engine);
+		printf("failed to zero any of the %u destinations in %.2f s (%s)%s\n", r->ndests,
+		       rep->seconds, re, fl);
 	if (rep->log && rep->resumed)
-		printf("  resumed with the log %s: %s were done already\n", rep->log,
-		       human_size(rep->skipped_bytes, b, sizeof(b)));
+		printf("  resumed with the log %s: %s were done already; this run moved %s\n",
+		       rep->log, human_size(rep->skipped_bytes, b, sizeof(b)),
+		       human_size(rep->moved, buf, sizeof(buf)));
+	if (r->src_changed)
+		printf("  %s: CHANGED during the run: %s\n", rep->src->path, r->src_change);
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		const struct device *d = &r->dests[i];
 
@@ -147,6 +225,7 @@ static void json_dest(struct json *j, const struct report *rep, const struct dev
 	json_str(j, "status", p ? "failed" : "ok");
 	json_str(j, "error", p);
 	json_offset(j, "first_failing_offset", p ? first_bad_offset(d) : NOT_SET);
+	json_str(j, "changed", d->changed[0] ? d->changed : NULL);
 	json_bool(j, "created", d->created);
 	json_bool(j, "verified", !p && rep->o->verify);
 	if (!rep->src)
@@ -161,6 +240,7 @@ static void json_source(struct json *j, const struct report *rep)
 
 	json_bool(j, "sparse", rep->o->sparse);
 	json_bool(j, "verify", rep->o->verify);
+	json_str(j, "source_changed", r->src_changed ? r->src_change : NULL);
 	if (!r->read_failed) {
 		json_str(j, "source_error", NULL);
 		return;
@@ -189,7 +269,8 @@ static void print_json(const struct report *rep, int code)
 	}
 	json_u64(&j, "bytes", rep->bytes);
 	json_double(&j, "seconds", rep->seconds);
-	json_double(&j, "rate", rep->seconds > 0 ? (double)rep->bytes / rep->seconds : 0);
+	json_u64(&j, "bytes_moved", rep->moved);
+	json_double(&j, "rate", run_rate(rep));
 	json_str(&j, "engine", rep->engine);
 	json_bool(&j, "flush", rep->o->flush);
 	if (rep->src)
@@ -210,37 +291,64 @@ static void print_json(const struct report *rep, int code)
 		if (rep->log)
 			json_offset(&j, "resume_at", rep->resume_at);
 	}
-	json_str(&j, "signal", r->signal == SIGINT ? "SIGINT" : r->signal ? "SIGTERM" : NULL);
+	json_str(&j, "signal", r->signal ? signal_name(r->signal) : NULL);
 	json_int(&j, "exit_code", code);
 	json_end(&j);
 }
 
-int report_finish(const struct report *rep)
+static bool verify_interrupted(const struct runner *r)
 {
+	for (unsigned int i = 0; i < r->ndests; i++)
+		if (r->dests[i].note && !strncmp(r->dests[i].note, "not verified: interrupted", 25))
+			return true;
+	return false;
+}
+
+static void say_interrupted(const struct report *rep)
+{
+	const struct runner *r = rep->r;
+
+	if (!r->stop && verify_interrupted(r))
+		errmsg("interrupted by %s during the verify pass: the %s finished, but is not verified",
+		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
+	else if (!r->stop)
+		errmsg("%s came after the %s had finished", signal_name(r->signal),
+		       rep->src ? "copy" : "zeroing");
+	else if (rep->log && rep->resume_at != NOT_SET)
+		errmsg("interrupted at byte %llu; rerun with the same --log to resume",
+		       (unsigned long long)rep->resume_at);
+	else if (rep->log)
+		errmsg("interrupted, but every chunk was already copied");
+	else
+		errmsg("interrupted after %llu of %llu bytes; the %s is incomplete",
+		       (unsigned long long)(rep->src ? r->hole_bytes + rep->stats.bytes_read :
+					    r->done_bytes),
+		       (unsigned long long)rep->bytes, rep->src ? "copy" : "zeroing");
+}
+
+int report_finish(struct report *rep)
+{
+	struct runner *r = rep->r;
 	int code;
 
+	/* A signal during the verify pass, or after the run, counts too. */
+	if (!r->signal)
+		r->signal = signal_caught();
+	rep->moved = runner_moved(r, &rep->stats);
+	runner_check_changes(r);
 	mark_incomplete(rep);
 	print_errors(rep);
-	code = any_problem(rep->r) ? EXIT_FAILED : EXIT_OK;
-	if (rep->r->signal) {
+	code = any_problem(r) ? EXIT_FAILED : EXIT_OK;
+	if (r->signal) {
 		/* Stopped on request: 128 + the signal, as the shell would say. */
-		code = 128 + rep->r->signal;
-		if (rep->log && rep->resume_at != NOT_SET)
-			errmsg("interrupted at byte %llu; rerun with the same --log to resume",
-			       (unsigned long long)rep->resume_at);
-		else if (rep->log)
-			errmsg("interrupted, but every chunk was already copied");
-		else
-			errmsg("interrupted after %llu of %llu bytes; the %s is incomplete",
-			       (unsigned long long)(rep->src ? rep->r->hole_bytes +
-						    rep->stats.bytes_read : rep->r->done_bytes),
-			       (unsigned long long)rep->bytes, rep->src ? "copy" : "zeroing");
+		code = 128 + r->signal;
+		say_interrupted(rep);
 	}
 	if (rep->o->json)
 		print_json(rep, code);
 	else if (!rep->o->quiet)
 		print_summary(rep);
-	fflush(stdout);
+	flush_stdout();
 	return code;
 }
 

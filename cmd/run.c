@@ -12,8 +12,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "copylog.h"
 #include "kcopyd-cmd.h"
@@ -56,10 +59,21 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 {
 	int ret = kcopyd_client_create(o->pages, kc);
 
-	if (ret) {
+	/* Resource limits a shell user meets here, named as such. */
+	if (ret == -ENOMEM)
+		errmsg("cannot start the copy engine: no memory for its %u pages of buffers "
+		       "(%u KiB; ulimit -v? a smaller --pages?): %s", o->pages, o->pages * 4,
+		       strerror(-ret));
+	else if (ret == -EAGAIN)
+		errmsg("cannot start the copy engine: it cannot create its thread "
+		       "(ulimit -u or -v?): %s", strerror(-ret));
+	else if (ret == -EMFILE || ret == -ENFILE)
+		errmsg("cannot start the copy engine: out of file descriptors (ulimit -n?): %s",
+		       strerror(-ret));
+	else if (ret)
 		errmsg("cannot start the copy engine (--pages %u): %s", o->pages, strerror(-ret));
+	if (ret)
 		return -1;
-	}
 	if (o->sub_job_size && (ret = kcopyd_client_set_sub_job_size(*kc, o->sub_job_size)))
 		errmsg("--sub-job-size %u: %s", o->sub_job_size, strerror(-ret));
 	else if (o->queue_depth && (ret = kcopyd_client_set_queue_depth(*kc, o->queue_depth)))
@@ -72,6 +86,28 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 		return -1;
 	}
 	return 0;
+}
+
+/* What a second stop signal, which exits at once, leaves behind. */
+static void set_last_words(struct runner *r)
+{
+	char list[768];
+	size_t len = 0;
+
+	list[0] = 0;
+	for (unsigned int i = 0; i < r->ndests && len < sizeof(list); i++) {
+		int n = snprintf(list + len, sizeof(list) - len, "%s%s%s", i ? ", " : "",
+				 r->dests[i].path, r->dests[i].created ? " (created by this run)" : "");
+
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	if (r->log_path)
+		signals_last_words("; %s incomplete: %s; the log %s resumes it from its last record",
+				   r->src ? "the copy is" : "the zeroing is", list, r->log_path);
+	else
+		signals_last_words("; left incomplete: %s", list);
 }
 
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
@@ -92,12 +128,19 @@ void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, &attr);
 	pthread_condattr_destroy(&attr);
+	r->log_path = o->log;
 	progress_init(&r->prog, progress_wanted(o), total);
+	if (src)
+		snap_take(src, &r->src_snap);
+	for (unsigned int i = 0; i < n; i++)
+		snap_take(&dests[i], &r->dest_snap[i]);
+	set_last_words(r);
 	r->started = now_seconds();
 }
 
 void runner_fini(struct runner *r)
 {
+	signals_last_words(NULL);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 }
@@ -136,17 +179,23 @@ static void job_done(const struct kcopyd_result *res, void *context)
 {
 	struct job *j = context;
 	struct runner *r = j->r;
+	/* Cancelled (a stop signal): the job did not complete its range, but
+	 * that is no read error. */
+	bool cancelled = res->read_err == -ECANCELED;
 	bool failed = false;
 
 	pthread_mutex_lock(&r->lock);
-	if (res->read_err) {
+	if (res->read_err && !cancelled) {
 		note_read_error(r, res->read_err, res->read_err_sector << KCOPYD_SECTOR_SHIFT);
 		failed = true;
 	}
 	for (unsigned int i = 0; i < j->n; i++) {
+		r->dest_jobs[j->idx[i]]--;
 		if (!(res->write_err & (1u << i)))
 			continue;
-		device_fail(&r->dests[j->idx[i]], j->zero ? "zeroing" : "write",
+		/* One name for a copy's writes, zeroed holes included, so that
+		 * the lowest failing offset is the one kept. */
+		device_fail(&r->dests[j->idx[i]], j->zero && !r->src ? "zeroing" : "write",
 			    res->dest_errno[i], res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT);
 		failed = true;
 	}
@@ -161,9 +210,13 @@ static void job_done(const struct kcopyd_result *res, void *context)
 		if (--c->pending == 0 && c->closed && c->state == CK_OPEN)
 			c->state = CK_READY;
 	}
-	r->done_bytes += j->len;
-	if (j->zero && r->src)
-		r->hole_bytes += j->len;
+	if (!cancelled) {
+		r->done_bytes += j->len;
+		if (j->zero && r->src) {
+			r->hole_bytes += j->len;
+			r->zeroed_range += j->len;
+		}
+	}
 	r->in_flight--;
 	r->in_flight_bytes -= j->len;
 	pthread_cond_signal(&r->cond);
@@ -171,8 +224,9 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	free(j);
 }
 
-/* Lock held: a SIGINT or SIGTERM stops submitting; what is in flight
- * finishes at full speed. */
+/* Lock held: a stop signal ends submitting, and cancels the jobs queued in
+ * the library, so that the stop takes effect at once whatever --rate says;
+ * the sub-jobs already reading or writing finish. */
 static void check_signal(struct runner *r)
 {
 	int sig = signal_caught();
@@ -181,7 +235,16 @@ static void check_signal(struct runner *r)
 		return;
 	r->signal = sig;
 	r->stop = true;
-	kcopyd_client_set_rate(r->kc, 0);
+	r->cancelled = true;
+	kcopyd_client_cancel(r->kc);
+}
+
+int runner_stop_signal(struct runner *r)
+{
+	pthread_mutex_lock(&r->lock);
+	check_signal(r);
+	pthread_mutex_unlock(&r->lock);
+	return r->signal;
 }
 
 /* Wait (lock held) up to one tick for a callback; draw progress meanwhile. */
@@ -256,11 +319,12 @@ static int start_job(struct runner *r, const struct span *sp, uint32_t mask)
 
 	if (!j)
 		return -ENOMEM;
-	if (j->chunk != NO_CHUNK) {      /* before: the callback may come at once */
-		pthread_mutex_lock(&r->lock);
+	pthread_mutex_lock(&r->lock);    /* before: the callback may come at once */
+	if (j->chunk != NO_CHUNK)
 		r->tk->st[j->chunk].pending++;
-		pthread_mutex_unlock(&r->lock);
-	}
+	for (unsigned int i = 0; i < j->n; i++)
+		r->dest_jobs[j->idx[i]]++;
+	pthread_mutex_unlock(&r->lock);
 	if (sp->zero) {
 		ret = kcopyd_zero_ex(r->kc, j->n, regions, flags, job_done, j);
 	} else {
@@ -270,11 +334,12 @@ static int start_job(struct runner *r, const struct span *sp, uint32_t mask)
 		ret = kcopyd_copy_ex(r->kc, &from, j->n, regions, flags, job_done, j);
 	}
 	if (ret) {
-		if (j->chunk != NO_CHUNK) {
-			pthread_mutex_lock(&r->lock);
+		pthread_mutex_lock(&r->lock);
+		if (j->chunk != NO_CHUNK)
 			r->tk->st[j->chunk].pending--;
-			pthread_mutex_unlock(&r->lock);
-		}
+		for (unsigned int i = 0; i < j->n; i++)
+			r->dest_jobs[j->idx[i]]--;
+		pthread_mutex_unlock(&r->lock);
 		free(j);
 	}
 	return ret;
@@ -328,7 +393,8 @@ void runner_drain(struct runner *r)
 }
 
 /* Bytes of the range done: for a copy what the library has read plus the
- * holes and tails done without reading, for zeroing the finished jobs. */
+ * holes and tails done without reading, for zeroing the finished jobs.
+ * Also records in r->prog the bytes moved, for its rate. */
 uint64_t runner_progress(struct runner *r)
 {
 	struct kcopyd_stats st;
@@ -337,20 +403,27 @@ uint64_t runner_progress(struct runner *r)
 	pthread_mutex_lock(&r->lock);
 	done = r->src ? r->hole_bytes : r->done_bytes;
 	pthread_mutex_unlock(&r->lock);
-	if (r->src && kcopyd_client_stats(r->kc, &st, sizeof(st)) == 0)
-		done += st.bytes_read;
+	if (kcopyd_client_stats(r->kc, &st, sizeof(st)) == 0) {
+		if (r->src)
+			done += st.bytes_read;
+		r->prog.moved = runner_moved(r, &st);
+		r->prog.have_moved = true;
+	}
 	return done < r->prog.total ? done : r->prog.total;
 }
 
-/* Say at once that a destination failed, rather than at the end of a long
- * run; the report leaves out what was said here. */
+/* Say soon that a destination failed, rather than at the end of a long
+ * run; the report leaves out what was said here.  Not before every job that
+ * was writing it has called back: one of them may fail lower down, and the
+ * offset said must be the first failing one, the same as in the summary
+ * and the JSON (no new job goes to a failed destination). */
 static void report_new_failures(struct runner *r)
 {
 	pthread_mutex_lock(&r->lock);
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		struct device *d = &r->dests[i];
 
-		if (d->failed && !d->reported) {
+		if (d->failed && !d->reported && !r->dest_jobs[i]) {
 			d->reported = true;
 			progress_clear(&r->prog);
 			device_print_failure(d);
@@ -359,22 +432,46 @@ static void report_new_failures(struct runner *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+static void watch(struct runner *r, bool say);
+
 void runner_tick(struct runner *r)
 {
 	pthread_mutex_lock(&r->lock);
 	check_signal(r);
 	pthread_mutex_unlock(&r->lock);
+	double now = now_seconds();
+
 	if (r->tk)
 		runner_checkpoint(r, false);
 	report_new_failures(r);
+	if (now - r->last_watch >= TICK_NS / 1e9) {
+		r->last_watch = now;
+		watch(r, false);
+	}
+	if (status_requested())
+		progress_status(&r->prog, r->src ? "copied" : "zeroed", runner_progress(r));
 	if (r->prog.on)
 		progress_update(&r->prog, runner_progress(r), false);
 }
 
-static int pread_full(int fd, char *buf, size_t len, uint64_t off)
+uint64_t runner_moved(struct runner *r, const struct kcopyd_stats *st)
+{
+	uint64_t moved;
+
+	pthread_mutex_lock(&r->lock);
+	moved = r->src ? st->bytes_read + r->zeroed_range + r->tail_range
+		: st->bytes_zeroed + st->bytes_written + r->tail_written;
+	pthread_mutex_unlock(&r->lock);
+	return moved;
+}
+
+/* Read or write all of len bytes at *off; *off is left where it stopped.
+ * A read that ends early is an error: the range lies inside the source's
+ * recorded size, so an early end means the source shrank under us. */
+static int pread_full(int fd, char *buf, size_t len, uint64_t *off)
 {
 	while (len) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
+		ssize_t n = pread(fd, buf, len, (off_t)*off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -382,15 +479,15 @@ static int pread_full(int fd, char *buf, size_t len, uint64_t off)
 			return n < 0 ? -errno : -ENODATA;
 		buf += n;
 		len -= (size_t)n;
-		off += (uint64_t)n;
+		*off += (uint64_t)n;
 	}
 	return 0;
 }
 
-static int pwrite_full(int fd, const char *buf, size_t len, uint64_t off)
+static int pwrite_full(int fd, const char *buf, size_t len, uint64_t *off)
 {
 	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+		ssize_t n = pwrite(fd, buf, len, (off_t)*off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -398,7 +495,7 @@ static int pwrite_full(int fd, const char *buf, size_t len, uint64_t off)
 			return n < 0 ? -errno : -EIO;
 		buf += n;
 		len -= (size_t)n;
-		off += (uint64_t)n;
+		*off += (uint64_t)n;
 	}
 	return 0;
 }
@@ -411,6 +508,7 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 {
 	char *buf;
 	bool stopped;
+	uint64_t at = src_off;
 	int ret = 0;
 
 	pthread_mutex_lock(&r->lock);
@@ -428,20 +526,24 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 		return;
 	}
 	if (r->src)
-		ret = pread_full(r->src->fd, buf, len, src_off);
+		ret = pread_full(r->src->fd, buf, len, &at);
 	pthread_mutex_lock(&r->lock);
 	if (ret)
-		note_read_error(r, ret, src_off);
+		note_read_error(r, ret, at);
 	for (unsigned int i = 0; i < r->ndests && !ret; i++) {
-		int wret = mask & (1u << i) ? pwrite_full(r->dests[i].fd, buf, len, dst_off) : 0;
+		uint64_t wat = dst_off;
+		int wret = mask & (1u << i) ? pwrite_full(r->dests[i].fd, buf, len, &wat) : 0;
 
 		if (wret)
-			device_fail(&r->dests[i], r->src ? "write" : "zeroing", wret, dst_off);
+			device_fail(&r->dests[i], r->src ? "write" : "zeroing", wret, wat);
 		else if (mask & (1u << i))
 			r->tail_written += len;
 	}
-	r->done_bytes += len;
-	r->hole_bytes += len;
+	if (!ret) {
+		r->done_bytes += len;
+		r->hole_bytes += len;
+		r->tail_range += len;
+	}
 	pthread_mutex_unlock(&r->lock);
 	free(buf);
 }
@@ -490,6 +592,110 @@ void runner_flush(struct runner *r)
 }
 
 /* ---- copy --log ---------------------------------------------------------- */
+
+/* ---- did anything change under the run? ------------------------------ */
+
+void snap_take(const struct device *d, struct dev_snap *s)
+{
+	struct stat st;
+	uint64_t bytes;
+
+	memset(s, 0, sizeof(*s));
+	if (d->fd < 0 || fstat(d->fd, &st))
+		return;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(d->fd, BLKGETSIZE64, &bytes))
+			return;
+		s->size = bytes;
+	} else {
+		s->size = (uint64_t)st.st_size;
+		s->mtime = st.st_mtim;
+		s->ctime = st.st_ctim;
+		s->is_file = true;
+	}
+	s->valid = true;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t expect_size,
+		  bool times, char *buf, size_t size)
+{
+	struct dev_snap now;
+	size_t len = 0;
+	uint64_t was = expect_size != NOT_SET ? expect_size : s->size;
+
+	buf[0] = 0;
+	if (!s->valid)
+		return false;
+	snap_take(d, &now);
+	if (!now.valid)
+		return false;
+	if (now.size != was)
+		len += (size_t)snprintf(buf + len, size - len, "its size went from %llu to %llu bytes",
+					(unsigned long long)was, (unsigned long long)now.size);
+	if (times && s->is_file && !same_time(&s->mtime, &now.mtime) && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "%sit was modified (mtime)",
+					len ? ", " : "");
+	else if (times && s->is_file && !same_time(&s->ctime, &now.ctime) && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "%sits status changed (ctime)",
+					len ? ", " : "");
+	return len > 0;
+}
+
+/* The source shares storage with a destination (a copy inside one file, or
+ * onto a loop device over it): our own writes change its times then. */
+static bool source_written(const struct runner *r)
+{
+	for (unsigned int i = 0; i < r->ndests; i++)
+		for (unsigned int a = 0; a < 2; a++)
+			for (unsigned int b = 0; b < 2; b++) {
+				const struct identity *x = &r->src->id[a], *y = &r->dests[i].id[b];
+
+				if (x->valid && y->valid && x->dev == y->dev && x->ino == y->ino)
+					return true;
+			}
+	return false;
+}
+
+/* Look for changes: at every tick (a file cut short and then rewritten by
+ * our own later writes would look whole at the end) and at the end.  The
+ * first change seen of each device is kept; say tells it now. */
+static void watch(struct runner *r, bool say)
+{
+	const char *during = r->src ? "the copy" : "the zeroing";
+
+	if (r->src && !r->src_changed &&
+	    snap_changed(r->src, &r->src_snap, r->src->size, !source_written(r), r->src_change,
+			 sizeof(r->src_change)))
+		r->src_changed = true;
+	/* We write the destinations, so only their sizes are ours to know:
+	 * a file ends as large as set-up made it. */
+	for (unsigned int i = 0; i < r->ndests; i++) {
+		struct device *d = &r->dests[i];
+
+		if (!d->changed[0])
+			snap_changed(d, &r->dest_snap[i], NOT_SET, false, d->changed,
+				     sizeof(d->changed));
+	}
+	if (!say)
+		return;
+	if (r->src_changed)
+		errmsg("%s: changed during %s: %s; the copy may not match it", r->src->path, during,
+		       r->src_change);
+	for (unsigned int i = 0; i < r->ndests; i++)
+		if (r->dests[i].changed[0])
+			errmsg("%s: changed during %s by someone else: %s", r->dests[i].path, during,
+			       r->dests[i].changed);
+}
+
+void runner_check_changes(struct runner *r)
+{
+	watch(r, true);
+}
 
 int runner_track(struct runner *r, struct copylog *log, double interval)
 {

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,13 +16,13 @@
 
 #define CHUNK (4u << 20)
 
-/* Read up to len bytes; fewer only at the end of the file. */
-static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off)
+/* Read up to len bytes; fewer only at the end of the file.  On an error
+ * *got says how many were read before it. */
+static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+	*got = 0;
+	while (*got < len) {
+		ssize_t n = pread(fd, buf + *got, len - *got, (off_t)(off + *got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -29,9 +30,9 @@ static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off)
 			return -errno;
 		if (n == 0)
 			break;
-		got += (size_t)n;
+		*got += (size_t)n;
 	}
-	return (ssize_t)got;
+	return (ssize_t)*got;
 }
 
 static size_t first_diff(const char *a, const char *b, size_t len)
@@ -53,11 +54,12 @@ static bool still_compared(const struct device *d)
 
 static void compare_one(struct device *d, const char *want, char *buf, size_t len, uint64_t off)
 {
-	ssize_t got = read_upto(d->fd, buf, len, off);
+	size_t before;
+	ssize_t got = read_upto(d->fd, buf, len, off, &before);
 	size_t at;
 
 	if (got < 0) {
-		device_fail(d, "reading back", (int)got, off);
+		device_fail(d, "reading back", (int)got, off + before);
 		return;
 	}
 	at = first_diff(want, buf, (size_t)got);
@@ -70,21 +72,43 @@ static void compare_one(struct device *d, const char *want, char *buf, size_t le
 static void source_failed(struct device *src, struct device *dests, unsigned int n,
 			  int errnum, uint64_t off)
 {
-	errmsg("%s: read failed at byte %llu: %s", src->path, (unsigned long long)off,
-	       strerror(-errnum));
+	if (errnum == -ENODATA)      /* it ended early: it shrank under us */
+		errmsg("%s: read failed at byte %llu: the source ends there, before its size "
+		       "of %llu bytes when the run began", src->path, (unsigned long long)off,
+		       (unsigned long long)src->size);
+	else
+		errmsg("%s: read failed at byte %llu: %s", src->path, (unsigned long long)off,
+		       strerror(-errnum));
 	for (unsigned int i = 0; i < n; i++)
 		if (still_compared(&dests[i]))
 			dests[i].note = "not verified: reading the source failed";
 }
 
+/* A stop signal: what was not compared yet is not verified. */
+static int interrupted(struct device *dests, unsigned int n, int sig)
+{
+	static char note[64];
+
+	snprintf(note, sizeof(note), "not verified: interrupted (%s)", signal_name(sig));
+	for (unsigned int i = 0; i < n; i++)
+		if (still_compared(&dests[i]))
+			dests[i].note = note;
+	return sig;
+}
+
 /* Returns 0 when every range was read (differences are in dests[]), -1 when
- * the source could not be read. */
+ * the source could not be read, the signal when a stop signal came.  The
+ * bytes compared are in p->moved. */
 int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		   unsigned int n, uint64_t dst_off, uint64_t len, struct progress *p)
 {
 	char *want = malloc(CHUNK), *buf = malloc(CHUNK);
 	int ret = 0;
 
+	p->have_moved = true;
+	p->moved = 0;
+	/* A copy ends before its read-back: only the comparison is cut short. */
+	signals_last_words("; the comparison was not finished: the destinations are not verified");
 	if (!want || !buf) {
 		free(want);
 		free(buf);
@@ -94,12 +118,20 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 	for (unsigned int i = 0; i < n; i++)
 		posix_fadvise(dests[i].fd, 0, 0, POSIX_FADV_DONTNEED);
 	for (uint64_t pos = 0; pos < len; pos += CHUNK) {
-		size_t chunk = len - pos < CHUNK ? (size_t)(len - pos) : CHUNK;
-		ssize_t got = read_upto(src->fd, want, chunk, src_off + pos);
+		size_t chunk = len - pos < CHUNK ? (size_t)(len - pos) : CHUNK, before;
+		ssize_t got;
 		bool any = false;
 
+		if (signal_caught()) {
+			ret = interrupted(dests, n, signal_caught());
+			break;
+		}
+		if (status_requested())
+			progress_status(p, "compared", pos);
+		got = read_upto(src->fd, want, chunk, src_off + pos, &before);
 		if (got < 0 || (size_t)got < chunk) {
-			source_failed(src, dests, n, got < 0 ? (int)got : -ENODATA, src_off + pos);
+			source_failed(src, dests, n, got < 0 ? (int)got : -ENODATA,
+				      src_off + pos + before);
 			ret = -1;
 			break;
 		}
@@ -109,11 +141,12 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 				any = true;
 			}
 		}
+		p->moved = pos + chunk;
 		progress_update(p, pos + chunk, false);
 		if (!any)
 			break;
 	}
-	progress_end(p, len);
+	progress_end(p, p->moved);
 	free(want);
 	free(buf);
 	return ret;
@@ -144,12 +177,28 @@ static int setup(const struct options *o, struct device *src, struct device *des
 
 static const char *status_of(const struct device *d)
 {
-	return d->failed || d->note ? "failed" : d->differs ? "differ" : "match";
+	return d->failed || d->note || d->changed[0] ? "failed" : d->differs ? "differ" : "match";
 }
 
-static void print_json(const struct device *src,
+/* Both sides are only read here: any change of size or time during the
+ * comparison makes its answer unsure. */
+static bool check_changes(struct device *src, const struct dev_snap *ss, struct device *dests,
+			  const struct dev_snap *ds, unsigned int n, char *src_change, size_t size)
+{
+	bool src_changed = snap_changed(src, ss, src->size, true, src_change, size);
+
+	if (src_changed)
+		errmsg("%s: changed during the verify: %s", src->path, src_change);
+	for (unsigned int i = 0; i < n; i++)
+		if (snap_changed(&dests[i], &ds[i], dests[i].size, true, dests[i].changed,
+				 sizeof(dests[i].changed)))
+			errmsg("%s: changed during the verify: %s", dests[i].path, dests[i].changed);
+	return src_changed;
+}
+
+static void print_json(const struct device *src, const char *src_change,
 		       const struct device *dests, unsigned int n, uint64_t off, uint64_t dst_off,
-		       uint64_t len, double secs, int code)
+		       uint64_t len, uint64_t compared, double secs, int sig, int code)
 {
 	char buf[256];
 	struct json j;
@@ -160,8 +209,10 @@ static void print_json(const struct device *src,
 	json_u64(&j, "offset", off);
 	json_u64(&j, "dest_offset", dst_off);
 	json_u64(&j, "bytes", len);
+	json_u64(&j, "bytes_compared", compared);
 	json_double(&j, "seconds", secs);
-	json_double(&j, "rate", secs > 0 ? (double)len / secs : 0);
+	json_double(&j, "rate", compared && secs >= 0.001 ? (double)compared / secs : NAN);
+	json_str(&j, "source_changed", src_change[0] ? src_change : NULL);
 	json_array(&j, "destinations");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct device *d = &dests[i];
@@ -173,10 +224,14 @@ static void print_json(const struct device *src,
 		if (d->failed)
 			snprintf(buf, sizeof(buf), "%s failed at byte %llu: %s", d->what,
 				 (unsigned long long)d->err_off, strerror(-d->err));
-		json_str(&j, "error", d->failed ? buf : d->note);
+		else if (!d->note && d->changed[0])
+			snprintf(buf, sizeof(buf), "changed during the verify: %s", d->changed);
+		json_str(&j, "error", d->failed || (!d->note && d->changed[0]) ? buf : d->note);
+		json_str(&j, "changed", d->changed[0] ? d->changed : NULL);
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
+	json_str(&j, "signal", sig ? signal_name(sig) : NULL);
 	json_int(&j, "exit_code", code);
 	json_end(&j);
 }
@@ -195,6 +250,8 @@ static int report(const struct options *o, const struct device *src, const struc
 			       (unsigned long long)d->diff_off);
 		else if (d->failed || d->note)
 			device_print_failure(d);
+		else if (d->changed[0])
+			;       /* said by check_changes */
 		else if (!o->quiet && !o->json)
 			printf("%s: matches %s (%s)\n", d->path, src->path,
 			       human_size(len, b, sizeof(b)));
@@ -209,8 +266,11 @@ int cmd_verify(struct options *o)
 	struct device src, dests[MAX_DESTS];
 	unsigned int n = (unsigned int)o->npaths - 1;
 	uint64_t off = 0, len = 0, dst_off = o->dest_offset == NOT_SET ? 0 : o->dest_offset;
+	struct dev_snap ss, ds[MAX_DESTS];
+	char src_change[160] = "";
 	struct progress p;
-	int code = EXIT_SETUP;
+	int code = EXIT_SETUP, sig;
+	bool changed;
 	double t0;
 
 	if (n > MAX_DESTS) {
@@ -223,12 +283,25 @@ int cmd_verify(struct options *o)
 	if (setup(o, &src, dests, n, &off, &len)) {
 		setup_failed(o);
 	} else {
+		snap_take(&src, &ss);
+		for (unsigned int i = 0; i < n; i++)
+			snap_take(&dests[i], &ds[i]);
 		t0 = now_seconds();
 		progress_init(&p, progress_wanted(o), len);
 		compare_ranges(&src, off, dests, n, dst_off, len, &p);
+		changed = check_changes(&src, &ss, dests, ds, n, src_change, sizeof(src_change));
 		code = report(o, &src, dests, n, len);
+		if (changed)
+			code = EXIT_FAILED;
+		sig = signal_caught();
+		if (sig) {
+			errmsg("interrupted by %s after %llu of %llu bytes compared", signal_name(sig),
+			       (unsigned long long)p.moved, (unsigned long long)len);
+			code = 128 + sig;
+		}
 		if (o->json)
-			print_json(&src, dests, n, off, dst_off, len, now_seconds() - t0, code);
+			print_json(&src, src_change, dests, n, off, dst_off, len, p.moved,
+				   now_seconds() - t0, sig, code);
 	}
 	device_close(&src);
 	for (unsigned int i = 0; i < n; i++)

@@ -88,7 +88,7 @@ stop TERM "" zero --rate 8M a
 [ "$rc" -eq 143 ] || { cat "$T/err"; fail "zero SIGTERM: exit $rc"; }
 err_has "the zeroing is incomplete"
 
-# A second signal kills at once (the default action is back).
+# A second signal exits at once (signal-twice.sh checks its message).
 rm -f a c.log
 "$KCOPYD" copy --rate 4M --log c.log src a >/dev/null 2>&1 </dev/null &
 pid=$!

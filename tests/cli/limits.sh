@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Resource limits a shell user can meet end in a message and an exit code,
+# never a death by signal: ulimit -f (a new file too large: refused at
+# set-up, exit 2, nothing left; writes past the limit into an existing file:
+# EFBIG as that destination's error at the limit's offset, the same in the
+# message and the JSON, the bytes before it copied, those after untouched),
+# ulimit -n (exit 2, nothing created), ulimit -v (exit 2), RLIMIT_MEMLOCK 0
+# (still copies), ulimit -u 1 (exit 2, the thread named), and ulimit -t
+# (the soft limit is set a second under the hard one, for a SIGXCPU first).
+. "$(dirname "$0")/common.bash"
+
+mib=$((1024 * 1024))
+random src $((8 * mib))
+random orig $((8 * mib))
+
+# ulimit -f 4096: 4 MiB.
+( ulimit -f 4096; exec "$KCOPYD" copy src new ) >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -f, new file: exit $rc, expected 2"; }
+err_has "new: cannot extend to 8388608 bytes: File too large"
+[ -e new ] && fail "ulimit -f: the new file was left"
+
+cp orig d
+( ulimit -f 4096; exec "$KCOPYD" copy --json src d ) >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 1 ] || { cat "$T/err"; fail "ulimit -f, existing file: exit $rc, expected 1"; }
+# (The first write that failed is at the limit or, when the sub-job there
+# was still reading as another past it failed, in a later sub-job: the
+# library reports the first failed write.)
+at=$(grep -oE 'd: write failed at byte [0-9]+: File too large' "$T/err" | grep -oE '[0-9]+' | head -1)
+[ -n "$at" ] && [ "$at" -ge $((4 * mib)) ] && [ $((at % (512 * 1024))) -eq 0 ] ||
+	{ cat "$T/err"; fail "ulimit -f: no EFBIG at the limit"; }
+json_is 'j["destinations"][0]["first_failing_offset"]' "$at"
+json_is '"File too large" in j["destinations"][0]["error"]' True
+cmp -n $((4 * mib)) src d || fail "ulimit -f: the bytes below the limit differ"
+cmp -i $((4 * mib)) orig d || fail "ulimit -f: the bytes past the limit were changed"
+
+# ulimit -n: too few descriptors, at any point of set-up: a refusal (exit
+# 2, the message, nothing left) or, with enough of them, a whole copy.
+refused=0
+for n in 5 6 7 8 9 10 11 12; do
+	rm -f new
+	( ulimit -n $n; exec "$KCOPYD" copy src new ) >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		same src new
+		continue
+	fi
+	[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -n $n: exit $rc, expected 2 or 0"; }
+	err_has "Too many open files"
+	[ -e new ] && fail "ulimit -n $n: the new file was left"
+	refused=$((refused + 1))
+done
+[ "$refused" -ge 2 ] || fail "ulimit -n: only $refused refusals"
+
+# RLIMIT_MEMLOCK 0: the pool cannot be locked for io_uring; still a copy.
+rm -f new
+( ulimit -l 0; exec "$KCOPYD" copy --direct src new ) >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/err"; fail "ulimit -l 0: exit $rc"; }
+same src new
+
+# ulimit -t: SIGXCPU a second before the hard limit's SIGKILL.
+( ulimit -t 100; exec "$KCOPYD" copy --rate 1M src new2 ) >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+grep -E '^Max cpu time +99 +100 ' /proc/$pid/limits >/dev/null ||
+	{ grep 'cpu time' /proc/$pid/limits; kill $pid; fail "ulimit -t: the soft limit was not lowered"; }
+kill -XCPU $pid
+wait $pid
+rc=$?
+[ "$rc" -eq 152 ] || fail "SIGXCPU: exit $rc, expected 152"
+
+# ulimit -v: too little address space for the pool or the engine's thread.
+sanitized=
+grep -qaE '__(asan|tsan|msan)_init' "$KCOPYD" && sanitized=1
+if [ -z "$sanitized" ]; then
+	for v in 6000 12000; do
+		rm -f new
+		( ulimit -v $v; exec "$KCOPYD" copy src new ) >"$T/out" 2>"$T/err"
+		rc=$?
+		[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -v $v: exit $rc, expected 2"; }
+		err_has "cannot start the copy engine"
+		err_has "ulimit -"
+		[ -e new ] && fail "ulimit -v $v: the new file was left"
+	done
+else
+	echo "ulimit -v: skipped for a sanitizer build"
+fi
+
+# ulimit -u 1 (as an unprivileged user: root is not held to it).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$T"; mkdir -m 777 u && cp src u/src && chmod 644 u/src
+	# (LeakSanitizer needs a thread of its own: none in an ASan build.)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		bash -c 'ulimit -u 1; exec "$0" copy u/src u/new' "$KCOPYD" >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -u 1: exit $rc, expected 2"; }
+	err_has "cannot create its thread (ulimit -u"
+	[ -e u/new ] && fail "ulimit -u 1: the new file was left"
+else
+	echo "ulimit -u: skipped (needs root and setpriv)"
+fi
+exit 0

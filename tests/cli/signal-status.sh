@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SIGUSR1 asks for a status line, as dd's users expect: one line on stderr
+# ("N bytes (H) copied, S s, R/s"), and the copy, zero or verify goes on to
+# finish exactly as without it.
+. "$(dirname "$0")/common.bash"
+
+mib=$((1024 * 1024))
+random src $((4 * mib))
+
+# poke ARGS...: run kcopyd ARGS, send SIGUSR1 twice while it runs; sets rc.
+poke() {
+	"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$!
+	sleep 0.3; kill -USR1 "$pid" 2>/dev/null
+	sleep 0.3; kill -USR1 "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+}
+
+line='^kcopyd: [0-9]+ bytes \([0-9.]+ [KMG]?i?B\) %s, [0-9.]+ s(, [0-9.]+ [KMG]?i?B/s)?$'
+
+rm -f a
+poke copy --rate 4M src a
+[ "$rc" -eq 0 ] || { cat "$T/err"; fail "copy with SIGUSR1: exit $rc"; }
+same src a
+n=$(grep -cE "$(printf "$line" copied)" "$T/err")
+[ "$n" -eq 2 ] || { cat "$T/err"; fail "copy: $n status lines, expected 2"; }
+# The bytes said grow, and are within the copy.
+b1=$(grep -oE '^kcopyd: [0-9]+' "$T/err" | sed -n 1p | grep -oE '[0-9]+$')
+b2=$(grep -oE '^kcopyd: [0-9]+' "$T/err" | sed -n 2p | grep -oE '[0-9]+$')
+[ "$b1" -le "$b2" ] && [ "$b2" -le $((4 * mib)) ] || fail "status bytes $b1 then $b2"
+grep -q "^copied 4.00 MiB" "$T/out" || fail "summary: $(cat "$T/out")"
+
+cp src z
+poke zero --rate 4M z
+[ "$rc" -eq 0 ] || { cat "$T/err"; fail "zero with SIGUSR1: exit $rc"; }
+cmp -n $((4 * mib)) z /dev/zero || fail "zero: not all zeros"
+grep -qE "$(printf "$line" zeroed)" "$T/err" || { cat "$T/err"; fail "zero: no status line"; }
+
+# --progress and the status line do not mix on one line.
+rm -f a
+poke copy --progress --rate 4M src a
+[ "$rc" -eq 0 ] || fail "copy --progress with SIGUSR1: exit $rc"
+tr '\r' '\n' <"$T/err" | sed 's/\x1b\[K//g' | grep -qE "$(printf "$line" copied)" || { cat -A "$T/err"; fail "--progress: no clean status line"; }
+same src a
+exit 0
