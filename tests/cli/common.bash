@@ -14,8 +14,15 @@ _loops=() _mounts=() _pids=()
 _cleanup() {
 	local i
 	for i in "${_pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
+	# Mounts may sit on loop devices and loop devices on files in mounts:
+	# unmount, detach, then unmount what the loop devices kept busy.  A
+	# read-only flag (blockdev --setro) outlives the detach: clear it, or
+	# the next test to get this device finds it read-only.
 	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do umount "${_mounts[i]}" 2>/dev/null; done
-	for i in "${_loops[@]}"; do losetup -d "$i" 2>/dev/null; done
+	for i in "${_loops[@]}"; do blockdev --setrw "$i" 2>/dev/null; losetup -d "$i" 2>/dev/null; done
+	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do
+		mountpoint -q "${_mounts[i]}" 2>/dev/null && umount "${_mounts[i]}" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap _cleanup EXIT
