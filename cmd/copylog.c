@@ -904,6 +904,7 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 
 static int write_file(const char *path, const char *buf, size_t len);
 static int commit(struct copylog *l, bool closed);
+static int probe_writable(const char *path);
 
 int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk,
 		 struct copylog **result, char *why, size_t whylen)
@@ -959,10 +960,10 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 		copylog_free(l);
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	}
-	/* Write it now: a log that cannot be written is found before any copy.
-	 * Its state stays as it was until copylog_begin: a command refused
-	 * after this point wrote nothing. */
-	ret = commit(l, l->closed);
+	/* A log that cannot be written is found before any copy; but it is
+	 * first written by copylog_begin, so that a command refused after
+	 * this point (by the caller's own checks) leaves it as it was. */
+	ret = probe_writable(l->path);
 	if (ret) {
 		copylog_free(l);
 		return fail(why, whylen, ret, "cannot write it: %s", strerror(-ret));
@@ -1008,28 +1009,53 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk)
 		set_bit(bitmap(l->marked, l, dest), chunk);
 }
 
-static int write_file(const char *path, const char *buf, size_t len)
+/* Create the log's temporary file PATH.tmp afresh: a new file, never one
+ * found under that name: whatever it was (a link to a device, a left-over of
+ * a crash) is only unlinked, not written.  Returns its descriptor and sets
+ * *tmpp (malloc'd), or a negative errno. */
+static int create_tmp(const char *path, char **tmpp)
 {
 	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16), *dir;
-	int fd, ret = 0;
+	char *tmp = malloc(plen + 16);
+	int fd;
 
 	if (!tmp)
 		return -ENOMEM;
 	snprintf(tmp, plen + 16, "%s.tmp", path);
-	/* A new file, never one found under that name: whatever it was (a link
-	 * to a device, a left-over of a crash) is only unlinked, not written. */
-	if (unlink(tmp) < 0 && errno != ENOENT) {
-		ret = -errno;
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		fd = -errno;
+	else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+		fd = -errno;
+	if (fd < 0)
 		free(tmp);
-		return ret;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		free(tmp);
-		return ret;
-	}
+	else
+		*tmpp = tmp;
+	return fd;
+}
+
+/* Can the log be written (its temporary file made, beside it)?  Asked at
+ * set-up, when nothing may change yet: the log itself is left as it is. */
+static int probe_writable(const char *path)
+{
+	char *tmp;
+	int fd = create_tmp(path, &tmp);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return 0;
+}
+
+static int write_file(const char *path, const char *buf, size_t len)
+{
+	char *tmp, *dir;
+	int fd, ret = 0;
+
+	fd = create_tmp(path, &tmp);
+	if (fd < 0)
+		return fd;
 	for (size_t off = 0; off < len && !ret;) {
 		ssize_t n = write(fd, buf + off, len - off);
 

@@ -113,10 +113,13 @@ static void stale(const char *path)
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
-	char *buf = malloc(1 << 16);
+	char *buf = f ? calloc(1, (1 << 16) + 1) : NULL;
 
-	*len = fread(buf, 1, 1 << 16, f);
-	fclose(f);
+	*len = 0;
+	if (buf)
+		*len = fread(buf, 1, 1 << 16, f);
+	if (f)
+		fclose(f);
 	return buf;
 }
 
@@ -499,19 +502,29 @@ static void locked(const char *path)
 	b = open_log(path, &k, &ret);
 	CHECK(b && !ret, "then the log opens again");
 	copylog_free(b);
-	/* Opening does not change the state (a refused command wrote nothing);
-	 * copylog_begin does. */
-	for (int i = 0; i < 2; i++) {
-		size_t len;
-		char *text;
+	/* Opening writes nothing (a command refused after it leaves no trace:
+	 * no new log, an existing one byte for byte as it was); copylog_begin
+	 * writes it. */
+	CHECK(stat(path, &st) < 0, "opening a new log did not create it");
+	for (int i = 0; i < 3; i++) {
+		size_t len, before_len = 0;
+		char *text, *before = i == 2 ? slurp(path, &before_len) : NULL;
 
 		b = open_log(path, &k, &ret);
-		if (b && i)
+		if (b && i == 1)
 			CHECK(copylog_begin(b) == 0, "begin");
 		copylog_free(b);
+		if (!i) {
+			CHECK(stat(path, &st) < 0, "a log only opened is not created");
+			continue;
+		}
 		text = slurp(path, &len);
-		CHECK(strstr(text, i ? "\nstate open\n" : "\nstate closed\n") != NULL,
-		      "state after %s: %s", i ? "copylog_begin" : "opening only", text);
+		CHECK(text && strstr(text, "\nstate open\n") != NULL, "state after %s: %s",
+		      i == 1 ? "copylog_begin" : "opening again", text ? text : "(none)");
+		if (i == 2)
+			CHECK(before && text && len == before_len && !memcmp(before, text, len),
+			      "opening an existing log left it byte for byte as it was");
+		free(before);
 		free(text);
 	}
 	unlink(path);
