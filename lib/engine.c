@@ -763,8 +763,15 @@ void *kc_engine_main(void *arg)
 		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)
 			break;
-		if (!sleep)
+		if (!sleep) {
+			/* More work came (or a callback made some): the I/O
+			 * queued so far must still go out and its completions
+			 * be seen, or a client that is never idle never
+			 * finishes a job (io_uring pushes and reaps only here
+			 * and in wait). */
+			kc->backend->poll(kc);
 			continue;
+		}
 		kc->backend->wait(kc, timeout);
 		pthread_mutex_lock(&kc->lock);
 		kc->sleeping = false;

@@ -220,6 +220,10 @@ struct kc_backend_ops {
 	/* Wait for completions (or a wake-up) for at most timeout_ns (<0: forever),
 	 * and pass every completion to kc_io_complete(). */
 	void (*wait)(struct kcopyd_client *kc, int64_t timeout_ns);
+	/* Push queued requests and handle the completions already there,
+	 * without waiting: the engine calls it on every turn it does not
+	 * sleep, so I/O moves on while new work keeps it busy. */
+	void (*poll)(struct kcopyd_client *kc);
 	/* Wake the waiting engine thread from another thread. */
 	void (*wake)(struct kcopyd_client *kc);
 };
