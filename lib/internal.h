@@ -167,7 +167,8 @@ struct kc_job {
 	struct kc_dest {
 		struct io_region r;
 		int err;
-		sector_t err_sector;
+		sector_t err_sector;  /* the first failed write's sector (valid if err) */
+		sector_t hole;        /* the lowest chunk not written to it, or UINT64_MAX */
 	} dests[];
 };
 
@@ -185,6 +186,8 @@ struct kc_subjob {
 	unsigned int pending;         /* I/Os outstanding */
 	unsigned int mask;            /* destinations this sub-job writes */
 	unsigned int redo;            /* offloaded copies that failed: redo by read+write */
+	unsigned int held;            /* destinations whose write of this chunk ended (done, failed,
+					 skipped as zeros or past a file's end): the others lack it */
 	bool zeroed;                  /* buf holds zeros (zero fallback) */
 	bool have_data;               /* WRITE_SEQ, parked: the read succeeded */
 	struct kc_io read;
