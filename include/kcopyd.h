@@ -139,7 +139,8 @@ int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *st
  * failed, one left out because the job stopped on an error or was
  * cancelled, the part no sub-job was started for).  With IGNORE_ERROR a
  * failed destination still gets the chunks below its failure already in
- * flight.
+ * flight.  (An in-kernel copy cut short by the source's end may have written
+ * part of that chunk beyond it: the bytes below it are what is promised.)
  *
  * read_err_sector (valid if read_err): for a failed read, the lowest source
  * sector whose read failed (its chunk is written nowhere); for -ECANCELED,

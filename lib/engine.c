@@ -360,6 +360,13 @@ static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 	struct kc_job *job = sj->job;
 	unsigned int live = sj->mask;
 
+	/* The chunk holding the end of the source's size at open: past it the
+	 * copy must give zeros, whatever the file holds there now (it may have
+	 * grown), which only the read path does. */
+	if ((job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel + sj->len > job->from.bdev->size) {
+		read_start(kc, sj);
+		return;
+	}
 	sj->redo = 0;
 	sj->pending = 1;
 	for (unsigned int d = 0; live; d++, live >>= 1) {
