@@ -531,6 +531,11 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 	/* A transient error is retried after a growing pause, on the engine's
 	 * timer, a bounded number of times: then the I/O fails with it. */
 	if ((res == -EAGAIN || res == -EINTR) && io->retries < KC_MAX_RETRIES) {
+		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
+			/* Its chunk is never written anyway (apply_cancel). */
+			subjob_ready(kc, io->sj, false);
+			return;
+		}
 		kc_stat_add(&kc->stats.retries, 1);
 		retry_later(kc, io);
 		return;
@@ -788,10 +793,14 @@ static void take_incoming(struct kcopyd_client *kc, struct kc_job *list)
 	}
 }
 
-/* Wake the engine from any thread: a setting it acts on has changed. */
+/* Wake the engine from any thread: a setting it acts on has changed.  Also
+ * when it is not asleep yet (it may be past its look at the setting, or
+ * running the callback that made the change): kicked makes its next turn
+ * come before it sleeps. */
 void kc_client_wake(struct kcopyd_client *kc)
 {
 	pthread_mutex_lock(&kc->lock);
+	kc->kicked = true;
 	kc_wake_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
 }
@@ -825,6 +834,7 @@ void *kc_engine_main(void *arg)
 		completed = kc->completed;
 		kc->completed = NULL;
 		cancel = kc->cancel_upto;
+		kc->kicked = false;
 		pthread_mutex_unlock(&kc->lock);
 		take_incoming(kc, incoming);
 		if (cancel != kc->cancel_seen) {
@@ -840,7 +850,7 @@ void *kc_engine_main(void *arg)
 		pthread_mutex_lock(&kc->lock);
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
 		sleep = !kc->incoming && !kc->completed && !kc->done && !exit_now &&
-			kc->cancel_upto == kc->cancel_seen;
+			kc->cancel_upto == kc->cancel_seen && !kc->kicked;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)

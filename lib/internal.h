@@ -248,6 +248,7 @@ struct kcopyd_client {
 	uint64_t outstanding;         /* jobs submitted whose callback has not returned */
 	struct kc_io *completed;      /* I/Os finished by an endpoint itself (kc_io_defer) */
 	bool sleeping;                /* engine is (about to be) blocked in wait() */
+	bool kicked;                  /* a setting changed since the engine's last turn began */
 	bool exiting;
 	/* kcopyd_client_wait() waits for "every job submitted before the call":
 	 * jobs count in the epoch current when they were submitted (a job
