@@ -137,9 +137,10 @@ int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *st
  * holds all of it.  It is the lowest of the destination's first failed write
  * and the first sector of each chunk it did not get (a chunk whose read
  * failed, one left out because the job stopped on an error or was
- * cancelled, the part no sub-job was started for).  With IGNORE_ERROR a
- * failed destination still gets the chunks below its failure already in
- * flight.  (An in-kernel copy cut short by the source's end may have written
+ * cancelled, the part no sub-job was started for).  A failed destination
+ * still gets the chunks below its failure already in flight (with or
+ * without IGNORE_ERROR; WRITE_SEQ wrote them before, in order), so for it
+ * this is its first failed write unless a read failed below that.  (An in-kernel copy cut short by the source's end may have written
  * part of that chunk beyond it: the bytes below it are what is promised.)
  *
  * read_err_sector (valid if read_err): for a failed read, the lowest source

@@ -196,10 +196,10 @@ static uint32_t clip_to_end(const struct block_device *bd, uint64_t off, uint32_
 	return off >= bd->size ? 0 : (uint32_t)(bd->size - off);
 }
 
-/* IGNORE_ERROR: the destinations of the sub-job that failed since it
- * started, at a higher sector than this chunk.  They still get it, so that
- * a destination holds the source up to its first failed write whatever
- * order the sub-jobs end in. */
+/* The destinations of the sub-job that failed since it started, at a
+ * higher sector than this chunk.  They still get it, so that a destination
+ * holds the source up to its first failed write whatever order the
+ * sub-jobs end in. */
 static unsigned int failed_above(const struct kc_job *job, const struct kc_subjob *sj)
 {
 	unsigned int m = sj->mask & ~job->live & job->write_err, out = 0;
@@ -219,17 +219,16 @@ static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 	struct kc_job *job = sj->job;
 	unsigned int live = job->live & sj->mask;
 
-	/* A chunk that failed to read is never written.  With IGNORE_ERROR
-	 * the healthy destinations get it, and the failed ones too where it
-	 * lies below their failure.  Without, after an error nothing more is
-	 * written; a cancelled job's sub-jobs that were already reading
-	 * finish (but not WRITE_SEQ's parked ones, whose turn may never come
-	 * in order).  A destination that does not get a chunk lacks it: see
+	/* A chunk that failed to read is never written.  Otherwise the
+	 * healthy destinations get it, and the failed ones too where it lies
+	 * below their failure: a job stopped by an error or a cancel starts
+	 * no new sub-job, but those in flight finish, as in the kernel.
+	 * Except WRITE_SEQ's, once the job stopped: a sequential stream must
+	 * not get a hole, and a chunk after one that failed would make one.
+	 * A destination that does not get a chunk lacks it: see
 	 * subjob_finish. */
-	if (job->flags & KCOPYD_IGNORE_ERROR)
-		live |= failed_above(job, sj);
-	if (!have_data || (!(job->flags & KCOPYD_IGNORE_ERROR) && job->stop &&
-			   (job->failed || !job->cancelled || (job->flags & KCOPYD_WRITE_SEQ))))
+	live |= failed_above(job, sj);
+	if (!have_data || (job->stop && (job->flags & KCOPYD_WRITE_SEQ)))
 		live = 0;
 	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
 		 all_zero(sj->buf, sj->len)) {

@@ -165,13 +165,11 @@ static void enospc_one_of_three(unsigned int flags, unsigned int iter)
 			FAIL("dest_err_sector[1] %" PRIu64 ", above the first failed request at "
 			     "sector %" PRIu64, (uint64_t)res.dest_err_sector[1], first / 512);
 		/* No short transfers on this one: a failed request is a whole
-		 * chunk.  With WRITE_SEQ it is the chunk holding the first bad
-		 * byte, and with IGNORE_ERROR too (a chunk below a failure is
-		 * still written to the failed destination); without either, a
-		 * later chunk may have failed first and stopped the job before
-		 * that one was written. */
-		if ((first - dsec[1] * 512) % S || first < dsec[1] * 512 + bad_chunk * S ||
-		    ((seq || ignore) && first != dsec[1] * 512 + bad_chunk * S))
+		 * chunk, the one holding the first bad byte: with WRITE_SEQ
+		 * in order, and otherwise because a chunk below a failure,
+		 * already handed out, is still written to the failed
+		 * destination. */
+		if ((first - dsec[1] * 512) % S || first != dsec[1] * 512 + bad_chunk * S)
 			FAIL("the first failed write starts at byte %" PRIu64 ", expected %s%" PRIu64
 			     " (the chunk holding byte %" PRIu64 ")", first, seq ? "" : "a chunk from ",
 			     dsec[1] * 512 + bad_chunk * S, rule.start);
@@ -197,9 +195,9 @@ static void enospc_one_of_three(unsigned int flags, unsigned int iter)
 		ru_check_first_missing(path[d], dsec[d], count, src_data + ssec * 512,
 				       res.dest_err_sector[d], what);
 	}
-	if (ignore && res.dest_err_sector[1] != dsec[1] + bad_chunk * S / 512)
-		FAIL("IGNORE_ERROR: dest_err_sector[1] %" PRIu64 ", expected the failing chunk's "
-		     "start %" PRIu64, (uint64_t)res.dest_err_sector[1], dsec[1] + bad_chunk * S / 512);
+	if (res.dest_err_sector[1] != dsec[1] + bad_chunk * S / 512)
+		FAIL("dest_err_sector[1] %" PRIu64 ", expected the failing chunk's start %" PRIu64,
+		     (uint64_t)res.dest_err_sector[1], dsec[1] + bad_chunk * S / 512);
 
 	/* Destination 1: nothing from the failing chunk on. */
 	{

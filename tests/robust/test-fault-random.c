@@ -37,8 +37,9 @@
  *      the failed offset and the pattern from it on;
  *      any other chunk is all source or all pattern (never torn, never
  *      garbage), and all source when the job had no fault, or it has
- *      IGNORE_ERROR and the destination did not fail or the chunk lies
- *      below its first write fault;
+ *      IGNORE_ERROR and the destination did not fail; and (not WRITE_SEQ)
+ *      all source below the job's first faulty chunk, and on a failed
+ *      destination below its first write fault;
  *      WRITE_SEQ: nothing of a failed destination after its failing chunk,
  *      at most one write fault per destination, and with IGNORE_ERROR every
  *      readable chunk before it is there; without IGNORE_ERROR the chunks
@@ -607,9 +608,12 @@ static void check_data(struct job *j, uint64_t S)
 					want = ALL_SRC;
 				if (seq && failed && c > fail_chunk)
 					want = ALL_PAT;
-				/* IGNORE_ERROR: a failed destination still gets the
-				 * chunks below its first failure. */
-				if (ignore && failed && c < fail_chunk)
+				/* Not WRITE_SEQ: the chunks below the first fault
+				 * were handed out before it, so they finish and
+				 * are written everywhere, and a failed destination
+				 * still gets the chunks below its own first
+				 * failure. */
+				if (!seq && (c < first_fault_chunk || (failed && c < fail_chunk)))
 					want = ALL_SRC;
 				if (seq && !ignore && c > first_fault_chunk)
 					want = ALL_PAT;
