@@ -183,7 +183,7 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 	job->write_err |= 1u << d;
 	job->live &= ~(1u << d);
 	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
-		job->stop = job->failed = true;
+		job->stop = true;
 }
 
 /* How much of len bytes at off may be written to bd: a regular file is never
@@ -437,7 +437,7 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			job->read_err_sector = sector;
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
-			job->stop = job->failed = true;
+			job->stop = true;
 		subjob_ready(kc, sj, false);    /* a chunk that failed to read is never written */
 		return;
 	}

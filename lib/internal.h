@@ -150,7 +150,6 @@ struct kc_job {
 	bool queued;                  /* on the client's queue */
 	bool offload;                 /* sub-jobs copy in the kernel (copy_file_range) */
 	bool cancelled;               /* stopped by kcopyd_client_cancel() */
-	bool failed;                  /* stopped by an error */
 	uint64_t seq;                 /* submission number (kc->submit_seq), for cancel */
 	uint64_t epoch;               /* kc->wait_epoch it counts in, for kcopyd_client_wait */
 	unsigned int num_dests;
