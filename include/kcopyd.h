@@ -127,14 +127,32 @@ struct kcopyd_stats {
 /* Fills up to size bytes of *stats (pass sizeof(struct kcopyd_stats)). */
 int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *stats, size_t size);
 
-/* Detailed result of a job, for kcopyd_copy_ex() and kcopyd_zero_ex(). */
+/* Detailed result of a job, for kcopyd_copy_ex() and kcopyd_zero_ex().
+ * Sectors are counted from the start of their device.
+ *
+ * dest_err_sector[i], for every destination, failed or not: the first sector
+ * of destination i that does not hold the source's data (zeros, for zeroing)
+ * when the callback runs.  Every sector of its region below it holds exactly
+ * the source's; it is the region's end (sector + count) when the destination
+ * holds all of it.  It is the lowest of the destination's first failed write
+ * and the first sector of each chunk it did not get (a chunk whose read
+ * failed, one left out because the job stopped on an error or was
+ * cancelled, the part no sub-job was started for).  A failed destination
+ * still gets the chunks below its failure already in flight (with or
+ * without IGNORE_ERROR; WRITE_SEQ wrote them before, in order), so for it
+ * this is its first failed write unless a read failed below that.  (An in-kernel copy cut short by the source's end may have written
+ * part of that chunk beyond it: the bytes below it are what is promised.)
+ *
+ * read_err_sector (valid if read_err): for a failed read, the lowest source
+ * sector whose read failed (its chunk is written nowhere); for -ECANCELED,
+ * the first source sector (zeroing: of dests[0]) of the first chunk the
+ * cancel kept from being written. */
 struct kcopyd_result {
 	int read_err;                 /* 0, or the negative errno of the first failed read */
 	unsigned int write_err;       /* bit i set: destination i failed */
-	sector_t read_err_sector;     /* first failed source sector, counted from the
-					 start of the device (valid if read_err) */
+	sector_t read_err_sector;     /* see above (valid if read_err) */
 	int dest_errno[KCOPYD_MAX_REGIONS];          /* negative errno, 0 if fine */
-	sector_t dest_err_sector[KCOPYD_MAX_REGIONS]; /* first failed sector of each destination */
+	sector_t dest_err_sector[KCOPYD_MAX_REGIONS]; /* first sector destination i lacks */
 };
 typedef void (*kcopyd_result_fn)(const struct kcopyd_result *result, void *context);
 

@@ -210,6 +210,11 @@ static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 		kc_fail("eventfd read failed: %s", strerror(errno));
 }
 
+static void threads_poll(struct kcopyd_client *kc)
+{
+	(void)kc;       /* requests are started when queued, completions come on kc->completed */
+}
+
 static void threads_wake(struct kcopyd_client *kc)
 {
 	struct tbackend *b = kc->backend_priv;
@@ -225,5 +230,6 @@ const struct kc_backend_ops kc_backend_threads = {
 	.fallocate = threads_fallocate,
 	.flush = threads_flush,
 	.wait = threads_wait,
+	.poll = threads_poll,
 	.wake = threads_wake,
 };

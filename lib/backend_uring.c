@@ -354,6 +354,16 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 	reap(kc, u);
 }
 
+static void uring_poll(struct kcopyd_client *kc)
+{
+	struct uring *u = kc->backend_priv;
+	int ret = ring_submit(u, 0);
+
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		kc_fail("io_uring submit failed: %s", strerror(-ret));
+	reap(kc, u);
+}
+
 static void uring_wake(struct kcopyd_client *kc)
 {
 	struct uring *u = kc->backend_priv;
@@ -369,5 +379,6 @@ const struct kc_backend_ops kc_backend_uring = {
 	.fallocate = uring_fallocate,
 	.flush = uring_flush,
 	.wait = uring_wait,
+	.poll = uring_poll,
 	.wake = uring_wake,
 };

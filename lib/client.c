@@ -420,8 +420,10 @@ static int submit_job(struct kcopyd_client *kc, struct io_region *from, unsigned
 	job->flags = flags;
 	job->num_dests = num_dests;
 	job->live = num_dests == 32 ? ~0u : (1u << num_dests) - 1;
-	for (unsigned int i = 0; i < num_dests; i++)
+	for (unsigned int i = 0; i < num_dests; i++) {
 		job->dests[i].r = dests[i];
+		job->dests[i].hole = UINT64_MAX;
+	}
 	job->total = dests[0].count << KCOPYD_SECTOR_SHIFT;
 	if (from) {
 		job->from = *from;

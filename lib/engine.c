@@ -84,9 +84,25 @@ static void job_done(struct kcopyd_client *kc, struct kc_job *job)
 	kc->done_tail = &job->next;
 }
 
+/* The first sector of destination d that does not hold the source's data
+ * (see kcopyd.h): the lowest of its first failed write and of the chunks
+ * not written to it, or the region's end when it holds all of it. */
+static sector_t dest_first_missing(const struct kc_job *job, unsigned int d)
+{
+	const struct kc_dest *dest = &job->dests[d];
+	sector_t s = dest->r.sector + dest->r.count;
+
+	if (dest->err && dest->err_sector < s)
+		s = dest->err_sector;
+	if (dest->hole < s)
+		s = dest->hole;
+	return s;
+}
+
 static void run_callback(struct kc_job *job)
 {
 	struct kcopyd_result res;
+	sector_t least = UINT64_MAX;
 
 	if (!job->ex) {
 		job->fn.notify(job->read_err, job->write_err, job->context);
@@ -98,8 +114,16 @@ static void run_callback(struct kc_job *job)
 	res.read_err_sector = job->read_err_sector;
 	for (unsigned int i = 0; i < job->num_dests; i++) {
 		res.dest_errno[i] = job->dests[i].err;
-		res.dest_err_sector[i] = job->dests[i].err_sector;
+		res.dest_err_sector[i] = dest_first_missing(job, i);
+		if (job->dests[i].hole - job->dests[i].r.sector < least)
+			least = job->dests[i].hole - job->dests[i].r.sector;
 	}
+	/* Cancelled: the first sector (of the source, or for zeroing of the
+	 * first destination) of the first chunk the cancel kept from being
+	 * written: one never handed out, or a WRITE_SEQ one left waiting. */
+	if (job->read_err == -ECANCELED && least != UINT64_MAX)
+		res.read_err_sector = (job->kind == KC_JOB_COPY ? job->from.sector :
+				       job->dests[0].r.sector) + least;
 	job->fn.result(&res, job->context);
 }
 
@@ -159,7 +183,7 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 	job->write_err |= 1u << d;
 	job->live &= ~(1u << d);
 	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
-		job->stop = job->failed = true;
+		job->stop = true;
 }
 
 /* How much of len bytes at off may be written to bd: a regular file is never
@@ -172,21 +196,44 @@ static uint32_t clip_to_end(const struct block_device *bd, uint64_t off, uint32_
 	return off >= bd->size ? 0 : (uint32_t)(bd->size - off);
 }
 
+/* The destinations of the sub-job that failed since it started, at a
+ * higher sector than this chunk.  They still get it, so that a destination
+ * holds the source up to its first failed write whatever order the
+ * sub-jobs end in. */
+static unsigned int failed_above(const struct kc_job *job, const struct kc_subjob *sj)
+{
+	unsigned int m = sj->mask & ~job->live & job->write_err, out = 0;
+
+	for (unsigned int d = 0; m; d++, m >>= 1) {
+		const struct kc_dest *dest = &job->dests[d];
+
+		if ((m & 1) && dest->r.sector + (sj->rel >> KCOPYD_SECTOR_SHIFT) < dest->err_sector)
+			out |= 1u << d;
+	}
+	return out;
+}
+
 /* Write (or zero) the sub-job's chunk to every live destination. */
 static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool have_data)
 {
 	struct kc_job *job = sj->job;
 	unsigned int live = job->live & sj->mask;
 
-	/* After an error nothing more is written.  A cancelled job's sub-jobs
-	 * that were already reading finish (but not WRITE_SEQ's parked ones,
-	 * whose turn may never come in order). */
-	if (!have_data || (job->stop && (job->failed || !job->cancelled ||
-					 (job->flags & KCOPYD_WRITE_SEQ))))
+	/* A chunk that failed to read is never written.  Otherwise the
+	 * healthy destinations get it, and the failed ones too where it lies
+	 * below their failure: a job stopped by an error or a cancel starts
+	 * no new sub-job, but those in flight finish, as in the kernel.
+	 * Except WRITE_SEQ's, once the job stopped: a sequential stream must
+	 * not get a hole, and a chunk after one that failed would make one.
+	 * A destination that does not get a chunk lacks it: see
+	 * subjob_finish. */
+	live |= failed_above(job, sj);
+	if (!have_data || (job->stop && (job->flags & KCOPYD_WRITE_SEQ)))
 		live = 0;
 	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
 		 all_zero(sj->buf, sj->len)) {
 		kc_stat_add(&kc->stats.bytes_skipped, (uint64_t)sj->len * (unsigned)__builtin_popcount(live));
+		sj->held |= live;       /* destinations already read as zeros there */
 		live = 0;
 	}
 	sj->pending = 1;        /* held until every write is submitted */
@@ -204,8 +251,10 @@ static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool ha
 		io->done = 0;
 		io->retries = 0;
 		io->buf = sj->buf;
-		if (!io->len)
-			continue;       /* all of it past the end of the file */
+		if (!io->len) {
+			sj->held |= 1u << d;    /* all of it past the end of the file */
+			continue;
+		}
 		sj->pending++;
 		io_start(kc, io);
 	}
@@ -244,15 +293,37 @@ static bool unpark_next(struct kcopyd_client *kc, struct kc_job *job)
 	return false;
 }
 
+static void note_hole(struct kc_job *job, unsigned int d, uint64_t rel)
+{
+	struct kc_dest *dest = &job->dests[d];
+	sector_t s = dest->r.sector + (rel >> KCOPYD_SECTOR_SHIFT);
+
+	if (s < dest->hole)
+		dest->hole = s;
+}
+
 static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
 {
-	if (!job->in_flight && !job->queued && (job->stop || job->issued == job->total))
+	if (!job->in_flight && !job->queued && (job->stop || job->issued == job->total)) {
+		/* What was never handed out is missing everywhere: the end of
+		 * a forward job, the start of a backward one. */
+		if (job->issued < job->total)
+			for (unsigned int d = 0; d < job->num_dests; d++)
+				note_hole(job, d, job->backward ? 0 : job->issued);
 		job_done(kc, job);
+	}
 }
 
 static void subjob_finish(struct kcopyd_client *kc, struct kc_subjob *sj)
 {
 	struct kc_job *job = sj->job;
+	unsigned int all = job->num_dests == 32 ? ~0u : (1u << job->num_dests) - 1;
+
+	/* Every destination whose write of this chunk did not end (a failed
+	 * write counts in its err_sector) lacks the chunk from its start. */
+	for (unsigned int d = 0, m = all & ~sj->held; m; d++, m >>= 1)
+		if (m & 1)
+			note_hole(job, d, sj->rel);
 
 	kc_pool_free(&kc->pool, sj->buf, sj->order);
 	sj->next = kc->free_subjobs;
@@ -288,6 +359,13 @@ static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 	struct kc_job *job = sj->job;
 	unsigned int live = sj->mask;
 
+	/* The chunk holding the end of the source's size at open: past it the
+	 * copy must give zeros, whatever the file holds there now (it may have
+	 * grown), which only the read path does. */
+	if ((job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel + sj->len > job->from.bdev->size) {
+		read_start(kc, sj);
+		return;
+	}
 	sj->redo = 0;
 	sj->pending = 1;
 	for (unsigned int d = 0; live; d++, live >>= 1) {
@@ -332,6 +410,7 @@ static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 		sj->redo |= 1u << io->dest;
 	} else {
 		kc_stat_add(&kc->stats.bytes_written, io->len);
+		sj->held |= 1u << io->dest;
 	}
 	if (--sj->pending)
 		return;
@@ -358,7 +437,7 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			job->read_err_sector = sector;
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
-			job->stop = job->failed = true;
+			job->stop = true;
 		subjob_ready(kc, sj, false);    /* a chunk that failed to read is never written */
 		return;
 	}
@@ -370,6 +449,7 @@ static void write_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
 	struct kc_subjob *sj = io->sj;
 
+	sj->held |= 1u << io->dest;
 	if (res < 0) {
 		kc_stat_add(&kc->stats.write_errors, 1);
 		record_write_error(sj->job, io->dest, res, io->off + io->done);
@@ -450,6 +530,11 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 	/* A transient error is retried after a growing pause, on the engine's
 	 * timer, a bounded number of times: then the I/O fails with it. */
 	if ((res == -EAGAIN || res == -EINTR) && io->retries < KC_MAX_RETRIES) {
+		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
+			/* Its chunk is never written anyway (apply_cancel). */
+			subjob_ready(kc, io->sj, false);
+			return;
+		}
 		kc_stat_add(&kc->stats.retries, 1);
 		retry_later(kc, io);
 		return;
@@ -583,6 +668,7 @@ static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t 
 	sj->order = order;
 	sj->len = len;
 	sj->zeroed = false;
+	sj->held = 0;
 	sj->index = job->next_index++;
 	sj->rel = job->backward ? job->total - job->issued - len : job->issued;
 	job->issued += len;
@@ -706,10 +792,14 @@ static void take_incoming(struct kcopyd_client *kc, struct kc_job *list)
 	}
 }
 
-/* Wake the engine from any thread: a setting it acts on has changed. */
+/* Wake the engine from any thread: a setting it acts on has changed.  Also
+ * when it is not asleep yet (it may be past its look at the setting, or
+ * running the callback that made the change): kicked makes its next turn
+ * come before it sleeps. */
 void kc_client_wake(struct kcopyd_client *kc)
 {
 	pthread_mutex_lock(&kc->lock);
+	kc->kicked = true;
 	kc_wake_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
 }
@@ -743,6 +833,7 @@ void *kc_engine_main(void *arg)
 		completed = kc->completed;
 		kc->completed = NULL;
 		cancel = kc->cancel_upto;
+		kc->kicked = false;
 		pthread_mutex_unlock(&kc->lock);
 		take_incoming(kc, incoming);
 		if (cancel != kc->cancel_seen) {
@@ -758,13 +849,20 @@ void *kc_engine_main(void *arg)
 		pthread_mutex_lock(&kc->lock);
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
 		sleep = !kc->incoming && !kc->completed && !kc->done && !exit_now &&
-			kc->cancel_upto == kc->cancel_seen;
+			kc->cancel_upto == kc->cancel_seen && !kc->kicked;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)
 			break;
-		if (!sleep)
+		if (!sleep) {
+			/* More work came (or a callback made some): the I/O
+			 * queued so far must still go out and its completions
+			 * be seen, or a client that is never idle never
+			 * finishes a job (io_uring pushes and reaps only here
+			 * and in wait). */
+			kc->backend->poll(kc);
 			continue;
+		}
 		kc->backend->wait(kc, timeout);
 		pthread_mutex_lock(&kc->lock);
 		kc->sleeping = false;

@@ -150,7 +150,6 @@ struct kc_job {
 	bool queued;                  /* on the client's queue */
 	bool offload;                 /* sub-jobs copy in the kernel (copy_file_range) */
 	bool cancelled;               /* stopped by kcopyd_client_cancel() */
-	bool failed;                  /* stopped by an error */
 	uint64_t seq;                 /* submission number (kc->submit_seq), for cancel */
 	uint64_t epoch;               /* kc->wait_epoch it counts in, for kcopyd_client_wait */
 	unsigned int num_dests;
@@ -167,7 +166,8 @@ struct kc_job {
 	struct kc_dest {
 		struct io_region r;
 		int err;
-		sector_t err_sector;
+		sector_t err_sector;  /* the first failed write's sector (valid if err) */
+		sector_t hole;        /* the lowest chunk not written to it, or UINT64_MAX */
 	} dests[];
 };
 
@@ -185,6 +185,8 @@ struct kc_subjob {
 	unsigned int pending;         /* I/Os outstanding */
 	unsigned int mask;            /* destinations this sub-job writes */
 	unsigned int redo;            /* offloaded copies that failed: redo by read+write */
+	unsigned int held;            /* destinations whose write of this chunk ended (done, failed,
+					 skipped as zeros or past a file's end): the others lack it */
 	bool zeroed;                  /* buf holds zeros (zero fallback) */
 	bool have_data;               /* WRITE_SEQ, parked: the read succeeded */
 	struct kc_io read;
@@ -220,6 +222,10 @@ struct kc_backend_ops {
 	/* Wait for completions (or a wake-up) for at most timeout_ns (<0: forever),
 	 * and pass every completion to kc_io_complete(). */
 	void (*wait)(struct kcopyd_client *kc, int64_t timeout_ns);
+	/* Push queued requests and handle the completions already there,
+	 * without waiting: the engine calls it on every turn it does not
+	 * sleep, so I/O moves on while new work keeps it busy. */
+	void (*poll)(struct kcopyd_client *kc);
 	/* Wake the waiting engine thread from another thread. */
 	void (*wake)(struct kcopyd_client *kc);
 };
@@ -241,6 +247,7 @@ struct kcopyd_client {
 	uint64_t outstanding;         /* jobs submitted whose callback has not returned */
 	struct kc_io *completed;      /* I/Os finished by an endpoint itself (kc_io_defer) */
 	bool sleeping;                /* engine is (about to be) blocked in wait() */
+	bool kicked;                  /* a setting changed since the engine's last turn began */
 	bool exiting;
 	/* kcopyd_client_wait() waits for "every job submitted before the call":
 	 * jobs count in the epoch current when they were submitted (a job

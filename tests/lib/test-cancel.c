@@ -14,6 +14,9 @@
  *  - while sub-jobs are in flight (no throttle, 4 KiB sub-jobs, thirty
  *    runs): the job ends with -ECANCELED (or, had it finished first, 0),
  *    and its destination holds whole sub-jobs only;
+ *  - in each case dest_err_sector is the first sector the destination does
+ *    not hold (the sector of the first byte that differs from the source, or
+ *    the end), and a cancelled job's read_err_sector the same sector;
  *  - cancel(NULL) is -EINVAL.
  * "Soon" is a 20 s limit, where the throttle would hold the jobs for days.
  */
@@ -100,6 +103,26 @@ static unsigned int whole_chunks(const char *dst, const uint8_t *want, uint64_t 
 	return written;
 }
 
+/* res's dest_err_sector[0] (and, cancelled, read_err_sector) is the sector
+ * of the first byte of dst (a region from 0) that is not want's (zeros if
+ * NULL), or the end. */
+static void check_first_missing(const char *dst, const uint8_t *want,
+				const struct kcopyd_result *res, const char *what)
+{
+	uint64_t size, first = 0;
+	uint8_t *got = tu_read_file(dst, &size);
+
+	while (first < size && got[first] == (want ? want[first] : 0))
+		first++;
+	free(got);
+	if (res->dest_err_sector[0] != first / 512)
+		FAIL("%s: dest_err_sector %llu, but the destination holds the source up to byte %llu",
+		     what, (unsigned long long)res->dest_err_sector[0], (unsigned long long)first);
+	if (res->read_err == -ECANCELED && res->read_err_sector != first / 512)
+		FAIL("%s: read_err_sector %llu, but the first chunk not written starts at byte %llu",
+		     what, (unsigned long long)res->read_err_sector, (unsigned long long)first);
+}
+
 static struct block_device *fresh(const char *name, const char **path)
 {
 	*path = tu_path(name);
@@ -157,6 +180,10 @@ static void while_throttled(void)
 	whole_chunks(path[0], data, SIZE, SUB, "cancelled copy");
 	whole_chunks(path[1], data, SIZE, SUB, "cancelled WRITE_SEQ copy");
 	whole_chunks(path[2], NULL, SIZE, SUB, "cancelled zeroing");
+	check_first_missing(path[0], data, &dn[0].res, "cancelled copy");
+	check_first_missing(path[1], data, &dn[1].res, "cancelled WRITE_SEQ copy");
+	check_first_missing(path[2], NULL, &dn[2].res, "cancelled zeroing");
+	check_first_missing(path[3], data, &dn[3].res, "copy after the cancel");
 	if (tu_cmp_files(path[3], 0, src, 0, SIZE))
 		FAIL("the copy submitted after the cancel is wrong");
 	tu_log("ok: cancel while throttled at 1 byte/s");
@@ -281,6 +308,7 @@ static void mid_flight(void)
 		if (whole_chunks(path, data, SIZE, 4096, "copy cancelled in flight") == SIZE / 4096 &&
 		    dn.res.read_err)
 			FAIL("run %d: -ECANCELED, but the whole copy was written", run);
+		check_first_missing(path, data, &dn.res, "copy cancelled in flight");
 		cancelled += dn.res.read_err != 0;
 	}
 	kcopyd_client_destroy(kc);

@@ -14,6 +14,15 @@
  *    rate unless the machine stalls for a quarter of a second);
  *  - a 1000-byte file grown to 1024 bytes after open, copied as 2 sectors:
  *    succeeds, bytes 1000-1023 of the destination are zeros;
+ *  - the end of file against the size at open, every way round, through
+ *    both paths: a file now shorter inside its last sector, at its last
+ *    sector's start, inside the whole sector before it, a range that ends
+ *    before the size at open (and past or before the new end), a file
+ *    grown inside its last sector or past it, one unchanged.  Shorter
+ *    before the range's end: -ENODATA at the new end, the destinations
+ *    hold the source below their dest_err_sector, nothing past the new
+ *    end; else success, the range's bytes past the size at open zeros
+ *    (the in-kernel copy must not copy what the file grew by);
  *  - (root) a loop device whose backing file is cut to 300 KiB and whose
  *    capacity is then updated (LOOP_SET_CAPACITY): -ENODATA at sector 600.
  */
@@ -170,6 +179,103 @@ static void grown(void)
 	kcopyd_client_destroy(kc);
 }
 
+struct eof_case {
+	uint64_t at_open, now;  /* the file's size when opened, when copied */
+	uint64_t end;           /* the range read: [0, end), sectors; 0: all of them */
+};
+
+static void eof_case(const struct eof_case *c, unsigned int ndests, const uint8_t *big,
+		     const uint8_t *old2)
+{
+	static const uint8_t zeros[1024];
+	const uint64_t file = 2 * TU_MIB;
+	struct kcopyd_client *kc = client(0);
+	struct block_device *src, *dst[2];
+	struct io_region from, to[2];
+	struct kcopyd_result res;
+	uint64_t end = c->end ? c->end : (c->at_open + 511) / 512 * 512;
+	uint64_t held = c->at_open < end ? c->at_open : end;
+	bool short_read = c->now < held;
+	uint8_t *got = malloc(file);
+	char what[160];
+
+	CHECK(got);
+	snprintf(what, sizeof(what), "%s, size %llu at open, %llu now, range of %llu bytes",
+		 ndests == 1 ? "in-kernel copy" : "read and write", (unsigned long long)c->at_open,
+		 (unsigned long long)c->now, (unsigned long long)end);
+	tu_write_file(src_path, big, c->at_open);
+	src = open_buffered(src_path, O_RDONLY);
+	tu_write_file(src_path, big, c->now);
+	from = tu_region(src, 0, end / 512);
+	for (unsigned int d = 0; d < ndests; d++) {
+		tu_write_file(dst_path[d], old2, file);
+		dst[d] = open_buffered(dst_path[d], O_RDWR);
+		to[d] = tu_region(dst[d], 0, end / 512);
+	}
+	CHECK_OK(tu_copy_ex(kc, &from, ndests, to, KCOPYD_IGNORE_ERROR, &res));
+	CHECK_EQ(res.write_err, 0);
+	if (short_read) {
+		if (res.read_err != -ENODATA)
+			FAIL("%s: read_err %d (%s), expected -ENODATA", what, res.read_err,
+			     strerror(-res.read_err));
+		CHECK_EQ(res.read_err_sector, c->now / 512);
+	} else if (res.read_err) {
+		FAIL("%s: read_err %d (%s), expected success", what, res.read_err,
+		     strerror(-res.read_err));
+	}
+	for (unsigned int d = 0; d < ndests; d++) {
+		uint64_t ok_to = short_read ? res.dest_err_sector[d] * 512 : end;
+		/* Read then write: nothing of the chunk holding the new end.
+		 * The in-kernel copy may have copied up to the new end. */
+		uint64_t old_from = !short_read ? end : ndests == 1 ? c->now : c->now - c->now % S;
+
+		tu_read_at(dst_path[d], 0, got, file);
+		if (short_read && (res.dest_err_sector[d] > c->now / 512 ||
+				   res.dest_err_sector[d] < (c->now - c->now % S) / 512))
+			FAIL("%s: dest_err_sector[%u] %llu, expected the start of the chunk holding "
+			     "the new end", what, d, (unsigned long long)res.dest_err_sector[d]);
+		if (!short_read)
+			CHECK_EQ(res.dest_err_sector[d], end / 512);
+		if (tu_cmp(got, big, ok_to < held ? ok_to : held, 0, what) ||
+		    (!short_read && tu_cmp(got + held, zeros, end - held, held, what)) ||
+		    tu_cmp(got + old_from, old2 + old_from, file - old_from, old_from, what))
+			FAIL("%s: destination %u holds the wrong bytes", what, d);
+	}
+	for (unsigned int d = 0; d < ndests; d++)
+		kcopyd_bdev_close(dst[d]);
+	kcopyd_bdev_close(src);
+	kcopyd_client_destroy(kc);
+	free(got);
+}
+
+static void eof_matrix(void)
+{
+	const uint64_t M = TU_MIB;
+	static const struct eof_case cases[] = {
+		{ TU_MIB + 1000, TU_MIB + 600, 0 },     /* shorter, inside the last sector */
+		{ TU_MIB + 1000, TU_MIB + 512, 0 },     /* shorter, at the last sector's start */
+		{ TU_MIB + 1000, TU_MIB + 300, 0 },     /* shorter, inside the whole sector before */
+		{ 2 * TU_MIB, TU_MIB + 600, TU_MIB + 1024 },   /* range ends before the size at open */
+		{ 2 * TU_MIB, TU_MIB + 600, TU_MIB + 512 },    /* ...and before the new end */
+		{ TU_MIB + 600, TU_MIB + 1000, 0 },     /* grown inside the last sector */
+		{ TU_MIB + 1000, 2 * TU_MIB, 0 },       /* grown past it */
+		{ TU_MIB + 1000, TU_MIB + 1000, 0 },    /* unchanged */
+	};
+	uint64_t seed = 11;
+	uint8_t *big = malloc(2 * M), *old2 = malloc(2 * M);
+
+	CHECK(big && old2);
+	tu_random_fill(big, 2 * M, &seed);
+	tu_random_fill(old2, 2 * M, &seed);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (unsigned int n = 1; n <= 2; n++)
+			eof_case(&cases[i], n, big, old2);
+	free(big);
+	free(old2);
+	tu_log("ok: end of file against the size at open, %zu cases, both paths",
+	       sizeof(cases) / sizeof(cases[0]));
+}
+
 static void loop_shrinks(void)
 {
 	const char *back = tu_path("back"), *dev;
@@ -236,6 +342,7 @@ int main(void)
 		shrink(n, true);
 	}
 	grown();
+	eof_matrix();
 	loop_shrinks();
 	free(src_data);
 	free(old);

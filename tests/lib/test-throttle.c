@@ -7,6 +7,9 @@
  *  - a copy held back at 1 byte/s (its second sub-job would wait 18 hours)
  *    completes soon after the rate is removed (0) or raised to UINT64_MAX:
  *    set_rate wakes the engine, which sleeps on the old rate;
+ *  - the same when the rate is raised from a callback (on the engine's own
+ *    thread, between its look at the throttle and its sleep): a copy held
+ *    back behind a first one, whose callback lifts the rate, completes;
  *  - every copy's bytes are compared with the source.
  * "Soon" is a 20 s limit: far below what the old rate would take, far above
  * what a loaded machine needs.
@@ -142,6 +145,69 @@ static void slow_then(uint64_t new_rate, const char *what)
 	tu_log("ok: %s", what);
 }
 
+static struct kcopyd_client *lift_kc;
+static struct io_region lift_none, lift_none_to, lift_from, lift_to;
+static struct tu_event lift_a, lift_b;
+
+static void lift_rate_cb(int read_err, unsigned int write_err, void *context)
+{
+	CHECK_OK(kcopyd_client_set_rate(lift_kc, 0));
+	tu_event_notify(read_err, write_err, context);
+}
+
+/* From a callback, so that the engine takes both in one turn: A, empty,
+ * whose callback lifts the rate, and B, which the throttle holds back. */
+static void lift_submit_cb(int read_err, unsigned int write_err, void *context)
+{
+	(void)context;
+	CHECK_EQ(read_err | (int)write_err, 0);
+	CHECK_OK(kcopyd_copy(lift_kc, &lift_none, 1, &lift_none_to, 0, lift_rate_cb, &lift_a));
+	CHECK_OK(kcopyd_copy(lift_kc, &lift_from, 1, &lift_to, 0, tu_event_notify, &lift_b));
+}
+
+/* At 1 byte/s (the bucket holds less than a sub-job unless the machine has
+ * been up for 18 hours), the engine looks at the throttle for B, then runs
+ * A's callback, which lifts the rate, then sleeps: on what B needed at the
+ * old rate, unless set_rate's wake-up is kept for it. */
+static void lift_from_callback(void)
+{
+	struct kcopyd_client *kc = tu_client(256);
+	const char *dst = tu_path("lift");
+	struct block_device *s, *d;
+	struct tu_event z;
+
+	tu_make_filled(dst, SIZE, 0x5a);
+	s = tu_open(src, O_RDONLY);
+	d = tu_open(dst, O_RDWR);
+	lift_none = tu_region(s, 0, 0);
+	lift_none_to = tu_region(d, 0, 0);
+	lift_from = tu_region(s, 0, SIZE / 512);
+	lift_to = tu_region(d, 0, SIZE / 512);
+	lift_kc = kc;
+	CHECK_OK(kcopyd_client_set_sub_job_size(kc, 64 * 1024));
+	CHECK_OK(kcopyd_client_set_rate(kc, 1));
+	tu_event_init(&z);
+	tu_event_init(&lift_a);
+	tu_event_init(&lift_b);
+	CHECK_OK(kcopyd_copy(kc, &lift_none, 1, &lift_none_to, 0, lift_submit_cb, &z));
+	if (!wait_for(&lift_a, LIMIT_S))
+		FAIL("an empty copy did not call back within %d s", LIMIT_S);
+	if (!wait_for(&lift_b, LIMIT_S))
+		FAIL("a copy held back at 1 byte/s did not finish within %d s of a callback's "
+		     "set_rate(0)", LIMIT_S);
+	CHECK_EQ(lift_b.read_err, 0);
+	CHECK_EQ(lift_b.write_err, 0);
+	CHECK_OK(kcopyd_client_wait(kc));
+	tu_event_destroy(&z);
+	tu_event_destroy(&lift_a);
+	tu_event_destroy(&lift_b);
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(s);
+	kcopyd_bdev_close(d);
+	check_copy(dst, "rate lifted from a callback");
+	tu_log("ok: the rate lifted from a callback");
+}
+
 int main(void)
 {
 	tu_init("test-throttle");
@@ -155,5 +221,6 @@ int main(void)
 	huge_rate(1ull << 63, 4096, "2^63");
 	slow_then(0, "1 byte/s, then unlimited");
 	slow_then(UINT64_MAX, "1 byte/s, then UINT64_MAX");
+	lift_from_callback();
 	tu_pass();
 }

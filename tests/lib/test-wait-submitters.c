@@ -9,7 +9,13 @@
  *    job submitted before it has called back, including a chain of jobs
  *    that submit the next from their callbacks;
  *  - wait() does not return while a callback prepared before the call has
- *    not been triggered, and returns once it is.
+ *    not been triggered, and returns once it is;
+ *  - a callback that triggers the next one from itself keeps the engine
+ *    from ever finding nothing to do: a copy submitted meanwhile still
+ *    completes (the engine must push and reap I/O on its busy turns too,
+ *    not only when it sleeps).
+ * The background submitter keeps at most BG_CBS triggered callbacks queued,
+ * so that a loaded machine slows it down rather than filling memory.
  * A wait that does not return is caught by a 20 s limit.
  */
 #include <errno.h>
@@ -23,6 +29,7 @@
 #define LIMIT_S 20
 #define MINE 16
 #define CHAIN 8
+#define BG_CBS 256
 
 static struct kcopyd_client *kc;
 static struct io_region from, to_bg, to_mine;
@@ -30,6 +37,8 @@ static int stop_bg;                       /* atomic */
 static int bg_outstanding;                /* atomic */
 static int mine_done[MINE];               /* atomic */
 static int chain_left;                    /* atomic */
+static int bg_cbs;                        /* atomic: triggered, not yet run */
+static int tick_stop, tick_ended;         /* atomic */
 
 static void bg_cb(int read_err, unsigned int write_err, void *context)
 {
@@ -46,6 +55,21 @@ static void noop_cb(int read_err, unsigned int write_err, void *context)
 	(void)context;
 }
 
+static void bg_noop_cb(int read_err, unsigned int write_err, void *context)
+{
+	(void)read_err;
+	(void)write_err;
+	(void)context;
+	__atomic_fetch_sub(&bg_cbs, 1, __ATOMIC_RELAXED);
+}
+
+static void tu_pause_us(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /* Submits copies without a pause and keeps a prepared callback pending
  * at all times (the next is prepared before the last is triggered). */
 static void *submitter(void *arg)
@@ -53,18 +77,24 @@ static void *submitter(void *arg)
 	struct kcopyd_callback *pending;
 
 	(void)arg;
-	CHECK_OK(kcopyd_prepare_callback(kc, noop_cb, NULL, &pending));
+	CHECK_OK(kcopyd_prepare_callback(kc, bg_noop_cb, NULL, &pending));
 	while (!__atomic_load_n(&stop_bg, __ATOMIC_RELAXED)) {
 		struct kcopyd_callback *next;
 
-		CHECK_OK(kcopyd_prepare_callback(kc, noop_cb, NULL, &next));
+		if (__atomic_load_n(&bg_cbs, __ATOMIC_RELAXED) >= BG_CBS) {
+			tu_pause_us(50);        /* the pending one stays pending */
+			continue;
+		}
+		CHECK_OK(kcopyd_prepare_callback(kc, bg_noop_cb, NULL, &next));
 		if (__atomic_load_n(&bg_outstanding, __ATOMIC_RELAXED) < 32) {
 			__atomic_fetch_add(&bg_outstanding, 1, __ATOMIC_RELAXED);
 			CHECK_OK(kcopyd_copy(kc, &from, 1, &to_bg, 0, bg_cb, NULL));
 		}
+		__atomic_fetch_add(&bg_cbs, 1, __ATOMIC_RELAXED);
 		kcopyd_do_callback(pending, 0, 0);
 		pending = next;
 	}
+	__atomic_fetch_add(&bg_cbs, 1, __ATOMIC_RELAXED);
 	kcopyd_do_callback(pending, 0, 0);
 	return NULL;
 }
@@ -192,6 +222,41 @@ static void prepared_before(void)
 	tu_log("ok: wait() waits for a callback prepared before it");
 }
 
+/* Triggers the next of itself from the callback, until told to stop. */
+static void tick_cb(int read_err, unsigned int write_err, void *context)
+{
+	struct kcopyd_callback *next;
+
+	(void)read_err;
+	(void)write_err;
+	(void)context;
+	if (__atomic_load_n(&tick_stop, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&tick_ended, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	CHECK_OK(kcopyd_prepare_callback(kc, tick_cb, NULL, &next));
+	kcopyd_do_callback(next, 0, 0);
+}
+
+static void never_idle(void)
+{
+	struct kcopyd_callback *first;
+	int done = 0;
+
+	CHECK_OK(kcopyd_prepare_callback(kc, tick_cb, NULL, &first));
+	kcopyd_do_callback(first, 0, 0);
+	CHECK_OK(kcopyd_copy(kc, &from, 1, &to_mine, 0, mine_cb, &done));
+	for (int i = 0; i < LIMIT_S * 100 && !__atomic_load_n(&done, __ATOMIC_RELAXED); i++)
+		tu_pause_us(10000);
+	__atomic_store_n(&tick_stop, 1, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&done, __ATOMIC_RELAXED))
+		FAIL("a copy did not complete within %d s while a callback kept triggering the next",
+		     LIMIT_S);
+	CHECK_OK(kcopyd_client_wait(kc));
+	CHECK_EQ(__atomic_load_n(&tick_ended, __ATOMIC_RELAXED), 1);
+	tu_log("ok: a copy completes while callbacks keep the engine busy");
+}
+
 int main(void)
 {
 	const char *src, *dbg, *dmine;
@@ -211,6 +276,7 @@ int main(void)
 	to_bg = tu_region(b, 0, 128);
 	to_mine = tu_region(m, 0, 128);
 	kc = tu_client(256);
+	never_idle();
 	busy_client();
 	prepared_before();
 	kcopyd_client_destroy(kc);

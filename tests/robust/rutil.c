@@ -459,3 +459,22 @@ struct kc_fault_event *ru_events(struct block_device *bd, size_t *n)
 	*n = m;
 	return ev;
 }
+
+void ru_check_first_missing(const char *path, sector_t sector, sector_t count,
+			    const uint8_t *src, sector_t reported, const char *what)
+{
+	size_t len = (size_t)count * 512;
+	uint8_t *got = ru_malloc(len ? len : 1);
+	long diff;
+	sector_t want;
+
+	ru_pread(path, got, len, (uint64_t)sector * 512);
+	diff = ru_diff(got, src, len);
+	want = sector + (diff < 0 ? count : (sector_t)diff / 512);
+	free(got);
+	if (reported != want)
+		FAIL("%s: dest_err_sector %llu, but the destination holds the source up to byte %llu "
+		     "of its region (sectors %llu+%llu), so its first missing sector is %llu", what,
+		     (unsigned long long)reported, (unsigned long long)(diff < 0 ? len : (size_t)diff),
+		     (unsigned long long)sector, (unsigned long long)count, (unsigned long long)want);
+}

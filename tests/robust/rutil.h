@@ -86,6 +86,14 @@ void *ru_malloc(size_t len);
 /* The first differing index, or -1. */
 long ru_diff(const void *a, const void *b, size_t len);
 
+/* The meaning of dest_err_sector (kcopyd.h), checked on the bytes: the
+ * region of count sectors at sector of the file at path holds exactly src
+ * below reported, and reported is the sector of the first byte that
+ * differs (the region's end when none does).  The old contents must differ
+ * from the source in every sector.  what names the destination. */
+void ru_check_first_missing(const char *path, sector_t sector, sector_t count,
+			    const uint8_t *src, sector_t reported, const char *what);
+
 /* Devices. */
 struct block_device *ru_open(const char *path, int open_flags, unsigned int bdev_flags);
 struct kc_fault_config;
