@@ -638,6 +638,14 @@ static int64_t throttle(struct kcopyd_client *kc, uint32_t len)
 		return 0;
 	now = kc_now_ns();
 	burst = rate / 8 > len ? rate / 8 : len;
+	/* A new rate (or the first) starts with an empty bucket: the first
+	 * sub-job pays for itself like the others, or a short copy would run
+	 * at many times the rate asked for. */
+	if (rate != kc->rate_seen) {
+		kc->rate_seen = rate;
+		kc->rate_tokens = 0;
+		kc->rate_stamp_ns = now;
+	}
 	if (now > kc->rate_stamp_ns) {
 		unsigned __int128 g = (unsigned __int128)(now - kc->rate_stamp_ns) * rate / 1000000000u;
 

@@ -277,6 +277,7 @@ struct kcopyd_client {
 	uint64_t rate;                        /* bytes per second, 0 = unlimited */
 	uint64_t rate_tokens;                 /* bytes the throttle lets go now */
 	uint64_t rate_stamp_ns;
+	uint64_t rate_seen;                   /* the rate the bucket was filled at */
 	struct kc_io *timers;                 /* I/Os waiting to be retried, by retry_at */
 	uint64_t cancel_seen;                 /* the cancel_upto last applied */
 	uint64_t cb_epoch;                    /* epoch of the job whose callback runs */

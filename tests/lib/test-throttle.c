@@ -10,6 +10,7 @@
  *  - the same when the rate is raised from a callback (on the engine's own
  *    thread, between its look at the throttle and its sleep): a copy held
  *    back behind a first one, whose callback lifts the rate, completes;
+ *  - the rate holds from the first byte (a lower bound on the time taken);
  *  - every copy's bytes are compared with the source.
  * "Soon" is a 20 s limit: far below what the old rate would take, far above
  * what a loaded machine needs.
@@ -208,6 +209,47 @@ static void lift_from_callback(void)
 	tu_log("ok: the rate lifted from a callback");
 }
 
+/* The rate holds from the first byte: len bytes at rate bytes/s take at
+ * least len / rate seconds, a single sub-job too (the bucket starts empty).
+ * A lower bound only: a loaded machine makes it slower, never faster. */
+static void rate_holds(uint64_t len, uint64_t rate, unsigned int sub)
+{
+	struct kcopyd_client *kc = tu_client(256);
+	const char *dst = tu_path("held");
+	struct block_device *s, *d;
+	struct io_region from, to;
+	struct tu_event ev;
+	double t0, took, want = (double)len / (double)rate;
+
+	tu_make_filled(dst, SIZE, 0x5a);
+	s = tu_open(src, O_RDONLY);
+	d = tu_open(dst, O_RDWR);
+	from = tu_region(s, 0, len / 512);
+	to = tu_region(d, 0, len / 512);
+	CHECK_OK(kcopyd_client_set_sub_job_size(kc, sub));
+	CHECK_OK(kcopyd_client_set_rate(kc, rate));
+	tu_event_init(&ev);
+	t0 = tu_now();
+	CHECK_OK(kcopyd_copy(kc, &from, 1, &to, 0, tu_event_notify, &ev));
+	if (!wait_for(&ev, LIMIT_S))
+		FAIL("%llu bytes at %llu bytes/s did not finish in %d s", (unsigned long long)len,
+		     (unsigned long long)rate, LIMIT_S);
+	took = tu_now() - t0;
+	CHECK_EQ(ev.read_err, 0);
+	CHECK_EQ(ev.write_err, 0);
+	if (took < want * 0.95)
+		FAIL("%llu bytes at %llu bytes/s in sub-jobs of %u took %.2f s: faster than the "
+		     "rate (%.2f s)", (unsigned long long)len, (unsigned long long)rate, sub, took, want);
+	tu_event_destroy(&ev);
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(s);
+	kcopyd_bdev_close(d);
+	if (tu_cmp_files(dst, 0, src, 0, len))
+		FAIL("rate %llu: the destination differs from the source", (unsigned long long)rate);
+	tu_log("ok: %llu bytes at %llu bytes/s in sub-jobs of %u took %.2f s (at least %.2f)",
+	       (unsigned long long)len, (unsigned long long)rate, sub, took, want);
+}
+
 int main(void)
 {
 	tu_init("test-throttle");
@@ -222,5 +264,7 @@ int main(void)
 	slow_then(0, "1 byte/s, then unlimited");
 	slow_then(UINT64_MAX, "1 byte/s, then UINT64_MAX");
 	lift_from_callback();
+	rate_holds(256 * 1024, 128 * 1024, 256 * 1024);
+	rate_holds(512 * 1024, 256 * 1024, 128 * 1024);
 	tu_pass();
 }
