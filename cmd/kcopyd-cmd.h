@@ -149,6 +149,20 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 		  bool times, char *buf, size_t size);
 
 /* device.c */
+/* Where two devices' ranges meet (device_meet).  MEET_SAME: the same device
+ * named twice; MEET_OVERLAP: ranges that share bytes of one storage. */
+enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP };
+#define MEET_EXACT  1u   /* the same storage at the same start counts, even for an empty range */
+#define MEET_PLACED 2u   /* only where bytes really are: not "somewhere in a file system" */
+#define MEET_BELOW  4u   /* b's own identity aside: only what lies under it */
+enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
+		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags);
+/* Any of a's bytes are b's: our writes to one change the other. */
+bool device_shares_storage(const struct device *a, const struct device *b);
+struct stat;
+bool device_stores_file(const struct device *d, const struct stat *st);
+/* Two stats of one file (device, inode, type): a path still names it. */
+bool stat_same_file(const struct stat *a, const struct stat *b);
 int read_sysfs(const char *dir, const char *name, char *buf, size_t size);
 void device_init(struct device *d, const char *path);
 int device_stat(struct device *d, bool may_create);
