@@ -127,6 +127,7 @@ struct device {
 	const char *what;            /* "write", "flush", "read", ... */
 	uint64_t err_off;            /* first failing byte offset, or NOT_SET */
 	bool differs;                /* verify found a difference */
+	bool verified;               /* verify compared all of it: it matched */
 	uint64_t diff_off;
 	const char *note;            /* why it did not complete, when no errno */
 	bool reported;               /* its failure was printed already */

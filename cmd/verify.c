@@ -173,6 +173,8 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		if (!any)
 			break;
 	}
+	for (unsigned int i = 0; i < n && ret == 0; i++)
+		dests[i].verified = still_compared(&dests[i]);
 	progress_end(p, p->moved);
 	free(mem);
 	return ret;
