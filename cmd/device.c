@@ -737,14 +737,29 @@ struct users {
 	uint64_t off, len;
 };
 
+/* Is the block device open on fd mounted or claimed by someone (an
+ * exclusive open of it fails with EBUSY)? */
+static bool claimed(int fd)
+{
+	char self[64];
+	int x;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	x = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
+	if (x < 0)
+		return errno == EBUSY;
+	close(x);
+	return false;
+}
+
 /* Is this loop device, over the range of d, mounted or held? */
 static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
 	struct device *t = calloc(1, sizeof(*t));
-	char self[64], sys[PATH_MAX];
+	char sys[PATH_MAX];
 	struct stat st;
-	int busy = 0, x;
+	int busy = 0;
 
 	if (!t)
 		return 0;
@@ -755,11 +770,7 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 	 * bytes really are (not the file system a file lives on)? */
 	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX, MEET_PLACED | MEET_BELOW))
 		goto out;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	x = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
-	busy = x < 0 && errno == EBUSY;
-	if (x >= 0)
-		close(x);
+	busy = claimed(fd);
 	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
 	if (!busy) {
 		DIR *h = opendir(sys);
@@ -792,26 +803,23 @@ int device_check_users(const struct device *d, uint64_t off, uint64_t len,
 	 * (Not a partition's disk: that is held whenever another partition is.) */
 	for (int i = 0; i < MAX_IDS; i++) {
 		const struct identity *x = &d->id[i];
-		char self[64], sys[PATH_MAX];
-		int fd, ex;
+		char sys[PATH_MAX];
+		bool busy;
+		int fd;
 
 		if (!x->valid || !x->backing || x->anywhere || held_by_us(x->dev))
 			continue;
 		fd = open_devnum(x->dev);
 		if (fd < 0)
 			continue;
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		ex = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
-		if (ex < 0 && errno == EBUSY) {
-			close(fd);
+		busy = claimed(fd);
+		close(fd);
+		if (busy) {
 			errmsg("%s: lies on /dev/%s, which is mounted or in use by another program; "
 			       "refusing to write to it (--force to write anyway)", d->path,
 			       sysfs_dir(x->dev, sys) ? basename(sys) : "?");
 			return -1;
 		}
-		if (ex >= 0)
-			close(ex);
-		close(fd);
 	}
 	return each_loop(loop_user, &u) ? -1 : 0;
 }
@@ -845,14 +853,12 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 				       "a destination");
 				/* Not even the JSON summary goes there: nothing written. */
 				if (fd == 1) {
-					int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+					int err;
 
 					fflush(stdout);
-					if (null >= 0 && dup2(null, 1) < 0)
+					if ((err = fd_to_null(1, O_WRONLY)))
 						errmsg("cannot close standard output: %s",
-						       strerror(errno));
-					if (null >= 0)
-						close(null);
+						       strerror(-err));
 				}
 				return -1;
 			}

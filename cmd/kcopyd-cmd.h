@@ -77,6 +77,10 @@ const char *signal_name(int sig);
 bool status_requested(void);
 void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Point descriptor fd at /dev/null opened with flags (a closed standard
+ * descriptor filled, an output that must not be written); 0 or -errno. */
+int fd_to_null(int fd, int flags);
+
 /* options.c */
 int parse_size(const char *s, uint64_t *out);
 int parse_count(const char *s, unsigned int max, unsigned int *out);
