@@ -60,32 +60,6 @@ const char *device_kind_name(const struct device *d)
 
 /* ---- identity -------------------------------------------------------- */
 
-int read_sysfs(const char *dir, const char *name, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static uint64_t sysfs_u64(const char *dir, const char *name)
-{
-	char buf[64];
-
-	return read_sysfs(dir, name, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 10);
-}
-
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;

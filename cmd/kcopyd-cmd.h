@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "kcopyd.h"
+#include "sysfs.h"
 
 /* Exit codes. */
 #define EXIT_OK     0
@@ -168,7 +169,6 @@ struct stat;
 bool device_stores_file(const struct device *d, const struct stat *st);
 /* Two stats of one file (device, inode, type): a path still names it. */
 bool stat_same_file(const struct stat *a, const struct stat *b);
-int read_sysfs(const char *dir, const char *name, char *buf, size_t size);
 void device_init(struct device *d, const char *path);
 int device_stat(struct device *d, bool may_create);
 int device_open_read(struct device *d);
