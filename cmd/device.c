@@ -711,9 +711,7 @@ struct users {
 	uint64_t off, len;
 };
 
-/* Is the block device open on fd mounted or claimed by someone (an
- * exclusive open of it fails with EBUSY)? */
-static bool claimed(int fd)
+bool device_claimed(int fd)
 {
 	char self[64];
 	int x;
@@ -744,7 +742,7 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 	 * bytes really are (not the file system a file lives on)? */
 	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX, MEET_PLACED | MEET_BELOW))
 		goto out;
-	busy = claimed(fd);
+	busy = device_claimed(fd);
 	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
 	if (!busy) {
 		DIR *h = opendir(sys);
@@ -786,7 +784,7 @@ int device_check_users(const struct device *d, uint64_t off, uint64_t len,
 		fd = open_devnum(x->dev);
 		if (fd < 0)
 			continue;
-		busy = claimed(fd);
+		busy = device_claimed(fd);
 		close(fd);
 		if (busy) {
 			errmsg("%s: lies on /dev/%s, which is mounted or in use by another program; "

@@ -167,6 +167,9 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 bool device_shares_storage(const struct device *a, const struct device *b);
 struct stat;
 bool device_stores_file(const struct device *d, const struct stat *st);
+/* Is the block device open on fd mounted or claimed by someone (an
+ * exclusive open of it fails with EBUSY)? */
+bool device_claimed(int fd);
 /* Two stats of one file (device, inode, type): a path still names it. */
 bool stat_same_file(const struct stat *a, const struct stat *b);
 void device_init(struct device *d, const char *path);
