@@ -74,7 +74,7 @@ static int lock_dest(struct copy *c, struct device *d)
 	struct stat a, b;
 
 	if (d->kind == DEV_FILE && c->src.kind == DEV_FILE && fstat(c->src.fd, &a) == 0 &&
-	    fstat(d->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+	    fstat(d->fd, &b) == 0 && stat_same_file(&a, &b))
 		flock(c->src.fd, LOCK_UN);
 	return device_lock(d, true);
 }
@@ -227,17 +227,6 @@ static char *dest_name(const struct device *d)
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
 }
 
-/* Is the regular file st the storage of d (itself, or a loop device's
- * backing file)? */
-static bool stores(const struct stat *st, const struct device *d)
-{
-	for (int i = 0; i < 2; i++)
-		if (d->id[i].valid && d->id[i].ino && d->id[i].dev == st->st_dev &&
-		    d->id[i].ino == st->st_ino)
-			return true;
-	return false;
-}
-
 /* Which device, if any, the log's file name (canonical: canon) is: by
  * what it is (through any symlink or hard link), or for a destination not
  * created yet, by its name. */
@@ -253,10 +242,10 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 			return &c->dests[i];
 	if (stat(name, &st) || !S_ISREG(st.st_mode))
 		return NULL;
-	if (stores(&st, &c->src))
+	if (device_stores_file(&c->src, &st))
 		return &c->src;
 	for (unsigned int i = 0; i < c->n; i++)
-		if (stores(&st, &c->dests[i]))
+		if (device_stores_file(&c->dests[i], &st))
 			return &c->dests[i];
 	return NULL;
 }

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "copylog.h"
+#include "sysfs.h"
 
 #define MAGIC_WORD "kcopyd-log"
 #define MAGIC "kcopyd-log 2"
@@ -167,30 +168,6 @@ void copylog_free(struct copylog *l)
 
 /* ---- identity ----------------------------------------------------------- */
 
-static int read_text(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static uint64_t text_u64(const char *dir, const char *name)
-{
-	char path[PATH_MAX + 64], buf[64];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return read_text(path, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 10);
-}
-
 /* The disk's serial number or WWID, as a checksum (0: it has none). */
 static uint64_t disk_serial(const char *disk)
 {
@@ -221,7 +198,7 @@ static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 	memcpy(disk, sys, sizeof(disk));
 	snprintf(sub, sizeof(sub), "%s/partition", sys);
 	if (access(sub, F_OK) == 0) {
-		id->start = text_u64(sys, "start") * 512;
+		id->start = sysfs_u64(sys, "start") * 512;
 		slash = strrchr(disk, '/');
 		if (slash)
 			*slash = 0;
@@ -230,7 +207,7 @@ static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 	if (ioctl(fd, BLKGETDISKSEQ, &seq))
 		seq = 0;
 #endif
-	id->diskseq = seq ? seq : text_u64(disk, "diskseq");
+	id->diskseq = seq ? seq : sysfs_u64(disk, "diskseq");
 	id->serial = disk_serial(disk);
 	snprintf(sub, sizeof(sub), "%s/loop", disk);
 	if (access(sub, F_OK) == 0 && ioctl(fd, LOOP_GET_STATUS64, &lo) == 0) {

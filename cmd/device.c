@@ -60,32 +60,6 @@ const char *device_kind_name(const struct device *d)
 
 /* ---- identity -------------------------------------------------------- */
 
-int read_sysfs(const char *dir, const char *name, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static uint64_t sysfs_u64(const char *dir, const char *name)
-{
-	char buf[64];
-
-	return read_sysfs(dir, name, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 10);
-}
-
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
@@ -371,25 +345,26 @@ static bool id_range(const struct identity *x, uint64_t off, uint64_t len, uint6
 	return *e > *s;
 }
 
-enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP };
-
-/* Do the ranges [a_off, +len) of a and [b_off, +len) of b share bytes
- * (each range cut at its device's end)?  With exact set, the same storage
- * at the same start counts even for an empty range: a device named twice. */
-static enum meet devices_meet(const struct device *a, uint64_t a_off, const struct device *b,
-			      uint64_t b_off, uint64_t len, bool exact)
+/* Do [a_off, +a_len) of a and [b_off, +b_len) of b share bytes (each range
+ * cut at its device's end)?  The one test of "the same storage" the command
+ * makes, whatever the question (see kcopyd-cmd.h for the flags).  Two
+ * devices that each only lie somewhere in one file system do not meet for
+ * that alone. */
+enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
+		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags)
 {
 	for (int i = 0; i < MAX_IDS; i++) {
-		for (int k = 0; k < MAX_IDS; k++) {
+		for (int k = flags & MEET_BELOW ? 1 : 0; k < MAX_IDS; k++) {
 			const struct identity *x = &a->id[i], *y = &b->id[k];
 			uint64_t s1, e1, s2, e2;
 
 			if (!x->valid || !y->valid || x->dev != y->dev || x->ino != y->ino ||
-			    (x->anywhere && y->anywhere))
+			    (x->anywhere && y->anywhere) ||
+			    ((flags & MEET_PLACED) && (x->anywhere || y->anywhere)))
 				continue;
-			if (exact && !x->anywhere && !y->anywhere && x->start == y->start)
+			if ((flags & MEET_EXACT) && !x->anywhere && !y->anywhere && x->start == y->start)
 				return i == 0 && k == 0 ? MEET_SAME : MEET_OVERLAP;
-			if (id_range(x, a_off, len, &s1, &e1) && id_range(y, b_off, len, &s2, &e2) &&
+			if (id_range(x, a_off, a_len, &s1, &e1) && id_range(y, b_off, b_len, &s2, &e2) &&
 			    s1 < e2 && s2 < e1)
 				return MEET_OVERLAP;
 		}
@@ -401,6 +376,28 @@ static enum meet devices_meet(const struct device *a, uint64_t a_off, const stru
 	return MEET_NONE;
 }
 
+bool device_shares_storage(const struct device *a, const struct device *b)
+{
+	return device_meet(a, 0, UINT64_MAX, b, 0, UINT64_MAX, 0) != MEET_NONE;
+}
+
+/* Is the regular file st where some of d's bytes really are (d itself, the
+ * file under a loop device over it, however deep)? */
+bool device_stores_file(const struct device *d, const struct stat *st)
+{
+	struct device f;
+
+	device_init(&f, "");
+	set_identity(&f, -1, st);
+	return device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+}
+
+bool stat_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_rdev == b->st_rdev &&
+	       (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
+}
+
 /* The source must not overlap any destination (we refuse rather than copy
  * memmove-style: a copy over its own source is almost always a mistake),
  * and no destination may appear twice or share storage with another. */
@@ -408,13 +405,14 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 			  unsigned int n, uint64_t dst_off, uint64_t len)
 {
 	for (unsigned int i = 0; i < n; i++) {
-		if (src && devices_meet(src, src_off, &dests[i], dst_off, len, false)) {
+		if (src && device_meet(src, src_off, len, &dests[i], dst_off, len, 0)) {
 			errmsg("%s: is the source %s (or shares its storage) and the ranges "
 			       "overlap", dests[i].path, src->path);
 			return -1;
 		}
 		for (unsigned int k = 0; k < i; k++) {
-			enum meet m = devices_meet(&dests[k], dst_off, &dests[i], dst_off, len, true);
+			enum meet m = device_meet(&dests[k], dst_off, len, &dests[i], dst_off, len,
+						  MEET_EXACT);
 
 			if (m == MEET_SAME) {
 				errmsg("%s: the same destination as %s (named twice)",
@@ -713,21 +711,16 @@ struct users {
 	uint64_t off, len;
 };
 
-/* Do the bytes of t (its own name aside) cover [off, off + len) of d?
- * Only where d's bytes really are: not the file system a file lives on. */
-static bool lies_under(const struct device *d, uint64_t off, uint64_t len, const struct device *t)
+bool device_claimed(int fd)
 {
-	for (int i = 0; i < MAX_IDS; i++) {
-		for (int k = 1; k < MAX_IDS; k++) {
-			const struct identity *x = &d->id[i], *y = &t->id[k];
-			uint64_t s, e;
+	char self[64];
+	int x;
 
-			if (x->valid && y->valid && !x->anywhere && !y->anywhere &&
-			    x->dev == y->dev && x->ino == y->ino && id_range(x, off, len, &s, &e) &&
-			    s < add_sat(y->start, y->len) && y->start < e)
-				return true;
-		}
-	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	x = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
+	if (x < 0)
+		return errno == EBUSY;
+	close(x);
 	return false;
 }
 
@@ -736,22 +729,20 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
 	struct device *t = calloc(1, sizeof(*t));
-	char self[64], sys[PATH_MAX];
+	char sys[PATH_MAX];
 	struct stat st;
-	int busy = 0, x;
+	int busy = 0;
 
 	if (!t)
 		return 0;
 	if (fstat(fd, &st) || held_by_us(dev))
 		goto out;                        /* d itself, or another we hold */
 	set_identity(t, fd, &st);
-	if (!lies_under(u->d, u->off, u->len, t))
+	/* Do t's bytes (its own name aside) cover the range of d, where d's
+	 * bytes really are (not the file system a file lives on)? */
+	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX, MEET_PLACED | MEET_BELOW))
 		goto out;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	x = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
-	busy = x < 0 && errno == EBUSY;
-	if (x >= 0)
-		close(x);
+	busy = device_claimed(fd);
 	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
 	if (!busy) {
 		DIR *h = opendir(sys);
@@ -784,26 +775,23 @@ int device_check_users(const struct device *d, uint64_t off, uint64_t len,
 	 * (Not a partition's disk: that is held whenever another partition is.) */
 	for (int i = 0; i < MAX_IDS; i++) {
 		const struct identity *x = &d->id[i];
-		char self[64], sys[PATH_MAX];
-		int fd, ex;
+		char sys[PATH_MAX];
+		bool busy;
+		int fd;
 
 		if (!x->valid || !x->backing || x->anywhere || held_by_us(x->dev))
 			continue;
 		fd = open_devnum(x->dev);
 		if (fd < 0)
 			continue;
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		ex = open(self, O_RDONLY | O_CLOEXEC | O_EXCL | O_NONBLOCK);
-		if (ex < 0 && errno == EBUSY) {
-			close(fd);
+		busy = device_claimed(fd);
+		close(fd);
+		if (busy) {
 			errmsg("%s: lies on /dev/%s, which is mounted or in use by another program; "
 			       "refusing to write to it (--force to write anyway)", d->path,
 			       sysfs_dir(x->dev, sys) ? basename(sys) : "?");
 			return -1;
 		}
-		if (ex >= 0)
-			close(ex);
-		close(fd);
 	}
 	return each_loop(loop_user, &u) ? -1 : 0;
 }
@@ -831,20 +819,18 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 
 			if (!d || d->kind == DEV_NEW)
 				continue;
-			if (devices_meet(&out, 0, d, i < n ? dst_off : src_off, len, false)) {
+			if (device_meet(&out, 0, UINT64_MAX, d, i < n ? dst_off : src_off, len, 0)) {
 				errmsg("%s: is also where the command's %s goes; refusing to use it "
 				       "as %s", d->path, names[fd], d == src ? "the source" :
 				       "a destination");
 				/* Not even the JSON summary goes there: nothing written. */
 				if (fd == 1) {
-					int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+					int err;
 
 					fflush(stdout);
-					if (null >= 0 && dup2(null, 1) < 0)
+					if ((err = fd_to_null(1, O_WRONLY)))
 						errmsg("cannot close standard output: %s",
-						       strerror(errno));
-					if (null >= 0)
-						close(null);
+						       strerror(-err));
 				}
 				return -1;
 			}
@@ -946,12 +932,6 @@ void device_undo(struct device *dests, unsigned int n)
 	}
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_rdev == b->st_rdev &&
-	       (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
-}
-
 /* The library opens its own descriptors (and an O_DIRECT one) by name: it
  * is given our descriptor's name in /proc/self/fd, which reaches the file
  * we checked whatever the path names now.  Without /proc, the path, and
@@ -973,9 +953,9 @@ int device_open_lib(struct device *d, int acc, const struct options *o)
 		return -1;
 	}
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", d->fd);
-	if (stat(self, &st) == 0 && same_file(&st, &ours))
+	if (stat(self, &st) == 0 && stat_same_file(&st, &ours))
 		name = self;
-	else if (stat(d->path, &st) || !same_file(&st, &ours))
+	else if (stat(d->path, &st) || !stat_same_file(&st, &ours))
 		goto changed;
 	ret = kcopyd_bdev_open_ex(name, acc, flags, &d->bd);
 	if (ret == -EINVAL && o->direct)
@@ -984,7 +964,7 @@ int device_open_lib(struct device *d, int acc, const struct options *o)
 		errmsg("%s: cannot open: %s", d->path, strerror(-ret));
 	if (ret)
 		return -1;
-	if ((name == self || (stat(d->path, &st) == 0 && same_file(&st, &ours))) &&
+	if ((name == self || (stat(d->path, &st) == 0 && stat_same_file(&st, &ours))) &&
 	    kcopyd_bdev_is_blockdev(d->bd) == (d->kind == DEV_BLOCK) &&
 	    (d->kind != DEV_BLOCK || kcopyd_bdev_size(d->bd) == d->size))
 		return 0;

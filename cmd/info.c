@@ -79,9 +79,9 @@ static void probe_sysfs(struct info *in, dev_t rdev)
 
 static void probe_block(struct info *in, const struct stat *st)
 {
-	int fd = open(in->path, O_RDONLY | O_EXCL | O_CLOEXEC);
+	int fd = open(in->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
-	in->in_use = fd < 0 && errno == EBUSY;
+	in->in_use = fd >= 0 && device_claimed(fd);
 	if (fd >= 0)
 		close(fd);
 	probe_sysfs(in, st->st_rdev);

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "kcopyd.h"
+#include "sysfs.h"
 
 /* Exit codes. */
 #define EXIT_OK     0
@@ -76,6 +77,10 @@ int signal_caught(void);
 const char *signal_name(int sig);
 bool status_requested(void);
 void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Point descriptor fd at /dev/null opened with flags (a closed standard
+ * descriptor filled, an output that must not be written); 0 or -errno. */
+int fd_to_null(int fd, int flags);
 
 /* options.c */
 int parse_size(const char *s, uint64_t *out);
@@ -127,6 +132,7 @@ struct device {
 	const char *what;            /* "write", "flush", "read", ... */
 	uint64_t err_off;            /* first failing byte offset, or NOT_SET */
 	bool differs;                /* verify found a difference */
+	bool verified;               /* verify compared all of it: it matched */
 	uint64_t diff_off;
 	const char *note;            /* why it did not complete, when no errno */
 	bool reported;               /* its failure was printed already */
@@ -149,7 +155,23 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 		  bool times, char *buf, size_t size);
 
 /* device.c */
-int read_sysfs(const char *dir, const char *name, char *buf, size_t size);
+/* Where two devices' ranges meet (device_meet).  MEET_SAME: the same device
+ * named twice; MEET_OVERLAP: ranges that share bytes of one storage. */
+enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP };
+#define MEET_EXACT  1u   /* the same storage at the same start counts, even for an empty range */
+#define MEET_PLACED 2u   /* only where bytes really are: not "somewhere in a file system" */
+#define MEET_BELOW  4u   /* b's own identity aside: only what lies under it */
+enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
+		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags);
+/* Any of a's bytes are b's: our writes to one change the other. */
+bool device_shares_storage(const struct device *a, const struct device *b);
+struct stat;
+bool device_stores_file(const struct device *d, const struct stat *st);
+/* Is the block device open on fd mounted or claimed by someone (an
+ * exclusive open of it fails with EBUSY)? */
+bool device_claimed(int fd);
+/* Two stats of one file (device, inode, type): a path still names it. */
+bool stat_same_file(const struct stat *a, const struct stat *b);
 void device_init(struct device *d, const char *path);
 int device_stat(struct device *d, bool may_create);
 int device_open_read(struct device *d);

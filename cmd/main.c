@@ -218,22 +218,29 @@ static int check_stdout(int code)
 	return code == EXIT_OK ? EXIT_FAILED : code;
 }
 
+int fd_to_null(int fd, int flags)
+{
+	int nfd = open("/dev/null", flags | O_CLOEXEC), ret = 0;
+
+	if (nfd < 0)
+		return -errno;
+	if (nfd != fd && dup2(nfd, fd) < 0)      /* dup2's copy is not close-on-exec */
+		ret = -errno;
+	if (nfd != fd)
+		close(nfd);
+	return ret;
+}
+
 /* Started with standard input, output or error closed, the first devices
  * opened would take their numbers, and the summary would be written into
- * one.  /dev/null read-only fills them: output to it fails, and is said. */
+ * one.  /dev/null read-only fills them: output to it fails, and is said
+ * (and, being no file nor block device, it is never taken for a device by
+ * device_check_output). */
 static void fill_std_fds(void)
 {
-	for (int fd = 0; fd <= 2; fd++) {
-		int nfd;
-
-		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		nfd = open("/dev/null", O_RDONLY);
-		if (nfd >= 0 && nfd != fd) {
-			dup2(nfd, fd);
-			close(nfd);
-		}
-	}
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			fd_to_null(fd, O_RDONLY);
 }
 
 int main(int argc, char **argv)

@@ -12,26 +12,34 @@
 #include "kcopyd-cmd.h"
 
 /* What went wrong with d, in words, or NULL when nothing did.  Every offset
- * is a byte offset in d itself, the same one the JSON gives. */
-static const char *problem(const struct device *d, char *buf, size_t size)
+ * is a byte offset in d itself, the same one the JSON gives.  A change
+ * someone else made under the run is told with what else there is to say
+ * (the verify pass's finding too: both are facts) when with_change. */
+static const char *problem(const struct device *d, char *buf, size_t size, bool with_change)
 {
+	int n = 0;
+
+	buf[0] = 0;
 	if (d->failed && d->err_off != NOT_SET)
-		snprintf(buf, size, "%s failed at byte %llu: %s", d->what,
-			 (unsigned long long)d->err_off, strerror(-d->err));
+		n = snprintf(buf, size, "%s failed at byte %llu: %s", d->what,
+			     (unsigned long long)d->err_off, strerror(-d->err));
 	else if (d->failed)
-		snprintf(buf, size, "%s failed: %s", d->what, strerror(-d->err));
+		n = snprintf(buf, size, "%s failed: %s", d->what, strerror(-d->err));
 	else if (d->differs)
-		snprintf(buf, size, "differs from the source at byte %llu",
-			 (unsigned long long)d->diff_off);
+		n = snprintf(buf, size, "differs from the source at byte %llu",
+			     (unsigned long long)d->diff_off);
 	else if (d->note && d->err_off != NOT_SET)
-		snprintf(buf, size, "%s (from byte %llu on)", d->note, (unsigned long long)d->err_off);
+		n = snprintf(buf, size, "%s (from byte %llu on)", d->note,
+			     (unsigned long long)d->err_off);
 	else if (d->note)
-		snprintf(buf, size, "%s", d->note);
-	else if (d->changed[0])
-		snprintf(buf, size, "changed during the run by someone else: %s", d->changed);
-	else
-		return NULL;
-	return buf;
+		n = snprintf(buf, size, "%s", d->note);
+	if (n < 0 || (size_t)n >= size)
+		n = buf[0] ? (int)strlen(buf) : 0;
+	if (d->changed[0] && (with_change || !n))
+		snprintf(buf + n, size - (size_t)n, "%schanged during the run by someone else: %s%s",
+			 n ? "; " : "", d->changed,
+			 d->verified ? "; the verify pass found it matching the source" : "");
+	return buf[0] ? buf : NULL;
 }
 
 static uint64_t first_bad_offset(const struct device *d)
@@ -39,11 +47,13 @@ static uint64_t first_bad_offset(const struct device *d)
 	return d->failed ? d->err_off : d->differs ? d->diff_off : d->err_off;
 }
 
+/* On standard error: a change someone else made was said as it was seen
+ * (runner_check_changes); the rest here. */
 void device_print_failure(const struct device *d)
 {
-	char buf[256];
+	char buf[384];
 
-	if (problem(d, buf, sizeof(buf)))
+	if ((d->failed || d->differs || d->note) && problem(d, buf, sizeof(buf), false))
 		errmsg("%s: %s", d->path, buf);
 }
 
@@ -75,9 +85,9 @@ static void mark_incomplete(const struct report *rep)
 
 static bool dest_ok(const struct device *d)
 {
-	char buf[256];
+	char buf[384];
 
-	return !problem(d, buf, sizeof(buf));
+	return !problem(d, buf, sizeof(buf), true);
 }
 
 static bool any_problem(const struct runner *r)
@@ -143,7 +153,7 @@ static void print_errors(const struct report *rep)
 static void print_summary(const struct report *rep)
 {
 	const struct runner *r = rep->r;
-	char b[32], re[64], buf[256], fl[1024];
+	char b[32], re[64], buf[384], fl[1024];
 	unsigned int ok = 0;
 	uint64_t ok_bytes = 0;
 
@@ -194,7 +204,7 @@ static void print_summary(const struct report *rep)
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		const struct device *d = &r->dests[i];
 
-		if (problem(d, buf, sizeof(buf)))
+		if (problem(d, buf, sizeof(buf), true))
 			printf("  %s: FAILED: %s\n", d->path, buf);
 		else
 			printf("  %s: ok%s\n", d->path, rep->o->verify ? ", verified" : "");
@@ -216,8 +226,8 @@ static void json_stats(struct json *j, const struct kcopyd_stats *st)
 
 static void json_dest(struct json *j, const struct report *rep, const struct device *d)
 {
-	char buf[256];
-	const char *p = problem(d, buf, sizeof(buf));
+	char buf[384];
+	const char *p = problem(d, buf, sizeof(buf), true);
 
 	json_object(j, NULL);
 	json_str(j, "path", d->path);

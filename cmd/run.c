@@ -647,17 +647,13 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 }
 
 /* The source shares storage with a destination (a copy inside one file, or
- * onto a loop device over it): our own writes change its times then. */
+ * onto a loop device over it, however deep): our own writes change its
+ * times then. */
 static bool source_written(const struct runner *r)
 {
 	for (unsigned int i = 0; i < r->ndests; i++)
-		for (unsigned int a = 0; a < 2; a++)
-			for (unsigned int b = 0; b < 2; b++) {
-				const struct identity *x = &r->src->id[a], *y = &r->dests[i].id[b];
-
-				if (x->valid && y->valid && x->dev == y->dev && x->ino == y->ino)
-					return true;
-			}
+		if (device_shares_storage(r->src, &r->dests[i]))
+			return true;
 	return false;
 }
 

@@ -17,17 +17,36 @@
 #define CHUNK (4u << 20)
 
 /* Read up to len bytes; fewer only at the end of the file.  On an error
- * *got says how many were read before it. */
+ * *got says how many were read before it: a read that fails as a whole (a
+ * disk fails a whole request) is retried in halves, down to one sector, so
+ * that *got ends at the first sector that cannot be read (the first byte
+ * of it, for a read that ends unaligned before it), and what lies before
+ * it is there to compare. */
 static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
+	size_t step = len;
+
 	*got = 0;
 	while (*got < len) {
-		ssize_t n = pread(fd, buf + *got, len - *got, (off_t)(off + *got));
+		size_t want = len - *got < step ? len - *got : step;
+		size_t mis = (size_t)((off + *got) % KCOPYD_SECTOR_SIZE);
+		ssize_t n;
+
+		/* Narrowing down: each piece a whole sector of the device. */
+		if (step < len && mis && want > KCOPYD_SECTOR_SIZE - mis)
+			want = KCOPYD_SECTOR_SIZE - mis;
+		n = pread(fd, buf + *got, want, (off_t)(off + *got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0 && step <= KCOPYD_SECTOR_SIZE)
 			return -errno;
+		if (n < 0) {
+			step = step / 2 - step / 2 % KCOPYD_SECTOR_SIZE;
+			if (step < KCOPYD_SECTOR_SIZE)
+				step = KCOPYD_SECTOR_SIZE;
+			continue;
+		}
 		if (n == 0)
 			break;
 		*got += (size_t)n;
@@ -52,20 +71,23 @@ static bool still_compared(const struct device *d)
 	return !d->failed && !d->differs && !d->note;
 }
 
+/* Compare [off, off + len) of d with want.  A difference before a spot
+ * that cannot be read is the one reported (the first bad byte); a
+ * destination that ends early differs where it ends. */
 static void compare_one(struct device *d, const char *want, char *buf, size_t len, uint64_t off)
 {
 	size_t before;
 	ssize_t got = read_upto(d->fd, buf, len, off, &before);
-	size_t at;
+	size_t at = first_diff(want, buf, before);
 
-	if (got < 0) {
-		device_fail(d, "reading back", (int)got, off + before);
-		return;
-	}
-	at = first_diff(want, buf, (size_t)got);
-	if (at < (size_t)got || (size_t)got < len) {     /* differs, or ends early */
+	if (at < before) {
 		d->differs = true;
 		d->diff_off = off + at;
+	} else if (got < 0) {
+		device_fail(d, "reading back", (int)got, off + before);
+	} else if (before < len) {
+		d->differs = true;
+		d->diff_off = off + before;
 	}
 }
 
@@ -102,19 +124,22 @@ static int interrupted(struct device *dests, unsigned int n, int sig)
 int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		   unsigned int n, uint64_t dst_off, uint64_t len, struct progress *p)
 {
-	char *want = malloc(CHUNK), *buf = malloc(CHUNK);
+	void *mem = NULL;
+	char *want, *buf;
 	int ret = 0;
 
 	p->have_moved = true;
 	p->moved = 0;
 	/* A copy ends before its read-back: only the comparison is cut short. */
 	signals_last_words("; the comparison was not finished: the destinations are not verified");
-	if (!want || !buf) {
-		free(want);
-		free(buf);
+	/* Page-aligned: a read is split (by FUSE, say) where the device's
+	 * pages are, not where a malloc header puts them. */
+	if (posix_memalign(&mem, 4096, 2 * (size_t)CHUNK)) {
 		errmsg("out of memory");
 		return -1;
 	}
+	want = mem;
+	buf = want + CHUNK;
 	for (unsigned int i = 0; i < n; i++)
 		posix_fadvise(dests[i].fd, 0, 0, POSIX_FADV_DONTNEED);
 	for (uint64_t pos = 0; pos < len; pos += CHUNK) {
@@ -129,26 +154,29 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		if (status_requested())
 			progress_status(p, "compared", pos);
 		got = read_upto(src->fd, want, chunk, src_off + pos, &before);
-		if (got < 0 || (size_t)got < chunk) {
+		/* What was read before a failure is compared first: a
+		 * destination that differs there differs, whatever comes after. */
+		for (unsigned int i = 0; i < n; i++) {
+			if (still_compared(&dests[i])) {
+				compare_one(&dests[i], want, buf, before, dst_off + pos);
+				any = true;
+			}
+		}
+		p->moved = pos + before;
+		if (got < 0 || before < chunk) {
 			source_failed(src, dests, n, got < 0 ? (int)got : -ENODATA,
 				      src_off + pos + before);
 			ret = -1;
 			break;
 		}
-		for (unsigned int i = 0; i < n; i++) {
-			if (still_compared(&dests[i])) {
-				compare_one(&dests[i], want, buf, chunk, dst_off + pos);
-				any = true;
-			}
-		}
-		p->moved = pos + chunk;
 		progress_update(p, pos + chunk, false);
 		if (!any)
 			break;
 	}
+	for (unsigned int i = 0; i < n && ret == 0; i++)
+		dests[i].verified = still_compared(&dests[i]);
 	progress_end(p, p->moved);
-	free(want);
-	free(buf);
+	free(mem);
 	return ret;
 }
 

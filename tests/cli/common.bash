@@ -52,6 +52,19 @@ expect() {
 # err_has TEXT: the last run's stderr mentions TEXT.
 err_has() { grep -qF -- "$1" "$T/err" || { cat "$T/err"; fail "stderr lacks '$1'"; }; }
 
+# refused WHAT MSG ARGS...: kcopyd ARGS exits 2 (a set-up refusal) saying
+# MSG, and changes none of the files named in the array files (their
+# checksums), nor creates a file named new.
+refused() {
+	local what=$1 msg=$2 before after f; shift 2
+	before=$(for f in "${files[@]}"; do digest "$f"; done)
+	expect 2 "$@"
+	err_has "$msg"
+	after=$(for f in "${files[@]}"; do digest "$f"; done)
+	[ "$before" = "$after" ] || fail "$what: a refused run changed a file"
+	[ ! -e new ] || fail "$what: new was created"
+}
+
 same() { cmp -- "$1" "$2" || fail "$2 differs from $1"; }
 
 digest() { if [ -e "$1" ]; then sha256sum <"$1"; else echo missing; fi; }

@@ -52,6 +52,39 @@ c_differs_first() {
 	json_is 'j["destinations"][0]["first_difference"]' 1000
 }
 
+# The disk fails the whole request (whole=1: no short read up to the bad
+# spot): the byte reported is still the first unreadable sector, not the
+# start of the request or of the compare chunk; for a destination and for
+# the source.
+c_whole_eio() {
+	cp src m.back/d1; cp src m.back/s
+	ff_rule m "read d1 off=1M+4K+512 len=512 err=EIO whole=1" \
+		"read s off=3M+8K+1024 len=512 err=EIO whole=1"
+	fk "$e" verify --json src m/d1
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "exit $rc"
+	json_is 'j["destinations"][0]["status"]' failed
+	json_is 'j["destinations"][0]["error"]' "reading back failed at byte $((M + 4096 + 512)): Input/output error"
+	cp src d1
+	fk "$e" verify m/s d1
+	ff_fires m 1
+	[ "$rc" -eq 1 ] || fail "source: exit $rc"
+	err_has "m/s: read failed at byte $((3 * M + 8192 + 1024)): Input/output error"
+}
+
+# The same, with a difference inside the failing request, before the bad
+# spot: the difference is found.
+c_whole_differs_first() {
+	cp src m.back/d1
+	printf 'X' | dd of=m.back/d1 bs=1 seek=$((M + 1000)) conv=notrunc status=none
+	ff_rule m "read d1 off=1M+4K len=4K err=EIO whole=1"
+	fk "$e" verify --json src m/d1
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "exit $rc"
+	json_is 'j["destinations"][0]["first_difference"]' $((M + 1000))
+	json_is 'j["destinations"][0]["status"]' differ
+}
+
 # copy --verify: the read-back pass fails on one of two destinations.
 c_copy_verify() {
 	ff_rule m "read d1 off=2M+8K len=4K err=EIO"
@@ -66,11 +99,11 @@ c_copy_verify() {
 
 # verify against a loop device over a faultfs file, failing at 3M.
 c_loop() {
-	local L
+	L=
 	[ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null || { echo "no loop devices: not run"; return 0; }
 	cp src m.back/img
 	loopdev L m/img || { echo "losetup failed: not run"; return 0; }
-	trap 'losetup -d "$L"' EXIT     # this case's subshell: detach however it ends
+	trap '[ -n "$L" ] && losetup -d "$L"' EXIT     # this case's subshell: detach however it ends
 	ff_rule m "read img off=3M len=4K err=EIO whole=1"
 	fk "$e" verify src "$L"
 	ff_fires m 0
@@ -80,7 +113,7 @@ c_loop() {
 }
 
 for e in "${ENGINES[@]}"; do
-	for c in dest_eio source_eio differs_first copy_verify loop; do
+	for c in dest_eio source_eio differs_first whole_eio whole_differs_first copy_verify loop; do
 		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/s m.back/img d1
 		run_case "$e/$c" "c_$c"
 	done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resource limits a shell user can meet end in a message and an exit code,
 # never a death by signal: ulimit -f (a new file too large: refused at
-# set-up, exit 2, nothing left; writes past the limit into an existing file:
+# set-up, exit 2, nothing left, and so an existing file it would extend
+# past the limit; writes past the limit into an existing 8 MiB file:
 # EFBIG as that destination's error at the limit's offset, the same in the
 # message and the JSON, the bytes before it copied, those after untouched),
 # ulimit -n (exit 2, nothing created), ulimit -v (exit 2), RLIMIT_MEMLOCK 0
@@ -17,8 +18,17 @@ random orig $((8 * mib))
 ( ulimit -f 4096; exec "$KCOPYD" copy src new ) >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -f, new file: exit $rc, expected 2"; }
-err_has "new: cannot extend to 8388608 bytes: File too large"
+# (Refused before anything is created, where it once failed to extend.)
+err_has "new: needs 8388608 bytes, more than the file size limit of 4194304 bytes (ulimit -f); refusing to write it"
 [ -e new ] && fail "ulimit -f: the new file was left"
+# An existing file the copy would extend past the limit: refused alike,
+# left as it was.
+random short $mib; cp short short.orig
+( ulimit -f 4096; exec "$KCOPYD" copy src short ) >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -f, short file: exit $rc, expected 2"; }
+err_has "short: needs 8388608 bytes, more than the file size limit of 4194304 bytes (ulimit -f); refusing to write it"
+same short.orig short
 
 cp orig d
 ( ulimit -f 4096; exec "$KCOPYD" copy --json src d ) >"$T/out" 2>"$T/err"

@@ -13,17 +13,6 @@ random src $((4 * M))
 random src2 $M
 random dst $((4 * M))
 random other $M
-sums() { for f in "$@"; do digest "$f"; done; }
-refused() {
-	local what=$1 msg=$2; shift 2
-	local before after
-	before=$(sums "${files[@]}")
-	expect 2 "$@"
-	err_has "$msg"
-	after=$(sums "${files[@]}")
-	[ "$before" = "$after" ] || fail "$what: a refused run changed a file"
-	[ ! -e new ] || fail "$what: new was created"
-}
 # hold MODE FILE: another program locks FILE (LOCK_EX or LOCK_SH) until killed.
 hold() {
 	"$PY" -c 'import fcntl, os, sys, time

@@ -2,7 +2,8 @@
 # copy --log FILE has files of its own: FILE, FILE.tmp (each rewrite goes
 # through it) and FILE.lock.  None of them may be the source or a
 # destination, however either is named: by the same path, through a
-# symbolic link, a hard link, or as a loop device's backing file; such a
+# symbolic link, a hard link, or as a loop device's backing file (however
+# deep the loop devices are stacked); such a
 # command is refused (exit 2) and every file is left exactly as it was.
 # FILE.tmp and FILE.lock must be regular files, not symbolic links: the log
 # never writes through a name it finds.  What merely shares a directory or
@@ -90,6 +91,14 @@ if [ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null; then
 		ln -s "$ldev" dev.log
 		refused dev.log "not a regular file" --length 256K src d1
 		rm dev.log
+		# Stacked: a loop device over that loop device (at an offset),
+		# as the destination, and as the source.
+		if loopdev ldev2 "$ldev" --offset 512K; then
+			refused lb.log "the log's temporary file lb.log.tmp is the destination $ldev2" \
+				--length 256K src "$ldev2"
+			refused lb.log "the log's temporary file lb.log.tmp is the source $ldev2" \
+				--length 256K "$ldev2" d1
+		fi
 	fi
 fi
 

@@ -10,17 +10,6 @@
 need_loop
 
 M=$((1024 * 1024))
-sums() { for f in "$@"; do digest "$f"; done; }
-refused() {
-	local what=$1 msg=$2; shift 2
-	local before after
-	before=$(sums "${files[@]}")
-	expect 2 "$@"
-	err_has "$msg"
-	after=$(sums "${files[@]}")
-	[ "$before" = "$after" ] || fail "$what: a refused run changed a file"
-	[ ! -e new ] || fail "$what: new was created"
-}
 
 random src $((2 * M))
 random ok.img $((4 * M))

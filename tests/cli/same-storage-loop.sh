@@ -10,17 +10,6 @@
 need_loop
 
 M=$((1024 * 1024))
-sums() { for f in "$@"; do digest "$f"; done; }
-# refused WHAT EXPECT_MSG ARGS...: exit 2, the message, nothing changed.
-refused() {
-	local what=$1 msg=$2; shift 2
-	local before after
-	before=$(sums "${files[@]}")
-	expect 2 "$@"
-	err_has "$msg"
-	after=$(sums "${files[@]}")
-	[ "$before" = "$after" ] || fail "$what: a refused copy changed a file"
-}
 
 # A backing file whose name holds a newline (and a decoy where sysfs's
 # text, cut at the newline, would lead).

@@ -10,16 +10,6 @@ need_loop
 need_cmd mkfs.ext4
 
 M=$((1024 * 1024))
-sums() { for f in "$@"; do digest "$f"; done; }
-refused() {
-	local what=$1 msg=$2; shift 2
-	local before after
-	before=$(sums "${files[@]}")
-	expect 2 "$@"
-	err_has "$msg"
-	after=$(sums "${files[@]}")
-	[ "$before" = "$after" ] || fail "$what: a refused run changed a file"
-}
 
 random src $M
 # fs.img: 4 MiB of other data, then a 16 MiB file system from 4 MiB on.

@@ -9,16 +9,6 @@
 need_loop
 
 M=$((1024 * 1024))
-sums() { for f in "$@"; do digest "$f"; done; }
-refused() {
-	local what=$1 msg=$2; shift 2
-	local before after
-	before=$(sums "${files[@]}")
-	expect 2 "$@"
-	err_has "$msg"
-	after=$(sums "${files[@]}")
-	[ "$before" = "$after" ] || fail "$what: a refused copy changed a file"
-}
 
 random src $((2 * M))
 cp src src.orig
