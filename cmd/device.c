@@ -413,6 +413,18 @@ static bool fs_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 	return device_meet(a, a_off, a_len, b, b_off, b_len, flags | MEET_PLACED) == MEET_NONE;
 }
 
+/* Is a a file on a file system that lives where some of b's bytes are? */
+static bool on_fs_of(const struct device *a, const struct device *b)
+{
+	for (int i = 0; i < MAX_IDS; i++)
+		for (int k = 0; k < MAX_IDS; k++)
+			if (a->id[i].valid && a->id[i].anywhere && b->id[k].valid &&
+			    !b->id[k].anywhere && a->id[i].dev == b->id[k].dev &&
+			    a->id[i].ino == b->id[k].ino)
+				return true;
+	return false;
+}
+
 /* The source must not overlap any destination (we refuse rather than copy
  * memmove-style: a copy over its own source is almost always a mistake),
  * and no destination may appear twice or share storage with another. */
@@ -421,9 +433,14 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 {
 	for (unsigned int i = 0; i < n; i++) {
 		if (src && device_meet(src, src_off, len, &dests[i], dst_off, len, 0)) {
-			if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0))
+			if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0) &&
+			    on_fs_of(src, &dests[i]))
 				errmsg("%s: the source %s is a file on the file system that lives "
 				       "there; refusing to write under a mounted file system",
+				       dests[i].path, src->path);
+			else if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0))
+				errmsg("%s: is a file on the file system that lives on the source "
+				       "%s; writing it would change the source under the copy",
 				       dests[i].path, src->path);
 			else
 				errmsg("%s: is the source %s (or shares its storage) and the "
@@ -441,7 +458,7 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 			}
 			if (m == MEET_OVERLAP && fs_meet(&dests[k], dst_off, len, &dests[i], dst_off,
 							 len, MEET_EXACT)) {
-				struct device *f = dests[i].kind == DEV_BLOCK ? &dests[k] : &dests[i];
+				struct device *f = on_fs_of(&dests[k], &dests[i]) ? &dests[k] : &dests[i];
 
 				errmsg("%s: the destination %s is a file on the file system that "
 				       "lives there; refusing to write under a mounted file system",
@@ -696,22 +713,53 @@ static bool locked_by_others(dev_t dev, ino_t ino)
 	return others;
 }
 
-/* A conflict with our own lock on another descriptor of the file (the
- * source's file under a destination's loop device...) is none. */
+/* The descriptors this process has locked, to give up a shared lock of
+ * ours for an exclusive one on the same file (a descriptor is checked to
+ * be that file still before it is touched). */
+#define MAX_OURS 64
+static struct { dev_t dev; ino_t ino; int fd; } ours[MAX_OURS];
+static unsigned int nours;
+
+static void remember(int fd, const struct stat *st)
+{
+	for (unsigned int i = 0; i < nours; i++)
+		if (ours[i].fd == fd) {
+			ours[i].dev = st->st_dev;
+			ours[i].ino = st->st_ino;
+			return;
+		}
+	if (nours < MAX_OURS)
+		ours[nours++] = (typeof(ours[0])){ st->st_dev, st->st_ino, fd };
+}
+
+/* Lock fd.  A conflict with our own lock on another descriptor of the file
+ * (the source's file under a destination's loop device...) is none: for an
+ * exclusive lock, ours are given up for it. */
 static int try_flock(int fd, bool exclusive)
 {
-	struct stat st;
+	int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, err;
+	struct stat st, o;
 
-	int err;
-
-	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
-		return 0;
+	if (fstat(fd, &st))
+		return -errno;
+	if (flock(fd, op) == 0)
+		goto locked;
 	err = errno;
-	if (err == EWOULDBLOCK && fstat(fd, &st) == 0 && !locked_by_others(st.st_dev, st.st_ino))
-		return 0;
 	if (err == ENOLCK || err == EOPNOTSUPP || err == EINVAL)
 		return 0;          /* a file system without locks: nothing to learn */
-	return -err;
+	if (err != EWOULDBLOCK || locked_by_others(st.st_dev, st.st_ino))
+		return -err;
+	if (!exclusive)
+		return 0;          /* our own exclusive lock covers it */
+	for (unsigned int i = 0; i < nours; i++)
+		if (ours[i].fd != fd && ours[i].dev == st.st_dev && ours[i].ino == st.st_ino &&
+		    fstat(ours[i].fd, &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
+			flock(ours[i].fd, LOCK_UN);
+	if (flock(fd, op))
+		return errno == EWOULDBLOCK ? -EWOULDBLOCK : 0;
+locked:
+	remember(fd, &st);
+	return 0;
 }
 
 /* The files under loop devices that this run holds locks on, for the whole

@@ -18,11 +18,12 @@ random ca $((512 * K))
 # wait_locked FILE [-x]: until someone holds a lock on FILE (with -x: any
 # lock, a shared one too).
 wait_locked() {
-	for _ in $(seq 100); do
+	for _ in $(seq 400); do
 		flock -n "${2:--s}" "$1" true || return 0
 		sleep 0.05
 	done
-	fail "$1 was never locked (by the first run)"
+	cat first.err
+	fail "$1 was never locked (by the first run, $(kill -0 "$fpid" 2>/dev/null && echo running || echo ended))"
 }
 # first ARGS...: a slow first run in the background (about 1 s).
 first() {
@@ -91,6 +92,21 @@ wait_locked "$nl"
 refused "writing a loop device over a file with a newline in its name" \
 	"$L3: lies on the file under /dev/$(basename "$L3")" copy yy "$L3"
 first_ok xx "$nl"
+
+# One run reading a file and writing another range of it through a loop
+# device: its lock on the file is exclusive (not the source's shared one).
+random cb $((1024 * K))
+loopdev L5 cb || fail "losetup (cb)"
+"$KCOPYD" copy --quiet --rate 512K --length 512K --dest-offset 512K cb "$L5" \
+	>first.out 2>first.err </dev/null &
+fpid=$!
+bg_pid $fpid
+wait_locked cb
+files=(cb)
+refused "reading a file another run reads and writes through a loop device" \
+	"cb: another process is writing it" copy cb new
+wait "$fpid" || { cat first.err; fail "the run within cb failed"; }
+cmp -n $((512 * K)) -i 0:$((512 * K)) cb cb || fail "the copy within cb is wrong"
 
 # Two readers are fine: a run reads the loop device while another reads it.
 first "$L" r1
