@@ -198,9 +198,16 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 			blockdev_chain(d, kernel_dev(li.lo_rdevice), at, len, anywhere, -1, depth + 1);
 			if (slot < MAX_IDS && d->id[slot].valid)
 				d->id[slot].backing = true;
-		} else
+		} else {
+			int slot = 0;
+
+			while (slot < MAX_IDS && d->id[slot].valid)
+				slot++;
 			file_chain(d, kernel_dev(li.lo_device), (ino_t)li.lo_inode, at, len, anywhere,
 				   depth + 1);
+			if (slot < MAX_IDS && d->id[slot].valid)
+				d->id[slot].loop = dev;
+		}
 	}
 	if (own >= 0)
 		close(own);
@@ -398,6 +405,26 @@ bool stat_same_file(const struct stat *a, const struct stat *b)
 	       (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
 }
 
+/* Do a and b meet only because one is a file on a file system that lives
+ * on the other's storage (not where their bytes really are)? */
+static bool fs_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
+		    const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags)
+{
+	return device_meet(a, a_off, a_len, b, b_off, b_len, flags | MEET_PLACED) == MEET_NONE;
+}
+
+/* Is a a file on a file system that lives where some of b's bytes are? */
+static bool on_fs_of(const struct device *a, const struct device *b)
+{
+	for (int i = 0; i < MAX_IDS; i++)
+		for (int k = 0; k < MAX_IDS; k++)
+			if (a->id[i].valid && a->id[i].anywhere && b->id[k].valid &&
+			    !b->id[k].anywhere && a->id[i].dev == b->id[k].dev &&
+			    a->id[i].ino == b->id[k].ino)
+				return true;
+	return false;
+}
+
 /* The source must not overlap any destination (we refuse rather than copy
  * memmove-style: a copy over its own source is almost always a mistake),
  * and no destination may appear twice or share storage with another. */
@@ -406,8 +433,18 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 {
 	for (unsigned int i = 0; i < n; i++) {
 		if (src && device_meet(src, src_off, len, &dests[i], dst_off, len, 0)) {
-			errmsg("%s: is the source %s (or shares its storage) and the ranges "
-			       "overlap", dests[i].path, src->path);
+			if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0) &&
+			    on_fs_of(src, &dests[i]))
+				errmsg("%s: the source %s is a file on the file system that lives "
+				       "there; refusing to write under a mounted file system",
+				       dests[i].path, src->path);
+			else if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0))
+				errmsg("%s: is a file on the file system that lives on the source "
+				       "%s; writing it would change the source under the copy",
+				       dests[i].path, src->path);
+			else
+				errmsg("%s: is the source %s (or shares its storage) and the "
+				       "ranges overlap", dests[i].path, src->path);
 			return -1;
 		}
 		for (unsigned int k = 0; k < i; k++) {
@@ -417,6 +454,15 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 			if (m == MEET_SAME) {
 				errmsg("%s: the same destination as %s (named twice)",
 				       dests[i].path, dests[k].path);
+				return -1;
+			}
+			if (m == MEET_OVERLAP && fs_meet(&dests[k], dst_off, len, &dests[i], dst_off,
+							 len, MEET_EXACT)) {
+				struct device *f = on_fs_of(&dests[k], &dests[i]) ? &dests[k] : &dests[i];
+
+				errmsg("%s: the destination %s is a file on the file system that "
+				       "lives there; refusing to write under a mounted file system",
+				       f == &dests[i] ? dests[k].path : dests[i].path, f->path);
 				return -1;
 			}
 			if (m == MEET_OVERLAP) {
@@ -640,24 +686,216 @@ int device_open_write(struct device *d, const struct options *o)
 	return 0;
 }
 
+/* Does any process but us hold a flock on file (dev, ino)?  /proc/locks
+ * says; without it, assume another does. */
+static bool locked_by_others(dev_t dev, ino_t ino)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	bool others = false;
+	long me = (long)getpid();
+
+	if (!f)
+		return true;
+	while (!others && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		unsigned long long i;
+		long pid;
+		char *p = strstr(line, "FLOCK");
+
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" ("-> " for waiters) */
+		if (!p || sscanf(p, "FLOCK %*s %*s %ld %x:%x:%llu", &pid, &maj, &min, &i) != 4)
+			continue;
+		if (makedev(maj, min) == dev && (ino_t)i == ino && pid != me)
+			others = true;
+	}
+	fclose(f);
+	return others;
+}
+
+/* The descriptors this process has locked, to give up a shared lock of
+ * ours for an exclusive one on the same file (a descriptor is checked to
+ * be that file still before it is touched). */
+#define MAX_OURS 64
+static struct { dev_t dev; ino_t ino; int fd; } ours[MAX_OURS];
+static unsigned int nours;
+
+static void remember(int fd, const struct stat *st)
+{
+	for (unsigned int i = 0; i < nours; i++)
+		if (ours[i].fd == fd) {
+			ours[i].dev = st->st_dev;
+			ours[i].ino = st->st_ino;
+			return;
+		}
+	if (nours < MAX_OURS)
+		ours[nours++] = (typeof(ours[0])){ st->st_dev, st->st_ino, fd };
+}
+
+/* Lock fd.  A conflict with our own lock on another descriptor of the file
+ * (the source's file under a destination's loop device...) is none: for an
+ * exclusive lock, ours are given up for it. */
+static int try_flock(int fd, bool exclusive)
+{
+	int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, err;
+	struct stat st, o;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (flock(fd, op) == 0)
+		goto locked;
+	err = errno;
+	if (err == ENOLCK || err == EOPNOTSUPP || err == EINVAL)
+		return 0;          /* a file system without locks: nothing to learn */
+	if (err != EWOULDBLOCK || locked_by_others(st.st_dev, st.st_ino))
+		return -err;
+	if (!exclusive)
+		return 0;          /* our own exclusive lock covers it */
+	for (unsigned int i = 0; i < nours; i++)
+		if (ours[i].fd != fd && ours[i].dev == st.st_dev && ours[i].ino == st.st_ino &&
+		    fstat(ours[i].fd, &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
+			flock(ours[i].fd, LOCK_UN);
+	if (flock(fd, op))
+		return errno == EWOULDBLOCK ? -EWOULDBLOCK : 0;
+locked:
+	remember(fd, &st);
+	return 0;
+}
+
+/* The files under loop devices that this run holds locks on, for the whole
+ * run (the descriptors close at exit). */
+#define MAX_UNDER (MAX_DESTS * 4 + 8)
+static struct under_lock {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	bool exclusive;
+} unders[MAX_UNDER];
+static unsigned int nunders;
+
+/* Open the file under loop device loop that LOOP_GET_STATUS64 says is
+ * (dev, ino): a name only finds it (the backing_file text in sysfs, which
+ * may hold any byte but the kernel's final newline; the name the loop
+ * device was set up with), fstat proves it. */
+static int open_under(dev_t loop, dev_t dev, ino_t ino)
+{
+	char sys[PATH_MAX + 16], name[PATH_MAX + 2];
+	struct loop_info64 li = { 0 };
+	const char *names[2] = { NULL, NULL };
+	int fd, lfd;
+
+	if (sysfs_dir(loop, sys)) {
+		size_t n;
+		FILE *f;
+
+		strcat(sys, "/loop/backing_file");
+		if ((f = fopen(sys, "re"))) {
+			n = fread(name, 1, sizeof(name) - 1, f);
+			fclose(f);
+			if (n > 0 && name[n - 1] == '\n')
+				n--;
+			name[n] = 0;
+			names[0] = name;
+		}
+	}
+	if ((lfd = open_devnum(loop)) >= 0) {
+		if (ioctl(lfd, LOOP_GET_STATUS64, &li) == 0) {
+			li.lo_file_name[LO_NAME_SIZE - 1] = 0;
+			names[1] = (const char *)li.lo_file_name;
+		}
+		close(lfd);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+
+		if (!names[i] || names[i][0] != '/')
+			continue;
+		fd = open(names[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/* Lock the file under a loop device that d lies on (x): what is written
+ * through a loop device is written to that file, and the lock on it must
+ * meet the lock of a run that names the file itself (or another loop
+ * device over it).  A file that no name reaches any more (deleted, or
+ * renamed since the loop device was set up) cannot be locked: the run
+ * says so and goes on, as nothing can open that file by name to write it. */
+static int lock_under(const struct device *d, const struct identity *x, bool exclusive)
+{
+	char sys[PATH_MAX];
+	const char *loop = sysfs_dir(x->loop, sys) ? basename(sys) : "?";
+	struct under_lock *u = NULL;
+	int ret;
+
+	for (unsigned int i = 0; i < nunders; i++)
+		if (unders[i].dev == x->dev && unders[i].ino == x->ino)
+			u = &unders[i];
+	if (u && (u->exclusive || !exclusive))
+		return 0;
+	if (!u) {
+		int fd = open_under(x->loop, x->dev, x->ino);
+
+		if (fd < 0) {
+			fprintf(stderr, "kcopyd: %s: warning: the file under /dev/%s (inode %llu on "
+				"device %u:%u) has no name that reaches it (deleted or renamed); "
+				"it is not locked\n", d->path, loop, (unsigned long long)x->ino,
+				major(x->dev), minor(x->dev));
+			return 0;
+		}
+		if (nunders == MAX_UNDER) {
+			close(fd);
+			return 0;
+		}
+		u = &unders[nunders++];
+		*u = (struct under_lock){ .dev = x->dev, .ino = x->ino, .fd = fd };
+	}
+	ret = try_flock(u->fd, exclusive);
+	if (ret == 0) {
+		u->exclusive = exclusive;
+		return 0;
+	}
+	if (ret == -EWOULDBLOCK)
+		errmsg("%s: lies on the file under /dev/%s (inode %llu), which another process is "
+		       "%s (it holds a lock on it); refusing to %s it", d->path, loop,
+		       (unsigned long long)x->ino, exclusive ? "using" : "writing",
+		       exclusive ? "write" : "read");
+	else
+		errmsg("%s: cannot lock the file under /dev/%s: %s", d->path, loop, strerror(-ret));
+	return -1;
+}
+
 /* Lock a file for the whole run on our own descriptor (flock: it goes when
  * the descriptor closes): exclusive to write it, shared to read it, so that
  * two runs never write one file and none reads a file another writes.
- * Block devices are not locked: a destination is held O_EXCL instead. */
+ * Locks follow storage: the file under a loop device d lies on (followed
+ * down through stacked loops) is locked the same way.  A block device
+ * itself is not locked: a destination is held O_EXCL instead. */
 int device_lock(struct device *d, bool exclusive)
 {
-	if (d->fd < 0 || d->kind == DEV_BLOCK)
+	int ret;
+
+	if (d->fd < 0)
 		return 0;
-	if (flock(d->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
-		return 0;
-	if (errno == EWOULDBLOCK)
-		errmsg("%s: another process is %s it (it holds a lock on it); refusing to %s it",
-		       d->path, exclusive ? "using" : "writing", exclusive ? "write" : "read");
-	else if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
-		return 0;          /* a file system without locks: nothing to learn */
-	else
-		errmsg("%s: cannot lock it: %s", d->path, strerror(errno));
-	return -1;
+	if (d->kind != DEV_BLOCK && (ret = try_flock(d->fd, exclusive))) {
+		if (ret == -EWOULDBLOCK)
+			errmsg("%s: another process is %s it (it holds a lock on it); refusing "
+			       "to %s it", d->path, exclusive ? "using" : "writing",
+			       exclusive ? "write" : "read");
+		else
+			errmsg("%s: cannot lock it: %s", d->path, strerror(-ret));
+		return -1;
+	}
+	for (int i = 0; i < MAX_IDS; i++)
+		if (d->id[i].valid && d->id[i].loop && !d->id[i].anywhere &&
+		    lock_under(d, &d->id[i], exclusive))
+			return -1;
+	return 0;
 }
 
 /* A destination file that the run would grow past the size limit

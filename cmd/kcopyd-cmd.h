@@ -108,6 +108,7 @@ struct identity {
 	bool valid;
 	bool anywhere;               /* somewhere in [start, start + len): a file's file system */
 	bool backing;                /* a block device under a loop device */
+	dev_t loop;                  /* a file under a loop device: that loop device (else 0) */
 };
 
 struct device {

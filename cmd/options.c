@@ -171,7 +171,8 @@ static int sub_job_arg(const char *arg, unsigned int *out)
 	return 0;
 }
 
-/* --log-interval SECONDS: a decimal number from 0.01 to 3600. */
+/* --log-interval SECONDS: a number from 0.01 to 3600, in any form strtod
+ * reads (.5, 1e3, 0x10). */
 static int interval_arg(const char *arg, double *out)
 {
 	char *end;
@@ -179,8 +180,7 @@ static int interval_arg(const char *arg, double *out)
 
 	errno = 0;
 	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(arg[0] >= '0' && arg[0] <= '9') || !(v >= 0.01) ||
-	    v > 3600) {
+	if (errno || end == arg || *end || !(v >= 0.01) || !(v <= 3600)) {
 		errmsg("--log-interval: '%s' must be a number of seconds from 0.01 to 3600", arg);
 		return -EINVAL;
 	}

@@ -74,11 +74,11 @@ mount "$F" mnt 2>/dev/null && _mounts+=("$T/mnt") || skip "cannot mount ext4"
 random mnt/inside $((2 * M))
 sync
 files=(fs.img mnt/inside)
-refused "device under its file" "is the source $F" copy "$F" mnt/inside
-refused "device under a new file" "is the source $F" copy "$F" mnt/new
+refused "device under its file" "mnt/inside: is a file on the file system that lives on the source $F" copy "$F" mnt/inside
+refused "device under a new file" "mnt/new: is a file on the file system that lives on the source $F" copy "$F" mnt/new
 [ ! -e mnt/new ] || fail "mnt/new created"
-refused "image under its file" "is the source fs.img" copy fs.img mnt/new
-refused "image under its file, a range" "is the source fs.img" copy --length 4M fs.img mnt/inside
+refused "image under its file" "mnt/new: is a file on the file system that lives on the source fs.img" copy fs.img mnt/new
+refused "image under its file, a range" "mnt/inside: is a file on the file system that lives on the source fs.img" copy --length 4M fs.img mnt/inside
 # Files of one file system are different storage; so are other files.
 expect 0 copy mnt/inside mnt/copy
 same mnt/inside mnt/copy
