@@ -316,9 +316,10 @@ static void check_distinct(uint64_t a_start, uint64_t b_start, uint64_t a_off, u
 	device_init(&src, "src");
 	device_init(&dst[0], "dst");
 	src.kind = dst[0].kind = DEV_BLOCK;
-	src.id[0] = (struct identity){ .dev = 7, .ino = 0, .start = a_start, .valid = true };
+	src.id[0] = (struct identity){ .dev = 7, .ino = 0, .start = a_start, .len = UINT64_MAX,
+				       .valid = true };
 	dst[0].id[0] = (struct identity){ .dev = same_ino ? 7 : 8, .ino = 0, .start = b_start,
-					  .valid = true };
+					  .len = UINT64_MAX, .valid = true };
 	got = device_check_distinct(&src, a_off, dst, 1, b_off, len);
 	CHECK((got != 0) == meet);
 
