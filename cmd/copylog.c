@@ -1070,9 +1070,12 @@ static int commit(struct copylog *l, bool closed)
 	char *text;
 	int ret;
 
+	/* The marks join what is done only once the file says so: a write
+	 * that fails leaves in memory what the log on disk holds, so that the
+	 * summary's resume point is the one a rerun will take. */
 	for (size_t i = 0; i < l->words * l->ndests; i++) {
+		l->marked[i] &= ~l->done[i];
 		l->done[i] |= l->marked[i];
-		l->marked[i] = 0;
 	}
 	/* After the flush: what each destination is, holding what it holds. */
 	for (unsigned int d = 0; d < l->ndests; d++)
@@ -1080,13 +1083,14 @@ static int commit(struct copylog *l, bool closed)
 		    copylog_identify(*l->dest_fds[d], &l->dest_ids[d]))
 			l->dest_ids[d] = (struct copylog_id){ .kind = COPYLOG_NONE };
 	l->closed = closed;
-	if (!l->path)
-		return 0;
-	text = copylog_format(l, &len);
-	if (!text)
-		return -ENOMEM;
-	ret = write_file(l->path, text, len);
+	text = l->path ? copylog_format(l, &len) : NULL;
+	ret = !l->path ? 0 : text ? write_file(l->path, text, len) : -ENOMEM;
 	free(text);
+	for (size_t i = 0; i < l->words * l->ndests; i++) {
+		if (ret)
+			l->done[i] &= ~l->marked[i];
+		l->marked[i] = 0;
+	}
 	return ret;
 }
 

@@ -783,8 +783,14 @@ int runner_checkpoint(struct runner *r, bool force)
 		tk->broken = true;
 		progress_clear(&r->prog);
 		errmsg("cannot write the copy log: %s; stopping", strerror(-ret));
+		/* Stopping means what a stop signal means: the jobs queued in
+		 * the library are cancelled, not left to run to the end. */
 		pthread_mutex_lock(&r->lock);
 		r->stop = r->internal_error = true;
+		if (!r->cancelled) {
+			r->cancelled = true;
+			kcopyd_client_cancel(r->kc);
+		}
 		pthread_mutex_unlock(&r->lock);
 	}
 	return ret;
