@@ -663,9 +663,16 @@ static bool source_written(const struct runner *r)
 static void watch(struct runner *r, bool say)
 {
 	const char *during = r->src ? "the copy" : "the zeroing";
+	uint64_t src_size = r->src ? r->src->size : 0;
 
+	/* A destination that is the source's own file, which set-up made
+	 * larger to hold the range: that size is ours, not a change. */
+	for (unsigned int i = 0; r->src && i < r->ndests; i++)
+		if (r->src_snap.is_file && r->dest_snap[i].is_file && r->dest_snap[i].valid &&
+		    r->dest_snap[i].size > src_size && device_shares_storage(r->src, &r->dests[i]))
+			src_size = r->dest_snap[i].size;
 	if (r->src && !r->src_changed &&
-	    snap_changed(r->src, &r->src_snap, r->src->size, !source_written(r), r->src_change,
+	    snap_changed(r->src, &r->src_snap, src_size, !source_written(r), r->src_change,
 			 sizeof(r->src_change)))
 		r->src_changed = true;
 	/* We write the destinations, so only their sizes are ours to know:
