@@ -595,7 +595,7 @@ static int submit_piece(struct copy *c, struct runner *r, uint64_t rel, uint64_t
 	return submit_span(c, r, &sp, all_mask(c->n));
 }
 
-static void run_copy(struct copy *c, struct runner *r)
+static bool run_copy(struct copy *c, struct runner *r)
 {
 	struct extent_iter it;
 	uint64_t eoff, elen;
@@ -607,9 +607,10 @@ static void run_copy(struct copy *c, struct runner *r)
 			uint64_t n = eoff + elen - p < JOB_MAX ? eoff + elen - p : JOB_MAX;
 
 			if (submit_piece(c, r, p, n, data))
-				return;
+				return false;
 		}
 	}
+	return true;
 }
 
 /* Destinations that still need chunk i. */
@@ -699,8 +700,9 @@ static int run(struct copy *c)
 		if (copylog_chunks(c->log))
 			last_todo = chunk_todo(c, copylog_chunks(c->log) - 1);
 	} else {
-		run_copy(c, &r);
+		all_submitted = run_copy(c, &r);
 	}
+	r.submitted_all = all_submitted;
 	runner_drain(&r);
 	runner_tail(&r, last_todo, c->off + c->bulk, c->dst_off + c->bulk, c->len - c->bulk);
 	if (c->log) {

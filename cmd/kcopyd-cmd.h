@@ -74,6 +74,9 @@ void flush_stdout(void);
  * signal_caught() returns the first signal caught, or 0. */
 void signals_install(void);
 int signal_caught(void);
+/* The run's report has answered the stop signal caught (with its exit
+ * status, 128 + the signal or not): main does not add its own. */
+void signal_answered(void);
 const char *signal_name(int sig);
 bool status_requested(void);
 void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -135,6 +138,10 @@ struct device {
 	bool verified;               /* verify compared all of it: it matched */
 	uint64_t diff_off;
 	const char *note;            /* why it did not complete, when no errno */
+	/* Set when err_off, the first byte it does not hold, is not where
+	 * its own write failed but where something else left it short (the
+	 * source's read failed there, or the run stopped): says what. */
+	const char *short_why;
 	bool reported;               /* its failure was printed already */
 	char changed[160];           /* what changed under the run, or "" */
 };
@@ -248,7 +255,15 @@ struct runner {
 	bool src_changed;
 	char src_change[160];                    /* what changed in the source, or "" */
 	double last_watch;                       /* when the devices were last looked at */
+	/* Does a destination hold all of its range once the run ends, even a
+	 * run that stopped (--fail-fast, a signal)?  Yes when every span was
+	 * submitted, no job left part of it out, and its tail was written. */
+	bool submitted_all;                      /* set by the submitter at its end */
+	uint32_t short_mask;                     /* destinations a job left short */
+	uint32_t tail_missing;                   /* destinations whose tail is not written */
 };
+/* Destination i holds every byte of its range (its own failure aside). */
+bool runner_holds_all(const struct runner *r, unsigned int i);
 struct span {
 	bool zero;
 	uint64_t src_off, dst_off, len;          /* bytes */
@@ -338,6 +353,7 @@ struct report {
 	uint64_t skipped_bytes;          /* done before this run, over destinations */
 	uint64_t resume_at;              /* first source byte not done everywhere (NOT_SET: all done) */
 	uint64_t moved;                  /* set by report_finish: bytes this run moved */
+	bool interrupted;                /* set by report_finish: a signal left work undone */
 };
 int report_finish(struct report *rep);
 void report_setup_error(const struct options *o);
