@@ -435,6 +435,14 @@ static int setup_dests(struct copy *c)
 	c->bulk = c->len - c->len % c->align;
 	if (check_space(c) || client_setup(c->o, &c->kc) || open_log(c))
 		return -1;
+	/* The flush opens the directory of a file this run creates: that
+	 * descriptor is taken now, while a refusal leaves nothing behind. */
+	int err = fd_reserve();
+
+	if (err) {
+		errmsg("out of file descriptors (ulimit -n?): %s", strerror(-err));
+		goto undo_log;
+	}
 	if (device_prepare(c->dests, c->n))
 		goto undo_log;
 	for (unsigned int i = 0; i < c->n; i++) {

@@ -272,6 +272,14 @@ struct span {
 	uint64_t chunk;                          /* with a tracker: the log chunk it lies in */
 };
 int client_setup(const struct options *o, struct kcopyd_client **kc);
+/* Descriptors the run will need after set-up (the log's rewrites, the
+ * directory of a created file at the flush), held open from set-up so that
+ * ulimit -n is met there, with nothing written: fd_reserve takes one more
+ * (0, or a negative errno); fd_borrow gives one back to the caller's next
+ * open, fd_return takes it again after. */
+int fd_reserve(void);
+void fd_borrow(void);
+void fd_return(void);
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 		 struct device *dests, unsigned int n, const struct options *o, uint64_t total);
 void runner_fini(struct runner *r);

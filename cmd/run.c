@@ -575,6 +575,45 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 	free(buf);
 }
 
+#define MAX_SPARE 4
+static int spare_fds[MAX_SPARE], nspare, nborrowed;
+
+int fd_reserve(void)
+{
+	int fd;
+
+	if (nspare == MAX_SPARE)
+		return 0;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	spare_fds[nspare++] = fd;
+	return 0;
+}
+
+void fd_borrow(void)
+{
+	if (nborrowed < nspare)
+		close(spare_fds[nborrowed++]);
+}
+
+void fd_return(void)
+{
+	if (nborrowed) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* Lost to someone else meanwhile: there is one fewer. */
+		nborrowed--;
+		if (fd >= 0) {
+			spare_fds[nborrowed] = fd;
+		} else {
+			nspare--;
+			if (nborrowed < nspare)
+				spare_fds[nborrowed] = spare_fds[nspare];
+		}
+	}
+}
+
 /* A new file's name is durable only once its directory is. */
 static int sync_parent(const struct device *d)
 {
@@ -583,12 +622,14 @@ static int sync_parent(const struct device *d)
 
 	if (!copy)
 		return -ENOMEM;
+	fd_borrow();
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (fsync(fd) && errno != EINVAL)
 			ret = -errno;
 		close(fd);
 	}
+	fd_return();
 	free(copy);
 	return ret;
 }
