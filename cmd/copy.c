@@ -435,6 +435,14 @@ static int setup_dests(struct copy *c)
 	c->bulk = c->len - c->len % c->align;
 	if (check_space(c) || client_setup(c->o, &c->kc) || open_log(c))
 		return -1;
+	/* The flush opens the directory of a file this run creates: that
+	 * descriptor is taken now, while a refusal leaves nothing behind. */
+	int err = fd_reserve();
+
+	if (err) {
+		errmsg("out of file descriptors (ulimit -n?): %s", strerror(-err));
+		goto undo_log;
+	}
 	if (device_prepare(c->dests, c->n))
 		goto undo_log;
 	for (unsigned int i = 0; i < c->n; i++) {
@@ -595,7 +603,7 @@ static int submit_piece(struct copy *c, struct runner *r, uint64_t rel, uint64_t
 	return submit_span(c, r, &sp, all_mask(c->n));
 }
 
-static void run_copy(struct copy *c, struct runner *r)
+static bool run_copy(struct copy *c, struct runner *r)
 {
 	struct extent_iter it;
 	uint64_t eoff, elen;
@@ -607,9 +615,10 @@ static void run_copy(struct copy *c, struct runner *r)
 			uint64_t n = eoff + elen - p < JOB_MAX ? eoff + elen - p : JOB_MAX;
 
 			if (submit_piece(c, r, p, n, data))
-				return;
+				return false;
 		}
 	}
+	return true;
 }
 
 /* Destinations that still need chunk i. */
@@ -699,8 +708,9 @@ static int run(struct copy *c)
 		if (copylog_chunks(c->log))
 			last_todo = chunk_todo(c, copylog_chunks(c->log) - 1);
 	} else {
-		run_copy(c, &r);
+		all_submitted = run_copy(c, &r);
 	}
+	r.submitted_all = all_submitted;
 	runner_drain(&r);
 	runner_tail(&r, last_todo, c->off + c->bulk, c->dst_off + c->bulk, c->len - c->bulk);
 	if (c->log) {

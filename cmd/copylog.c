@@ -47,6 +47,8 @@ struct copylog {
 	char *path;                      /* NULL: parsed only, never written */
 	char *lock_path;                 /* path.lock, held while lock_fd >= 0 */
 	int lock_fd;
+	int spare_fd;                    /* /dev/null, given up for each rewrite: ulimit -n is met at set-up */
+	bool lock_created;               /* lock_path was created by this run: removed at the end */
 	uint64_t length, chunk, nchunks;
 	unsigned int ndests;
 	size_t words;                    /* per bitmap */
@@ -129,6 +131,7 @@ static struct copylog *alloc_log(const struct copylog_key *key, uint64_t chunk)
 	l->offset = key->offset;
 	l->dest_offset = key->dest_offset;
 	l->lock_fd = -1;
+	l->spare_fd = -1;
 	l->source_id = key->source_id;
 	snprintf(l->boot, sizeof(l->boot), "%s", key->boot ? key->boot : "-");
 	if (!l->done || !l->marked || !l->source) {
@@ -152,10 +155,14 @@ void copylog_free(struct copylog *l)
 	if (!l)
 		return;
 	if (l->lock_fd >= 0) {
-		/* Still holding the lock: no other run can be using the file. */
-		unlink(l->lock_path);
+		/* Still holding the lock: no other run can be using the file;
+		 * but one that was there before this run is not ours to remove. */
+		if (l->lock_created)
+			unlink(l->lock_path);
 		close(l->lock_fd);
 	}
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
 	free(l->lock_path);
 	for (unsigned int i = 0; i < COPYLOG_MAX_DESTS; i++)
 		free(l->dests[i]);
@@ -846,11 +853,17 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	}
 	for (int tries = 0; tries < 100; tries++) {
-		int fd = open(l->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+		/* Made here, or found: only one made here is removed at the end. */
+		int fd = open(l->lock_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
+			      O_CLOEXEC, 0644);
 
+		l->lock_created = fd >= 0;
+		if (fd < 0 && errno == EEXIST)
+			fd = open(l->lock_path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0 && errno == EACCES)  /* another user's: locking needs no write */
 			fd = open(l->lock_path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-
+		if (fd < 0 && errno == ENOENT)  /* removed in between: again */
+			continue;
 		if (fd < 0)
 			return fail(why, whylen, -errno, "cannot create its lock file %s: %s",
 				    l->lock_path, strerror(errno));
@@ -881,6 +894,52 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 
 static int write_file(const char *path, const char *buf, size_t len);
 static int commit(struct copylog *l, bool closed);
+
+/* The inode flags that forbid what the log's rewrites do (replace the
+ * file, make and remove LOG.tmp and LOG.lock beside it): "" or why not.
+ * A file system without the flags (FS_IOC_GETFLAGS unsupported) has none. */
+static const char *frozen(const char *path, bool dir)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+		      (dir ? O_DIRECTORY : 0));
+	int flags = 0;
+	const char *why = "";
+
+	if (fd < 0)
+		return why;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		if (flags & FS_IMMUTABLE_FL)
+			why = "immutable (chattr +i)";
+		else if (flags & FS_APPEND_FL)
+			why = "append-only (chattr +a)";
+	}
+	close(fd);
+	return why;
+}
+
+/* Can the log be replaced, and its files beside it made and removed?
+ * Asked before anything is created. */
+static int check_replaceable(const char *path, char *why, size_t whylen)
+{
+	char *copy = strdup(path);
+	const char *f;
+
+	if (!copy)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	f = frozen(path, false);
+	if (f[0]) {
+		free(copy);
+		return fail(why, whylen, -EPERM, "cannot write it: it is %s", f);
+	}
+	f = frozen(dirname(copy), true);
+	if (f[0]) {
+		fail(why, whylen, -EPERM, "cannot write it: its directory %s is %s", copy, f);
+		free(copy);
+		return -EPERM;
+	}
+	free(copy);
+	return 0;
+}
 static int probe_writable(const char *path);
 
 int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk,
@@ -899,11 +958,15 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	if (!k.boot && read_text("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) == 0 &&
 	    boot[0] && strspn(boot, "0123456789abcdef-") == strlen(boot))
 		k.boot = boot;
+	ret = check_replaceable(path, why, whylen);
+	if (ret)
+		return ret;
 	/* The lock comes first: a log in use by another run is not even read. */
 	lock = calloc(1, sizeof(*lock));
 	if (!lock)
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	lock->lock_fd = -1;
+	lock->spare_fd = -1;
 	ret = lock_log(lock, path, why, whylen);
 	if (ret) {
 		copylog_free(lock);
@@ -931,6 +994,7 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	}
 	l->lock_fd = lock->lock_fd;
 	l->lock_path = lock->lock_path;
+	l->lock_created = lock->lock_created;
 	free(lock);
 	l->path = strdup(path);
 	if (!l->path) {
@@ -944,6 +1008,14 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	if (ret) {
 		copylog_free(l);
 		return fail(why, whylen, ret, "cannot write it: %s", strerror(-ret));
+	}
+	/* The descriptor each rewrite of the log will need, held from now. */
+	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (l->spare_fd < 0) {
+		ret = -errno;
+		copylog_free(l);
+		return fail(why, whylen, ret, "cannot keep a descriptor for its rewrites "
+			    "(ulimit -n?): %s", strerror(-ret));
 	}
 	*result = l;
 	return 0;
@@ -1070,9 +1142,12 @@ static int commit(struct copylog *l, bool closed)
 	char *text;
 	int ret;
 
+	/* The marks join what is done only once the file says so: a write
+	 * that fails leaves in memory what the log on disk holds, so that the
+	 * summary's resume point is the one a rerun will take. */
 	for (size_t i = 0; i < l->words * l->ndests; i++) {
+		l->marked[i] &= ~l->done[i];
 		l->done[i] |= l->marked[i];
-		l->marked[i] = 0;
 	}
 	/* After the flush: what each destination is, holding what it holds. */
 	for (unsigned int d = 0; d < l->ndests; d++)
@@ -1080,13 +1155,19 @@ static int commit(struct copylog *l, bool closed)
 		    copylog_identify(*l->dest_fds[d], &l->dest_ids[d]))
 			l->dest_ids[d] = (struct copylog_id){ .kind = COPYLOG_NONE };
 	l->closed = closed;
-	if (!l->path)
-		return 0;
-	text = copylog_format(l, &len);
-	if (!text)
-		return -ENOMEM;
-	ret = write_file(l->path, text, len);
+	text = l->path ? copylog_format(l, &len) : NULL;
+	if (l->spare_fd >= 0) {       /* the descriptor kept for this */
+		close(l->spare_fd);
+		l->spare_fd = -1;
+	}
+	ret = !l->path ? 0 : text ? write_file(l->path, text, len) : -ENOMEM;
+	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	free(text);
+	for (size_t i = 0; i < l->words * l->ndests; i++) {
+		if (ret)
+			l->done[i] &= ~l->marked[i];
+		l->marked[i] = 0;
+	}
 	return ret;
 }
 

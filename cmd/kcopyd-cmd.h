@@ -74,6 +74,9 @@ void flush_stdout(void);
  * signal_caught() returns the first signal caught, or 0. */
 void signals_install(void);
 int signal_caught(void);
+/* The run's report has answered the stop signal caught (with its exit
+ * status, 128 + the signal or not): main does not add its own. */
+void signal_answered(void);
 const char *signal_name(int sig);
 bool status_requested(void);
 void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -136,6 +139,10 @@ struct device {
 	bool verified;               /* verify compared all of it: it matched */
 	uint64_t diff_off;
 	const char *note;            /* why it did not complete, when no errno */
+	/* Set when err_off, the first byte it does not hold, is not where
+	 * its own write failed but where something else left it short (the
+	 * source's read failed there, or the run stopped): says what. */
+	const char *short_why;
 	bool reported;               /* its failure was printed already */
 	char changed[160];           /* what changed under the run, or "" */
 };
@@ -249,7 +256,15 @@ struct runner {
 	bool src_changed;
 	char src_change[160];                    /* what changed in the source, or "" */
 	double last_watch;                       /* when the devices were last looked at */
+	/* Does a destination hold all of its range once the run ends, even a
+	 * run that stopped (--fail-fast, a signal)?  Yes when every span was
+	 * submitted, no job left part of it out, and its tail was written. */
+	bool submitted_all;                      /* set by the submitter at its end */
+	uint32_t short_mask;                     /* destinations a job left short */
+	uint32_t tail_missing;                   /* destinations whose tail is not written */
 };
+/* Destination i holds every byte of its range (its own failure aside). */
+bool runner_holds_all(const struct runner *r, unsigned int i);
 struct span {
 	bool zero;
 	uint64_t src_off, dst_off, len;          /* bytes */
@@ -258,6 +273,14 @@ struct span {
 	uint64_t chunk;                          /* with a tracker: the log chunk it lies in */
 };
 int client_setup(const struct options *o, struct kcopyd_client **kc);
+/* Descriptors the run will need after set-up (the log's rewrites, the
+ * directory of a created file at the flush), held open from set-up so that
+ * ulimit -n is met there, with nothing written: fd_reserve takes one more
+ * (0, or a negative errno); fd_borrow gives one back to the caller's next
+ * open, fd_return takes it again after. */
+int fd_reserve(void);
+void fd_borrow(void);
+void fd_return(void);
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 		 struct device *dests, unsigned int n, const struct options *o, uint64_t total);
 void runner_fini(struct runner *r);
@@ -339,6 +362,7 @@ struct report {
 	uint64_t skipped_bytes;          /* done before this run, over destinations */
 	uint64_t resume_at;              /* first source byte not done everywhere (NOT_SET: all done) */
 	uint64_t moved;                  /* set by report_finish: bytes this run moved */
+	bool interrupted;                /* set by report_finish: a signal left work undone */
 };
 int report_finish(struct report *rep);
 void report_setup_error(const struct options *o);

@@ -168,6 +168,13 @@ int signal_caught(void)
 	return caught;
 }
 
+static bool answered;
+
+void signal_answered(void)
+{
+	answered = true;
+}
+
 bool status_requested(void)
 {
 	if (!status_asked)
@@ -264,7 +271,7 @@ int main(int argc, char **argv)
 	default: ret = EXIT_SETUP; break;
 	}
 	/* info is too quick to poll: a stop signal is answered at its end. */
-	if (signal_caught() && ret < 128) {
+	if (signal_caught() && !answered && ret < 128) {
 		errmsg("interrupted by %s", signal_name(signal_caught()));
 		ret = 128 + signal_caught();
 	}

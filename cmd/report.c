@@ -20,7 +20,10 @@ static const char *problem(const struct device *d, char *buf, size_t size, bool 
 	int n = 0;
 
 	buf[0] = 0;
-	if (d->failed && d->err_off != NOT_SET)
+	if (d->failed && d->err_off != NOT_SET && d->short_why)
+		n = snprintf(buf, size, "%s failed: %s; it holds the source only up to byte %llu (%s)",
+			     d->what, strerror(-d->err), (unsigned long long)d->err_off, d->short_why);
+	else if (d->failed && d->err_off != NOT_SET)
 		n = snprintf(buf, size, "%s failed at byte %llu: %s", d->what,
 			     (unsigned long long)d->err_off, strerror(-d->err));
 	else if (d->failed)
@@ -58,8 +61,10 @@ void device_print_failure(const struct device *d)
 }
 
 /* A run that stopped early (--fail-fast, a read error, all else failed)
- * left the healthy destinations incomplete: they fail too. */
-static void mark_incomplete(const struct report *rep)
+ * left the healthy destinations incomplete: they fail too, but not those
+ * that hold every byte of their range all the same (the stop came after
+ * their last write).  Returns how many were left incomplete. */
+static unsigned int mark_incomplete(const struct report *rep)
 {
 	struct runner *r = rep->r;
 	static char interrupted[64];
@@ -70,17 +75,21 @@ static void mark_incomplete(const struct report *rep)
 
 	snprintf(interrupted, sizeof(interrupted), "not completed: interrupted (%s)",
 		 signal_name(r->signal));
+	unsigned int n = 0;
+
 	if (!r->stop && !r->read_failed && !r->internal_error)
-		return;
+		return 0;
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		struct device *d = &r->dests[i];
 
-		if (d->failed || d->differs)
+		if (d->failed || d->differs || runner_holds_all(r, i))
 			continue;
 		d->note = why;
+		n++;
 		if (r->read_failed)
 			d->err_off = rep->dst_off + (r->read_off - rep->src_off);
 	}
+	return n;
 }
 
 static bool dest_ok(const struct device *d)
@@ -164,7 +173,7 @@ static void print_summary(const struct report *rep)
 		}
 	failed_list(r, r->ndests - ok, fl, sizeof(fl));
 	rate_engine(rep, re, sizeof(re));
-	if (r->signal && r->stop)
+	if (rep->interrupted)
 		printf("%s of %s interrupted by %s after %.2f s (%s)\n", rep->src ? "copy" : "zeroing",
 		       human_size(rep->bytes, b, sizeof(b)), signal_name(r->signal), rep->seconds, re);
 	else if (rep->src && ok == r->ndests)
@@ -321,9 +330,9 @@ static void say_interrupted(const struct report *rep)
 	if (!r->stop && verify_interrupted(r))
 		errmsg("interrupted by %s during the verify pass: the %s finished, but is not verified",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
-	else if (!r->stop)
-		errmsg("%s came after the %s had finished", signal_name(r->signal),
-		       rep->src ? "copy" : "zeroing");
+	else if (!rep->interrupted)
+		errmsg("%s came after the %s had finished: it had nothing left to stop",
+		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
 	else if (rep->log && rep->resume_at != NOT_SET)
 		errmsg("interrupted at byte %llu; rerun with the same --log to resume",
 		       (unsigned long long)rep->resume_at);
@@ -339,6 +348,7 @@ static void say_interrupted(const struct report *rep)
 int report_finish(struct report *rep)
 {
 	struct runner *r = rep->r;
+	unsigned int incomplete;
 	int code;
 
 	/* A signal during the verify pass, or after the run, counts too. */
@@ -346,13 +356,20 @@ int report_finish(struct report *rep)
 		r->signal = signal_caught();
 	rep->moved = runner_moved(r, &rep->stats);
 	runner_check_changes(r);
-	mark_incomplete(rep);
+	incomplete = mark_incomplete(rep);
 	print_errors(rep);
 	code = any_problem(r) ? EXIT_FAILED : EXIT_OK;
-	if (r->signal) {
-		/* Stopped on request: 128 + the signal, as the shell would say. */
+	/* Stopped on request: 128 + the signal, as the shell would say, when
+	 * the stop left something undone (a destination incomplete, the verify
+	 * pass cut short).  A signal that came once every destination held
+	 * (and had flushed) all of its range stopped nothing: the run is what
+	 * it was, and says so. */
+	rep->interrupted = r->signal && ((r->stop && incomplete) || verify_interrupted(r));
+	if (rep->interrupted)
 		code = 128 + r->signal;
+	if (r->signal) {
 		say_interrupted(rep);
+		signal_answered();
 	}
 	if (rep->o->json)
 		print_json(rep, code);

@@ -49,7 +49,7 @@ struct tracker {
 struct job {
 	struct runner *r;
 	uint64_t chunk;              /* NO_CHUNK without a tracker */
-	uint64_t len;
+	uint64_t len, src_off, dst_off;
 	bool zero;
 	unsigned int n;
 	uint8_t idx[MAX_DESTS];      /* job's destination i is dests[idx[i]] */
@@ -191,12 +191,26 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	}
 	for (unsigned int i = 0; i < j->n; i++) {
 		r->dest_jobs[j->idx[i]]--;
+		/* The library says, for every destination, where what it holds
+		 * of this job's region ends. */
+		if ((res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < j->dst_off + j->len)
+			r->short_mask |= 1u << j->idx[i];
 		if (!(res->write_err & (1u << i)))
 			continue;
 		/* One name for a copy's writes, zeroed holes included, so that
-		 * the lowest failing offset is the one kept. */
-		device_fail(&r->dests[j->idx[i]], j->zero && !r->src ? "zeroing" : "write",
-			    res->dest_errno[i], res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT);
+		 * the lowest failing offset is the one kept.  That offset is the
+		 * first byte the destination lacks: below its failed write when
+		 * a read failed (or the run stopped) lower in the job. */
+		struct device *d = &r->dests[j->idx[i]];
+		uint64_t at = res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT;
+		const char *why = NULL;
+
+		if (res->read_err && !j->zero && r->src &&
+		    j->dst_off + ((res->read_err_sector << KCOPYD_SECTOR_SHIFT) - j->src_off) <= at)
+			why = cancelled ? "the run stopped there" : "the source's read failed there";
+		device_fail(d, j->zero && !r->src ? "zeroing" : "write", res->dest_errno[i], at);
+		if (d->err_off == at)
+			d->short_why = why;
 		failed = true;
 	}
 	if ((failed && r->fail_fast) || !live_locked(r))
@@ -247,6 +261,13 @@ int runner_stop_signal(struct runner *r)
 	return r->signal;
 }
 
+bool runner_holds_all(const struct runner *r, unsigned int i)
+{
+	return r->submitted_all && !r->read_failed && !r->internal_error &&
+	       !(r->short_mask & (1u << i)) && !(r->tail_missing & (1u << i)) &&
+	       !r->dests[i].failed;
+}
+
 /* Wait (lock held) up to one tick for a callback; draw progress meanwhile. */
 static void wait_tick(struct runner *r)
 {
@@ -275,6 +296,8 @@ static struct job *new_job(struct runner *r, const struct span *sp, uint32_t mas
 	j->r = r;
 	j->chunk = r->tk ? sp->chunk : NO_CHUNK;
 	j->len = sp->len;
+	j->dst_off = sp->dst_off;
+	j->src_off = sp->src_off;
 	j->zero = sp->zero;
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		if (!(mask & (1u << i)))
@@ -513,6 +536,8 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 
 	pthread_mutex_lock(&r->lock);
 	stopped = r->stop;
+	if (len)
+		r->tail_missing |= mask;
 	mask &= live_locked(r);
 	pthread_mutex_unlock(&r->lock);
 	if (!len || stopped || !mask)
@@ -534,10 +559,12 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 		uint64_t wat = dst_off;
 		int wret = mask & (1u << i) ? pwrite_full(r->dests[i].fd, buf, len, &wat) : 0;
 
-		if (wret)
+		if (wret) {
 			device_fail(&r->dests[i], r->src ? "write" : "zeroing", wret, wat);
-		else if (mask & (1u << i))
+		} else if (mask & (1u << i)) {
 			r->tail_written += len;
+			r->tail_missing &= ~(1u << i);
+		}
 	}
 	if (!ret) {
 		r->done_bytes += len;
@@ -548,6 +575,45 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 	free(buf);
 }
 
+#define MAX_SPARE 4
+static int spare_fds[MAX_SPARE], nspare, nborrowed;
+
+int fd_reserve(void)
+{
+	int fd;
+
+	if (nspare == MAX_SPARE)
+		return 0;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	spare_fds[nspare++] = fd;
+	return 0;
+}
+
+void fd_borrow(void)
+{
+	if (nborrowed < nspare)
+		close(spare_fds[nborrowed++]);
+}
+
+void fd_return(void)
+{
+	if (nborrowed) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* Lost to someone else meanwhile: there is one fewer. */
+		nborrowed--;
+		if (fd >= 0) {
+			spare_fds[nborrowed] = fd;
+		} else {
+			nspare--;
+			if (nborrowed < nspare)
+				spare_fds[nborrowed] = spare_fds[nspare];
+		}
+	}
+}
+
 /* A new file's name is durable only once its directory is. */
 static int sync_parent(const struct device *d)
 {
@@ -556,12 +622,14 @@ static int sync_parent(const struct device *d)
 
 	if (!copy)
 		return -ENOMEM;
+	fd_borrow();
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (fsync(fd) && errno != EINVAL)
 			ret = -errno;
 		close(fd);
 	}
+	fd_return();
 	free(copy);
 	return ret;
 }
@@ -663,9 +731,16 @@ static bool source_written(const struct runner *r)
 static void watch(struct runner *r, bool say)
 {
 	const char *during = r->src ? "the copy" : "the zeroing";
+	uint64_t src_size = r->src ? r->src->size : 0;
 
+	/* A destination that is the source's own file, which set-up made
+	 * larger to hold the range: that size is ours, not a change. */
+	for (unsigned int i = 0; r->src && i < r->ndests; i++)
+		if (r->src_snap.is_file && r->dest_snap[i].is_file && r->dest_snap[i].valid &&
+		    r->dest_snap[i].size > src_size && device_shares_storage(r->src, &r->dests[i]))
+			src_size = r->dest_snap[i].size;
 	if (r->src && !r->src_changed &&
-	    snap_changed(r->src, &r->src_snap, r->src->size, !source_written(r), r->src_change,
+	    snap_changed(r->src, &r->src_snap, src_size, !source_written(r), r->src_change,
 			 sizeof(r->src_change)))
 		r->src_changed = true;
 	/* We write the destinations, so only their sizes are ours to know:
@@ -783,8 +858,14 @@ int runner_checkpoint(struct runner *r, bool force)
 		tk->broken = true;
 		progress_clear(&r->prog);
 		errmsg("cannot write the copy log: %s; stopping", strerror(-ret));
+		/* Stopping means what a stop signal means: the jobs queued in
+		 * the library are cancelled, not left to run to the end. */
 		pthread_mutex_lock(&r->lock);
 		r->stop = r->internal_error = true;
+		if (!r->cancelled) {
+			r->cancelled = true;
+			kcopyd_client_cancel(r->kc);
+		}
 		pthread_mutex_unlock(&r->lock);
 	}
 	return ret;

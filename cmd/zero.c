@@ -103,7 +103,7 @@ static uint64_t bulk_of(const struct zero *z, unsigned int i)
 }
 
 /* Round robin over the destinations, one job each per turn. */
-static void submit_all(struct zero *z, struct runner *r)
+static bool submit_all(struct zero *z, struct runner *r)
 {
 	for (uint64_t p = 0;; p += JOB_MAX) {
 		bool any = false;
@@ -116,11 +116,11 @@ static void submit_all(struct zero *z, struct runner *r)
 				continue;
 			sp.len = bulk - p < JOB_MAX ? bulk - p : JOB_MAX;
 			if (runner_submit(r, &sp))
-				return;
+				return false;
 			any = true;
 		}
 		if (!any)
-			return;
+			return true;
 	}
 }
 
@@ -149,7 +149,7 @@ static int run(struct zero *z)
 	int code;
 
 	runner_init(&r, z->kc, NULL, z->dests, z->n, z->o, plan(z, &rep.bytes));
-	submit_all(z, &r);
+	r.submitted_all = submit_all(z, &r);
 	runner_drain(&r);
 	for (unsigned int i = 0; i < z->n; i++)
 		runner_tail(&r, 1u << i, 0, z->off + bulk_of(z, i), z->zlen[i] - bulk_of(z, i));
