@@ -679,6 +679,37 @@ static void finish_engine(struct copy *c, struct report *rep)
 	c->kc = NULL;
 }
 
+/* --verify found that a destination does not hold what the log says it
+ * does (a difference, or a read-back that failed): from the chunk of its
+ * first bad byte on, the log forgets it, so that a rerun copies that part
+ * again instead of trusting it. */
+static void log_forget_unverified(struct copy *c, struct report *rep)
+{
+	uint64_t chunk = copylog_chunk(c->log), n = copylog_chunks(c->log);
+	bool forgot = false;
+
+	for (unsigned int i = 0; i < c->n; i++) {
+		const struct device *d = &c->dests[i];
+		uint64_t at = d->differs ? d->diff_off : d->failed ? d->err_off : NOT_SET;
+
+		if (!d->differs && !d->failed)
+			continue;
+		if (at == NOT_SET || at < c->dst_off)
+			at = c->dst_off;
+		copylog_forget(c->log, i, (at - c->dst_off) / chunk);
+		forgot = true;
+	}
+	if (!forgot)
+		return;
+	if (copylog_finish(c->log))
+		errmsg("--log %s: cannot record that the verify pass found differences: a rerun "
+		       "with it would trust them", c->o->log);
+	rep->resume_at = NOT_SET;
+	for (uint64_t i = 0; i < n && rep->resume_at == NOT_SET; i++)
+		if (chunk_todo(c, i))
+			rep->resume_at = c->off + i * chunk;
+}
+
 static int run(struct copy *c)
 {
 	struct runner r;
@@ -737,6 +768,8 @@ static int run(struct copy *c)
 
 		progress_init(&p, progress_wanted(c->o), c->len);
 		compare_ranges(&c->src, c->off, c->dests, c->n, c->dst_off, c->len, &p);
+		if (c->log)
+			log_forget_unverified(c, &rep);
 	}
 	code = report_finish(&rep);
 	runner_fini(&r);

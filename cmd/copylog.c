@@ -106,6 +106,11 @@ static void set_bit(uint64_t *map, uint64_t i)
 	map[i / 64] |= 1ULL << (i % 64);
 }
 
+static void clear_bit(uint64_t *map, uint64_t i)
+{
+	map[i / 64] &= ~(1ULL << (i % 64));
+}
+
 static uint64_t chunk_len(const struct copylog *l, uint64_t i)
 {
 	uint64_t start = i * l->chunk;
@@ -1169,6 +1174,16 @@ static int commit(struct copylog *l, bool closed)
 		l->marked[i] = 0;
 	}
 	return ret;
+}
+
+void copylog_forget(struct copylog *l, unsigned int dest, uint64_t from)
+{
+	if (dest >= l->ndests)
+		return;
+	for (uint64_t i = from; i < l->nchunks; i++) {
+		clear_bit(bitmap(l->done, l, dest), i);
+		clear_bit(bitmap(l->marked, l, dest), i);
+	}
 }
 
 int copylog_commit(struct copylog *l)

@@ -85,6 +85,9 @@ const char *copylog_dest_changed(const struct copylog *l, unsigned int dest);
 uint64_t copylog_todo_bytes(const struct copylog *l);
 /* A chunk's copy finished on dest; it becomes done at the next commit. */
 void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk);
+/* Chunks from from on are not done on dest after all (a verify pass found
+ * otherwise): the next commit records them as to copy. */
+void copylog_forget(struct copylog *l, unsigned int dest, uint64_t from);
 /* The destinations are flushed: record every marked chunk as done, what
  * each destination is now, and rewrite the log.  Returns 0 or a negative
  * errno. */
