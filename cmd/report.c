@@ -331,7 +331,8 @@ static void say_interrupted(const struct report *rep)
 		errmsg("interrupted by %s during the verify pass: the %s finished, but is not verified",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
 	else if (!rep->interrupted)
-		errmsg("%s came after the %s had finished: it had nothing left to stop",
+		errmsg("%s: the %s was complete on every destination before it could take "
+		       "effect: it had nothing left to stop",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
 	else if (rep->log && rep->resume_at != NOT_SET)
 		errmsg("interrupted at byte %llu; rerun with the same --log to resume",
@@ -339,10 +340,10 @@ static void say_interrupted(const struct report *rep)
 	else if (rep->log)
 		errmsg("interrupted, but every chunk was already copied");
 	else
+		/* Bytes of jobs that ended, not bytes read: a read is not a copy. */
 		errmsg("interrupted after %llu of %llu bytes; the %s is incomplete",
-		       (unsigned long long)(rep->src ? r->hole_bytes + rep->stats.bytes_read :
-					    r->done_bytes),
-		       (unsigned long long)rep->bytes, rep->src ? "copy" : "zeroing");
+		       (unsigned long long)r->done_bytes, (unsigned long long)rep->bytes,
+		       rep->src ? "copy" : "zeroing");
 }
 
 int report_finish(struct report *rep)

@@ -62,7 +62,7 @@ flush_signal() {
 	wait $pid
 	rc=$?
 	[ "$rc" -eq 0 ] || { cat "$T/out" "$T/err"; fail "exit $rc for a signal that stopped nothing"; }
-	err_has "SIGINT came after the copy had finished: it had nothing left to stop"
+	err_has "SIGINT: the copy was complete on every destination before it could take effect: it had nothing left to stop"
 	grep -q "incomplete" "$T/err" && fail "said incomplete: $(cat "$T/err")"
 	json_is 'j["signal"]' SIGINT
 	json_is 'j["exit_code"]' 0
