@@ -23,12 +23,16 @@ time.sleep(60)' "$1" "$2" &
 	bg_pid $holder
 }
 # wait_locked FILE: until someone holds a lock on FILE.
+# (30 s: a hang guard for a loaded machine under a sanitizer, not a timing.)
 wait_locked() {
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		flock -n -s "$1" true || return 0
 		sleep 0.1
 	done
-	fail "$1 was never locked"
+	[ -s first.err ] && cat first.err
+	fail "$1 was never locked (holder ${holder:-none}: $(kill -0 "${holder:-0}" 2>/dev/null &&
+		echo running || echo gone); first run: $(kill -0 "${first:-0}" 2>/dev/null &&
+		echo running || echo gone))"
 }
 
 # Another program holds an exclusive lock on dst.
