@@ -117,6 +117,16 @@ tmpfs() {
 	_mounts+=("$1")
 }
 
+# flocked FILE [WRITE|READ]: someone holds a flock on FILE (of that kind),
+# as /proc/locks says.  Asking without taking a lock ourselves: a probe
+# with flock(1) would hold one for a moment, and could be what refuses the
+# very run it waits for.
+flocked() {
+	local ino
+	ino=$(stat -L -c %i -- "$1" 2>/dev/null) || return 1
+	grep -qE "FLOCK +ADVISORY +${2:-(READ|WRITE)} +[0-9]+ [0-9a-f]+:[0-9a-f]+:$ino " /proc/locks
+}
+
 # background PID to kill at exit.
 bg_pid() { _pids+=("$1"); }
 

@@ -26,7 +26,7 @@ time.sleep(60)' "$1" "$2" &
 # (30 s: a hang guard for a loaded machine under a sanitizer, not a timing.)
 wait_locked() {
 	for _ in $(seq 300); do
-		flock -n -s "$1" true || return 0
+		flocked "$1" WRITE && return 0
 		sleep 0.1
 	done
 	[ -s first.err ] && cat first.err
@@ -48,8 +48,8 @@ kill "$holder"; wait "$holder" 2>/dev/null
 
 # A shared lock (a reader) keeps writers out, not readers.
 hold LOCK_SH other
-for _ in $(seq 100); do flock -n other true || break; sleep 0.1; done
-flock -n other true && fail "the holder did not take its lock"
+for _ in $(seq 100); do flocked other READ && break; sleep 0.1; done
+flocked other READ || fail "the holder did not take its lock"
 refused "read-locked destination" "other: another process is using it" copy src2 other
 expect 0 copy other new
 same other new

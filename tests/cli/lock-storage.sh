@@ -24,7 +24,7 @@ wait_locked() {
 	local try
 	for try in 1 2 3 4; do
 		for _ in $(seq 400); do
-			flock -n "${2:--s}" "$1" true || return 0
+			if [ "${2:-}" = -x ]; then flocked "$1" && return 0; else flocked "$1" WRITE && return 0; fi
 			kill -0 "$fpid" 2>/dev/null || break
 			sleep 0.05
 		done
