@@ -21,7 +21,13 @@ mkdir -p "$logdir"
 pass=0 fail=0 skip=0 failed=()
 
 # KCOPYD_TEST_ONLY="name ...": run only these tests.
+# KCOPYD_TEST_SKIP="pattern ...": not these (shell patterns, e.g. "ff-*").
 wanted() {
+	local p
+	for p in ${KCOPYD_TEST_SKIP:-}; do
+		# shellcheck disable=SC2254
+		case $1 in $p) return 1 ;; esac
+	done
 	[ -z "${KCOPYD_TEST_ONLY:-}" ] && return 0
 	case " $KCOPYD_TEST_ONLY " in *" $1 "*) return 0 ;; esac
 	return 1

@@ -3,7 +3,7 @@
 # -Dfuzz=true, as the ASan build of scripts/test.sh is) for a bounded time
 # from its seed corpus.  A crash, leak or failed property fails the test.
 set -u
-secs=${KCOPYD_FUZZ_SECONDS:-45}
+secs=${KCOPYD_FUZZ_SECONDS:-25}
 targets=("$KCOPYD_BUILD"/fuzz/fuzz-*)
 [ -f "${targets[0]}" ] || { echo "SKIP: no fuzz targets in this build (meson -Dfuzz=true, clang)"; exit 77; }
 work=$(mktemp -d)
