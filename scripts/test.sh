@@ -41,8 +41,9 @@ if [ "${KCOPYD_QUICK:-0}" != 1 ]; then
 	if CC=clang build build-tsan -Db_sanitize=thread -Db_lundef=false; then
 		# The faultfs scenarios (tests/cli/ff-*) test the command against
 		# real faults, each on both engines; they run in the plain and the
-		# ASan builds.  Under TSan they would double its time and find
-		# nothing the library's own threaded tests do not.
+		# ASan builds.  Under TSan they would double its time; the engine's
+		# threads are exercised there by the library tests and the rest of
+		# the command's tests.
 		TSAN_OPTIONS=halt_on_error=1 KCOPYD_TEST_SKIP="ff-*" \
 			step "TSan" tests/run-tests.sh build-tsan all tsan
 		TSAN_OPTIONS=halt_on_error=1 KCOPYD_ENGINE=threads \
