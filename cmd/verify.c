@@ -15,25 +15,32 @@
 #include "kcopyd-cmd.h"
 
 #define CHUNK (4u << 20)
+/* One pread at most this long, so that a stop signal is seen between two
+ * reads of a slow device, not after a whole chunk of them. */
+#define PIECE (256u << 10)
 
 /* Read up to len bytes; fewer only at the end of the file.  On an error
  * *got says how many were read before it: a read that fails as a whole (a
  * disk fails a whole request) is retried in halves, down to one sector, so
  * that *got ends at the first sector that cannot be read (the first byte
  * of it, for a read that ends unaligned before it), and what lies before
- * it is there to compare. */
+ * it is there to compare.  A stop signal ends it with -EINTR, *got bytes
+ * read. */
 static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
-	size_t step = len;
+	size_t step = len < PIECE ? len : PIECE;
+	bool narrowing = false;
 
 	*got = 0;
 	while (*got < len) {
+		if (signal_caught())
+			return -EINTR;
 		size_t want = len - *got < step ? len - *got : step;
 		size_t mis = (size_t)((off + *got) % KCOPYD_SECTOR_SIZE);
 		ssize_t n;
 
 		/* Narrowing down: each piece a whole sector of the device. */
-		if (step < len && mis && want > KCOPYD_SECTOR_SIZE - mis)
+		if (narrowing && mis && want > KCOPYD_SECTOR_SIZE - mis)
 			want = KCOPYD_SECTOR_SIZE - mis;
 		n = pread(fd, buf + *got, want, (off_t)(off + *got));
 
@@ -42,6 +49,7 @@ static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *go
 		if (n < 0 && step <= KCOPYD_SECTOR_SIZE)
 			return -errno;
 		if (n < 0) {
+			narrowing = true;
 			step = step / 2 - step / 2 % KCOPYD_SECTOR_SIZE;
 			if (step < KCOPYD_SECTOR_SIZE)
 				step = KCOPYD_SECTOR_SIZE;
@@ -83,6 +91,8 @@ static void compare_one(struct device *d, const char *want, char *buf, size_t le
 	if (at < before) {
 		d->differs = true;
 		d->diff_off = off + at;
+	} else if (got == -EINTR) {
+		;       /* stopped: what was not read is not verified */
 	} else if (got < 0) {
 		device_fail(d, "reading back", (int)got, off + before);
 	} else if (before < len) {
@@ -154,6 +164,10 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		if (status_requested())
 			progress_status(p, "compared", pos);
 		got = read_upto(src->fd, want, chunk, src_off + pos, &before);
+		if (got == -EINTR) {
+			ret = interrupted(dests, n, signal_caught());
+			break;
+		}
 		/* What was read before a failure is compared first: a
 		 * destination that differs there differs, whatever comes after. */
 		for (unsigned int i = 0; i < n; i++) {
@@ -161,6 +175,11 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 				compare_one(&dests[i], want, buf, before, dst_off + pos);
 				any = true;
 			}
+		}
+		if (signal_caught()) {
+			/* A destination's read cut short left the chunk unfinished. */
+			ret = interrupted(dests, n, signal_caught());
+			break;
 		}
 		p->moved = pos + before;
 		if (got < 0 || before < chunk) {
@@ -297,7 +316,7 @@ int cmd_verify(struct options *o)
 	struct dev_snap ss, ds[MAX_DESTS];
 	char src_change[160] = "";
 	struct progress p;
-	int code = EXIT_SETUP, sig;
+	int code = EXIT_SETUP, sig, cmp;
 	bool changed;
 	double t0;
 
@@ -316,17 +335,23 @@ int cmd_verify(struct options *o)
 			snap_take(&dests[i], &ds[i]);
 		t0 = now_seconds();
 		progress_init(&p, progress_wanted(o), len);
-		compare_ranges(&src, off, dests, n, dst_off, len, &p);
+		cmp = compare_ranges(&src, off, dests, n, dst_off, len, &p);
 		changed = check_changes(&src, &ss, dests, ds, n, src_change, sizeof(src_change));
 		code = report(o, &src, dests, n, len);
 		if (changed)
 			code = EXIT_FAILED;
 		sig = signal_caught();
-		if (sig) {
+		if (sig && cmp > 0) {
 			errmsg("interrupted by %s after %llu of %llu bytes compared", signal_name(sig),
 			       (unsigned long long)p.moved, (unsigned long long)len);
 			code = 128 + sig;
+		} else if (sig) {
+			/* It came once the answer was known: it stopped nothing,
+			 * and the answer above and the exit code stand. */
+			errmsg("%s came after the comparison had finished: the result stands",
+			       signal_name(sig));
 		}
+		signal_answered();
 		if (o->json)
 			print_json(&src, src_change, dests, n, off, dst_off, len, p.moved,
 				   now_seconds() - t0, sig, code);

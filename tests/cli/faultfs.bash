@@ -66,14 +66,18 @@ trap '_ff_cleanup; _cleanup' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
+# ff_mount DIR [FUSE OPTIONS...]: mount faultfs on DIR over DIR.back
+# (16 threads unless the options say otherwise: -s serves one request at a
+# time, as a slow device does).
 ff_mount() {
-	local dir=$1 n pid
+	local dir=$1 n pid opts=(-o max_threads=16); shift
+	[ $# -gt 0 ] && opts=("$@")
 	mkdir -p "$dir" "$dir.back"
 	# Under a sanitizer build the daemon must not stop at a report (its
 	# reports, in DIR.log, are not the command's).
 	TSAN_OPTIONS="halt_on_error=0 exitcode=0" ASAN_OPTIONS="detect_leaks=0" \
 	UBSAN_OPTIONS="halt_on_error=0" \
-		"$FAULTFS" "$dir.back" "$dir" -f -o max_threads=16 2>>"$dir.log" &
+		"$FAULTFS" "$dir.back" "$dir" -f "${opts[@]}" 2>>"$dir.log" &
 	pid=$!
 	_ff_pids+=("$pid")
 	_ff_mounts+=("$(realpath "$dir")")
