@@ -262,7 +262,14 @@ struct runner {
 	bool submitted_all;                      /* set by the submitter at its end */
 	uint32_t short_mask;                     /* destinations a job left short */
 	uint32_t tail_missing;                   /* destinations whose tail is not written */
+	uint64_t tail_off;                       /* where the tail starts in the destinations */
+	/* The lowest byte of each destination known not to hold the source's
+	 * (from the jobs' results, and where submitting stopped), or NOT_SET. */
+	uint64_t lacks[MAX_DESTS];
 };
+/* The first byte of destination i's range that it does not hold: where an
+ * incomplete destination's failure is reported. */
+uint64_t runner_first_lacking(const struct runner *r, unsigned int i);
 /* Destination i holds every byte of its range (its own failure aside). */
 bool runner_holds_all(const struct runner *r, unsigned int i);
 struct span {

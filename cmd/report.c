@@ -86,7 +86,10 @@ static unsigned int mark_incomplete(const struct report *rep)
 			continue;
 		d->note = why;
 		n++;
-		if (r->read_failed)
+		/* Where it stops holding the source: the start of the first
+		 * sub-job it did not get, below the bad sector itself. */
+		d->err_off = runner_first_lacking(r, i);
+		if (d->err_off == NOT_SET && r->read_failed)
 			d->err_off = rep->dst_off + (r->read_off - rep->src_off);
 	}
 	return n;

@@ -123,6 +123,9 @@ void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 	r->fail_fast = o->fail_fast;
 	r->window = WINDOW;
 	r->read_off = NOT_SET;
+	r->tail_off = NOT_SET;
+	for (unsigned int i = 0; i < MAX_DESTS; i++)
+		r->lacks[i] = NOT_SET;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -193,8 +196,13 @@ static void job_done(const struct kcopyd_result *res, void *context)
 		r->dest_jobs[j->idx[i]]--;
 		/* The library says, for every destination, where what it holds
 		 * of this job's region ends. */
-		if ((res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < j->dst_off + j->len)
+		if ((res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < j->dst_off + j->len) {
+			uint64_t *lacks = &r->lacks[j->idx[i]];
+
 			r->short_mask |= 1u << j->idx[i];
+			if (*lacks == NOT_SET || (res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < *lacks)
+				*lacks = res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT;
+		}
 		if (!(res->write_err & (1u << i)))
 			continue;
 		/* One name for a copy's writes, zeroed holes included, so that
@@ -368,6 +376,28 @@ static int start_job(struct runner *r, const struct span *sp, uint32_t mask)
 	return ret;
 }
 
+/* The run stopped before the span at dst_off was submitted: spans go in
+ * the order of their offsets, so no destination holds all from there on.
+ * (One that held that span from an earlier run may hold more: it is said
+ * to lack it, which understates what it holds, never overstates.) */
+static void note_unsubmitted(struct runner *r, uint64_t dst_off)
+{
+	pthread_mutex_lock(&r->lock);
+	for (unsigned int i = 0; i < r->ndests; i++)
+		if (r->lacks[i] == NOT_SET || dst_off < r->lacks[i])
+			r->lacks[i] = dst_off;
+	pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t runner_first_lacking(const struct runner *r, unsigned int i)
+{
+	uint64_t at = r->lacks[i];
+
+	if ((r->tail_missing & (1u << i)) && (at == NOT_SET || r->tail_off < at))
+		at = r->tail_off;
+	return at;
+}
+
 /* Hand one span to the library.  Returns 0, or -1 when the run has stopped
  * (an error, or a job the library refused). */
 int runner_submit(struct runner *r, const struct span *sp)
@@ -375,10 +405,13 @@ int runner_submit(struct runner *r, const struct span *sp)
 	int64_t mask = reserve_slot(r, sp->mask, sp->len);
 	int ret;
 
+	if (mask < 0)
+		note_unsubmitted(r, sp->dst_off);
 	if (mask <= 0)
 		return (int)mask;
 	ret = start_job(r, sp, (uint32_t)mask);
 	if (ret) {
+		note_unsubmitted(r, sp->dst_off);
 		/* Set-up checked every range, so this is a bug or a device that
 		 * changed size under us; stop rather than skip data. */
 		errmsg("the library refused a job (%s of %llu bytes at byte %llu): %s",
@@ -536,8 +569,10 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 
 	pthread_mutex_lock(&r->lock);
 	stopped = r->stop;
-	if (len)
+	if (len) {
 		r->tail_missing |= mask;
+		r->tail_off = dst_off;
+	}
 	mask &= live_locked(r);
 	pthread_mutex_unlock(&r->lock);
 	if (!len || stopped || !mask)

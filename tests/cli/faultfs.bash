@@ -1,7 +1,9 @@
-# Sourced (after common.bash) by the tests that run the command over faultfs
-# (tests/faultfs/faultfs.c, whose header documents the rule lines).  Not a
-# test itself: the runner runs only *.sh.
+# Sourced by the tests that run the command over faultfs (it sources
+# common.bash first; tests/faultfs/faultfs.c's header documents the rule
+# lines).  Not a test itself: the runner runs only *.sh.
 #
+#   ff_begin [FUSE OPTS...]   the usual start: need_faultfs, ff_engines, ff_mount m
+#                             (with the options), and M (1 MiB)
 #   need_faultfs              skip (77) without /dev/fuse, fusermount3 or the binary
 #   ff_mount DIR              mount a faultfs of DIR.back (created) on DIR (created);
 #                             unmounted at exit however the test ends
@@ -20,8 +22,16 @@
 #   fexpect CODE ENGINE ARGS...  expect with KCOPYD_ENGINE=ENGINE
 #   run_case NAME FUNCTION    one case in a subshell: "ok NAME" or "FAIL NAME"
 #   cases_done                the tally; exit 1 if a case failed
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 FAULTFS=${FAULTFS:-${KCOPYD_BUILD:-}/tests/faultfs/faultfs}
 _ff_mounts=() _ff_pids=()
+
+ff_begin() {
+	need_faultfs
+	ff_engines
+	ff_mount m "$@"
+	M=1048576
+}
 
 need_faultfs() {
 	[ -c /dev/fuse ] && [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "no usable /dev/fuse"

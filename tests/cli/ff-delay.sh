@@ -2,13 +2,8 @@
 # Slow storage, on both engines: a destination whose writes are slow, a
 # source whose first sub-job completes last, a slow fsync.  The copy is
 # exact and exits 0 (no timing is asserted, only that the delays happened).
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random m.back/src $((4 * M))
 
 # One of two destinations is slow (20 ms a write).

@@ -3,13 +3,8 @@
 # engines.  With --verify the change and the verify pass's finding are
 # both said; without it, a destination left shorter than the copy made it
 # must not be reported ok.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random orig $((4 * M))
 
 # With --verify the user is told both facts: that someone else changed

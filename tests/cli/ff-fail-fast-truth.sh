@@ -9,13 +9,8 @@
 #  - a stop signal that comes during the final flush, after every byte was
 #    written, stopped nothing: exit 0, every line says so (with and without
 #    --log), and the data is there.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random src $((8 * M))
 cp src m.back/src
 

@@ -4,9 +4,7 @@
 # test the command and not faultfs.  Pass-through (O_DIRECT opens, pread,
 # pwrite, SEEK_DATA/SEEK_HOLE, fallocate, ftruncate, rename, unlink, statfs,
 # flock), the control file (bad lines refused, counters), and each fault.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
+. "$(dirname "$0")/faultfs.bash"
 need_faultfs
 ff_mount m
 M=1048576

@@ -4,13 +4,8 @@
 # destination is named, the others are complete and ok, the exit status is
 # 1; --no-flush does not fsync at all.  The directory of a created file is
 # flushed too, and its failure is reported.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random src $((4 * M))
 
 # fsync_d2 [--flush]: EIO on d2's fsync, of three.

@@ -3,14 +3,9 @@
 # Copies from it and to it, on both engines, report the loop device and
 # the failing offset and exit 1.  Errors here fail the whole request
 # (whole=1), as a disk does.  (verify against one: ff-verify-eio.sh.)
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
+. "$(dirname "$0")/faultfs.bash"
 need_loop
-ff_engines
-ff_mount m
-M=1048576
+ff_begin
 random m.back/img $((4 * M))
 random m.back/dimg $((4 * M))
 random src $((4 * M))

@@ -6,13 +6,9 @@
 # source's bytes or its own old ones (a read error stops the copy: the rest
 # is not completed, see kcopyd(1)); none is reported ok.  A range that the
 # copy does not cover is never read.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576 SJ=524288
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
+SJ=524288
 random m.back/src $((4 * M))
 random m.back/odd $((3 * M + 1000))
 random old $((4 * M))

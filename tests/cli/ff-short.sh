@@ -6,13 +6,8 @@
 # from the file system into EIO (the kernel's fuse_get_res_by_io), which the
 # program cannot see as a short write: there the copy must either be exact
 # or say, for each destination it did not complete, where it failed.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 # Small files: every short read or write is a round trip through FUSE.
 random m.back/src $((2 * M))
 random m.back/odd $((M + 1000))

@@ -8,13 +8,8 @@
 # faultfs makes the change deterministic: the first sub-job's read
 # truncates the backing file just before it is served, and every later read
 # waits 200 ms, so all of them see the new size.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random orig $((4 * M))
 
 # change_at SIZE: the next copy of m/src sees it become SIZE bytes long

@@ -4,13 +4,8 @@
 # reported", as tar says "file changed as we read it"), on both engines:
 # the range resolved at the start is copied exactly, and the change is
 # reported: exit 1, the source named, the word "changed".
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random orig $((4 * M))
 
 grows_to() {

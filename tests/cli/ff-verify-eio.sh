@@ -4,13 +4,8 @@
 # reading failed (inside the bad range, as for a copy), never "match",
 # exit 1, while a good destination still matches.  Also through a loop
 # device over a faultfs file.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random src $((4 * M))
 
 # d1 unreadable at 1M+4K, d2 good.

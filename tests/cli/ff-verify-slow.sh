@@ -5,13 +5,8 @@
 # signal, the destination "not verified", never "matches" or "ok".
 # The file system serves one request at a time and every read of the slow
 # file takes 100 ms a FUSE request (128 KiB at most), so one chunk takes 3 s.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m -s
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin -s
 random m.back/src $((16 * M))
 
 ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }

@@ -4,13 +4,8 @@
 # byte, the other two identical to the source and reported ok, the failing
 # one holding the source's bytes before the failure, and what lies outside
 # the copied range untouched.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random src $((4 * M))
 random odd $((3 * M + 1000))
 random old $((8 * M))

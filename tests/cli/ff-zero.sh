@@ -2,13 +2,8 @@
 # kcopyd zero on faultfs files whose writes (or fallocate fast paths) fail,
 # on both engines: the device and the offset are reported, exit 1, the
 # range before the failure is zero, and nothing outside the range changes.
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.bash"
-. "$here/faultfs.bash"
-need_faultfs
-ff_engines
-ff_mount m
-M=1048576
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
 random src $((4 * M))
 
 # No fast path (fallocate refused) and writes failing at 2M.
