@@ -945,7 +945,7 @@ static int check_replaceable(const char *path, char *why, size_t whylen)
 	free(copy);
 	return 0;
 }
-static int probe_writable(const char *path);
+static int probe_writable(struct copylog *l);
 
 int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk,
 		 struct copylog **result, char *why, size_t whylen)
@@ -1009,7 +1009,7 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	/* A log that cannot be written is found before any copy; but it is
 	 * first written by copylog_begin, so that a command refused after
 	 * this point (by the caller's own checks) leaves it as it was. */
-	ret = probe_writable(l->path);
+	ret = probe_writable(l);
 	if (ret) {
 		copylog_free(l);
 		return fail(why, whylen, ret, "cannot write it: %s", strerror(-ret));
@@ -1089,17 +1089,43 @@ static int create_tmp(const char *path, char **tmpp)
 
 /* Can the log be written (its temporary file made, beside it)?  Asked at
  * set-up, when nothing may change yet: the log itself is left as it is. */
-static int probe_writable(const char *path)
+/* Can the log be rewritten (LOG.tmp made beside it, as long as the log
+ * will be, and renamed)?  Writing that much, now, finds a file system too
+ * full for the log before any destination is created, not at the first
+ * commit.  The margin is for what the log's text gains during the run (the
+ * identities of the files it creates). */
+#define PROBE_MARGIN 4096u
+static int probe_writable(struct copylog *l)
 {
-	char *tmp;
-	int fd = create_tmp(path, &tmp);
+	size_t len = 0, want;
+	char *tmp, *text = copylog_format(l, &len);
+	int fd, ret = 0;
 
+	if (!text)
+		return -ENOMEM;
+	want = len + PROBE_MARGIN;
+	free(text);
+	fd = create_tmp(l->path, &tmp);
 	if (fd < 0)
 		return fd;
+	text = calloc(1, want);
+	if (!text)
+		ret = -ENOMEM;
+	for (size_t off = 0; off < want && !ret;) {
+		ssize_t n = write(fd, text + off, want - off);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n == 0)
+			ret = -ENOSPC;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	free(text);
 	close(fd);
 	unlink(tmp);
 	free(tmp);
-	return 0;
+	return ret;
 }
 
 static int write_file(const char *path, const char *buf, size_t len)

@@ -22,8 +22,9 @@ log_resume() {
 }
 
 c_stop() {
-	# The first write of the log (at set-up) succeeds, the next fails.
-	ff_rule m "write LG.tmp err=ENOSPC after=1"
+	# The set-up's probe of the log's room and its first write succeed,
+	# the next fails.
+	ff_rule m "write LG.tmp err=ENOSPC after=2"
 	fk "$e" copy --json --rate 4M --log-interval 0.2 --log m/LG src dst
 	ff_fires m 0
 	[ "$rc" -eq 1 ] || { cat "$T/err"; fail "exit $rc with a log that cannot be written"; }
