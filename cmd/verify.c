@@ -157,6 +157,10 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		ssize_t got;
 		bool any = false;
 
+		for (unsigned int i = 0; i < n; i++)
+			any |= still_compared(&dests[i]);
+		if (!any)
+			break;          /* every destination has its answer */
 		if (signal_caught()) {
 			ret = interrupted(dests, n, signal_caught());
 			break;
@@ -170,12 +174,9 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		}
 		/* What was read before a failure is compared first: a
 		 * destination that differs there differs, whatever comes after. */
-		for (unsigned int i = 0; i < n; i++) {
-			if (still_compared(&dests[i])) {
+		for (unsigned int i = 0; i < n; i++)
+			if (still_compared(&dests[i]))
 				compare_one(&dests[i], want, buf, before, dst_off + pos);
-				any = true;
-			}
-		}
 		if (signal_caught()) {
 			/* A destination's read cut short left the chunk unfinished. */
 			ret = interrupted(dests, n, signal_caught());
@@ -189,8 +190,6 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 			break;
 		}
 		progress_update(p, pos + chunk, false);
-		if (!any)
-			break;
 	}
 	for (unsigned int i = 0; i < n && ret == 0; i++)
 		dests[i].verified = still_compared(&dests[i]);
