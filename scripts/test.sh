@@ -17,9 +17,10 @@ build() { # dir, extra meson options...
 	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -n 50 "$dir.ninja.log"; return 1; }
 }
 step() { # label, command...
-	local label=$1; shift
+	local label=$1 t0=$SECONDS; shift
 	echo "== $label"
 	"$@" || true
+	echo "== $label: $((SECONDS - t0)) s"
 }
 buildfail() { echo "== build $1 failed"; echo "0 1 0" >>"$tally"; }
 
