@@ -155,6 +155,9 @@ struct dev_snap {
 	uint64_t size;
 	struct timespec mtime, ctime;
 	bool is_file;
+	dev_t dev, rdev;                 /* what the descriptor is */
+	ino_t ino;
+	nlink_t nlink;
 };
 void snap_take(const struct device *d, struct dev_snap *s);
 /* Describe in buf what differs now from s (size against expect_size unless

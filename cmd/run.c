@@ -716,7 +716,30 @@ void snap_take(const struct device *d, struct dev_snap *s)
 		s->ctime = st.st_ctim;
 		s->is_file = true;
 	}
+	s->dev = st.st_dev;
+	s->rdev = st.st_rdev;
+	s->ino = st.st_ino;
+	s->nlink = st.st_nlink;
 	s->valid = true;
+}
+
+/* Does d's name still reach what d's descriptor is?  A file removed, or
+ * renamed over by another, leaves the run writing (or reading) storage
+ * that the name no longer gives: "" when it still does, else what became
+ * of the name. */
+static const char *name_moved(const struct device *d, const struct dev_snap *now)
+{
+	struct stat st;
+
+	if (stat(d->path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR ?
+			"it was removed (no name reaches what the run had open)" : "";
+	if (now->is_file ? st.st_dev != now->dev || st.st_ino != now->ino
+			 : !S_ISBLK(st.st_mode) || st.st_rdev != now->rdev)
+		return "its name now gives another file (it was replaced or renamed)";
+	if (now->is_file && now->nlink == 0)
+		return "it was removed (no name reaches what the run had open)";
+	return "";
 }
 
 static bool same_time(const struct timespec *a, const struct timespec *b)
@@ -728,6 +751,7 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 		  bool times, char *buf, size_t size)
 {
 	struct dev_snap now;
+	const char *moved;
 	size_t len = 0;
 	uint64_t was = expect_size != NOT_SET ? expect_size : s->size;
 
@@ -737,9 +761,13 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 	snap_take(d, &now);
 	if (!now.valid)
 		return false;
-	if (now.size != was)
-		len += (size_t)snprintf(buf + len, size - len, "its size went from %llu to %llu bytes",
-					(unsigned long long)was, (unsigned long long)now.size);
+	moved = name_moved(d, &now);
+	if (moved[0])
+		len += (size_t)snprintf(buf + len, size - len, "%s", moved);
+	if (now.size != was && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "%sits size went from %llu to %llu bytes",
+					len ? ", " : "", (unsigned long long)was,
+					(unsigned long long)now.size);
 	if (times && s->is_file && !same_time(&s->mtime, &now.mtime) && len < size)
 		len += (size_t)snprintf(buf + len, size - len, "%sit was modified (mtime)",
 					len ? ", " : "");
