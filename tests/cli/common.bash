@@ -146,3 +146,15 @@ json_is() {
 }
 
 cd "$T" || exit 1
+
+# during ACTION ARGS...: kcopyd ARGS in the background, ACTION (a shell
+# command) run $DURING_AFTER seconds in (default 0.3); sets rc.
+during() {
+	local action=$1 pid; shift
+	"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	sleep "${DURING_AFTER:-0.3}"
+	eval "$action"
+	wait "$pid"
+	rc=$?
+}

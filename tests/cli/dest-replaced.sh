@@ -9,17 +9,7 @@
 mib=$((1024 * 1024))
 random src $((32 * mib))
 
-# during ACTION ARGS...: kcopyd ARGS (throttled to take 2 s), ACTION run
-# 0.5 s in; sets rc.
-during() {
-	local action=$1; shift
-	"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
-	local pid=$!
-	sleep 0.5
-	eval "$action"
-	wait $pid
-	rc=$?
-}
+DURING_AFTER=0.5
 failed() { # what: the run failed and said the name moved
 	[ "$rc" -eq 1 ] || { cat "$T/err"; fail "$1: exit $rc, expected 1"; }
 	grep -q ": ok" "$T/out" && fail "$1: said ok: $(cat "$T/out")"

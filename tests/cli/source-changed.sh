@@ -9,17 +9,6 @@
 mib=$((1024 * 1024))
 size=$((4 * mib + 777))
 
-# during ACTION ARGS...: kcopyd ARGS at --rate 4M, ACTION run 0.3 s in.
-during() {
-	local action=$1; shift
-	"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
-	local pid=$!
-	sleep 0.3
-	eval "$action"
-	wait "$pid"
-	rc=$?
-}
-
 # The tail (the 265 bytes after the last whole sector, at 4 MiB + 512) cut
 # short: the bulk is read whole, the tail read ends early.
 random src $size; cp src orig
