@@ -67,8 +67,8 @@ err_has "z: changed during the zeroing by someone else: its size went from $((4 
 if command -v strace >/dev/null &&
    strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=1000 true 2>/dev/null; then
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"   # no LSan under ptrace
-	random src $((16 * mib)); cp src same
-	strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=300000 \
+	random src $((4 * mib)); cp src same
+	strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=100000 \
 		"$KCOPYD" verify --json src same >"$T/out" 2>"$T/err" &
 	spid=$! pid=
 	for ((i = 0; i < 500; i++)); do          # started: its handlers are in place
