@@ -433,7 +433,11 @@ static int setup_dests(struct copy *c)
 	    device_check_output(&c->src, c->off, c->dests, c->n, c->dst_off, c->len))
 		return -1;
 	c->bulk = c->len - c->len % c->align;
-	if (check_space(c) || client_setup(c->o, &c->kc) || open_log(c))
+	if (check_space(c) || client_setup(c->o, &c->kc))
+		return -1;
+	/* From here on files are made (the log's, the destinations). */
+	signals_setup_done();
+	if (open_log(c))
 		return -1;
 	/* The flush opens the directory of a file this run creates: that
 	 * descriptor is taken now, while a refusal leaves nothing behind. */
@@ -446,7 +450,8 @@ static int setup_dests(struct copy *c)
 	if (device_prepare(c->dests, c->n))
 		goto undo_log;
 	for (unsigned int i = 0; i < c->n; i++) {
-		if (device_open_lib(&c->dests[i], O_RDWR, c->o)) {
+		/* A stop signal before the first write: undone, nothing written. */
+		if (signal_caught() || device_open_lib(&c->dests[i], O_RDWR, c->o)) {
 			device_undo(c->dests, c->n);
 			goto undo_log;
 		}

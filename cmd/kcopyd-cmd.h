@@ -80,6 +80,16 @@ void signal_answered(void);
 const char *signal_name(int sig);
 bool status_requested(void);
 void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Until signals_setup_done(), nothing has been written or created: a stop
+ * signal exits at once, saying so.  Called just before a command first
+ * changes anything (creates, locks, writes). */
+void signals_setup_done(void);
+/* A stop is being answered: if the I/O in flight has not ended within
+ * STOP_GRACE seconds (a device that never answers: the stop must not wait
+ * forever), exit at once as on a second signal.  signals_grace(false)
+ * once it has ended. */
+#define STOP_GRACE 3
+void signals_grace(bool on);
 
 /* Point descriptor fd at /dev/null opened with flags (a closed standard
  * descriptor filled, an output that must not be written); 0 or -errno. */

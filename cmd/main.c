@@ -89,17 +89,31 @@ static void say(const char *s, size_t len)
 	}
 }
 
+static volatile sig_atomic_t in_setup = 1;
+
+static void say_name(int sig)
+{
+	const char *name = signal_name(sig);
+
+	if (stderr_tty)
+		say("\r\033[K", 4);         /* rub out a progress line */
+	say("kcopyd: ", 8);
+	say(name, strlen(name));
+}
+
 static void on_stop(int sig)
 {
 	int saved = errno;
 
-	if (caught) {
-		const char *name = signal_name(sig);
+	if (in_setup) {
+		static const char msg[] = " during set-up: exiting; nothing was written\n";
 
-		if (stderr_tty)
-			say("\r\033[K", 4);         /* rub out a progress line */
-		say("kcopyd: ", 8);
-		say(name, strlen(name));
+		say_name(sig);
+		say(msg, sizeof(msg) - 1);
+		_exit(128 + sig);
+	}
+	if (caught) {
+		say_name(sig);
 		if (sig == caught) {
 			say(" again", 6);
 		} else {
@@ -115,6 +129,41 @@ static void on_stop(int sig)
 	errno = saved;
 }
 
+/* The grace timer: what was in flight at the stop did not end in time. */
+#define STR_(x) #x
+#define STRINGIFY(x) STR_(x)
+#define GRACE_SIGNAL (SIGRTMIN + 1)
+static timer_t grace_timer;
+static bool grace_made;
+
+static void on_grace(int sig)
+{
+	static const char msg[] = ": the I/O in flight did not end within "
+		STRINGIFY(STOP_GRACE) " s: exiting at once";
+
+	(void)sig;
+	if (!caught)
+		return;
+	say_name(caught);
+	say(msg, sizeof(msg) - 1);
+	say(last_words, (size_t)last_words_len);
+	say("\n", 1);
+	_exit(128 + caught);
+}
+
+void signals_setup_done(void)
+{
+	in_setup = 0;
+}
+
+void signals_grace(bool on)
+{
+	struct itimerspec t = { .it_value = { .tv_sec = on ? STOP_GRACE : 0 } };
+
+	if (grace_made)
+		timer_settime(grace_timer, 0, &t, NULL);
+}
+
 static void on_status(int sig)
 {
 	(void)sig;
@@ -128,8 +177,17 @@ static void cpu_limit_margin(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_CPU, &rl) || rl.rlim_max == RLIM_INFINITY || rl.rlim_max < 2 ||
-	    rl.rlim_cur < rl.rlim_max)
+	if (getrlimit(RLIMIT_CPU, &rl) || rl.rlim_max == RLIM_INFINITY)
+		return;
+	if (rl.rlim_max < 2) {
+		/* No room for a SIGXCPU before it: say so before anything. */
+		errmsg("warning: the CPU time limit (ulimit -t) is %llu s: the kernel kills "
+		       "kcopyd (SIGKILL, which no program can catch) once it has used that much, "
+		       "leaving the run incomplete; with 2 s or more it stops in order",
+		       (unsigned long long)rl.rlim_max);
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max)
 		return;
 	rl.rlim_cur = rl.rlim_max - 1;
 	setrlimit(RLIMIT_CPU, &rl);
@@ -154,6 +212,13 @@ void signals_install(void)
 	}
 	sa.sa_handler = on_status;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_grace;
+	sigaction(GRACE_SIGNAL, &sa, NULL);
+	{
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = GRACE_SIGNAL };
+
+		grace_made = timer_create(CLOCK_MONOTONIC, &ev, &grace_timer) == 0;
+	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGXFSZ, &sa, NULL);
@@ -272,7 +337,8 @@ int main(int argc, char **argv)
 	}
 	/* info is too quick to poll: a stop signal is answered at its end. */
 	if (signal_caught() && !answered && ret < 128) {
-		errmsg("interrupted by %s", signal_name(signal_caught()));
+		errmsg("interrupted by %s%s", signal_name(signal_caught()),
+		       ret == EXIT_SETUP ? " during set-up: nothing was written" : "");
 		ret = 128 + signal_caught();
 	}
 	return check_stdout(ret);

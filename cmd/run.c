@@ -241,6 +241,8 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	}
 	r->in_flight--;
 	r->in_flight_bytes -= j->len;
+	if (r->signal && !r->in_flight)
+		signals_grace(false);
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	free(j);
@@ -259,6 +261,9 @@ static void check_signal(struct runner *r)
 	r->stop = true;
 	r->cancelled = true;
 	kcopyd_client_cancel(r->kc);
+	/* What is in flight ends by itself, unless the device never answers. */
+	if (r->in_flight)
+		signals_grace(true);
 }
 
 int runner_stop_signal(struct runner *r)

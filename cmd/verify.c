@@ -329,6 +329,7 @@ int cmd_verify(struct options *o)
 	if (setup(o, &src, dests, n, &off, &len)) {
 		setup_failed(o);
 	} else {
+		signals_setup_done();   /* the comparison answers signals itself */
 		snap_take(&src, &ss);
 		for (unsigned int i = 0; i < n; i++)
 			snap_take(&dests[i], &ds[i]);

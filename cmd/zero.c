@@ -81,7 +81,10 @@ static int setup(struct zero *z)
 	if (device_check_distinct(NULL, 0, z->dests, z->n, z->off, span) ||
 	    device_check_output(NULL, 0, z->dests, z->n, z->off, span))
 		return -1;
-	if (client_setup(z->o, &z->kc) || device_prepare(z->dests, z->n))
+	if (client_setup(z->o, &z->kc))
+		return -1;
+	signals_setup_done();   /* from here on destinations change */
+	if (device_prepare(z->dests, z->n))
 		return -1;
 	for (unsigned int i = 0; i < z->n; i++) {
 		if (device_open_lib(&z->dests[i], O_RDWR, z->o)) {

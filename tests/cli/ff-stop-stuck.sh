@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A stop must not wait forever on storage that never answers:
+#  - a stop signal during set-up (an open that takes 3 s) exits at once,
+#    saying nothing was written, and nothing was (the destination is not
+#    created);
+#  - a stop signal while a request is stuck in the kernel (faultfs answers
+#    EAGAIN forever, which io_uring's workers retry without end; the thread
+#    engine gives up after its retries) exits within the grace period with
+#    128 + the signal and a message naming what is left incomplete.
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
+random m.back/src $((4 * M))
+
+ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }
+# stop_after SECONDS ARGS...: kcopyd ARGS, SIGINT after SECONDS; sets rc
+# and took (ms from the signal to the exit).
+stop_after() {
+	local after=$1 pid t0; shift
+	KCOPYD_ENGINE=$e "$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	sleep "$after"
+	t0=$(ms)
+	kill -INT $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	took=$(($(ms) - t0))
+}
+
+# Every open of the (existing) destination takes 3 s, and set-up opens it
+# more than once: the signal is answered once the open under way ends,
+# not after the others, and the destination is left as it was.
+c_setup() {
+	ff_rule m "open d1 delay=3000"
+	random m.back/d1 $M; cp m.back/d1 old
+	stop_after 0.5 copy src0 m/d1
+	[ "$rc" -eq 130 ] || { cat "$T/err"; fail "exit $rc, expected 130"; }
+	[ "$took" -lt 4000 ] || fail "SIGINT during set-up answered after $took ms"
+	err_has "SIGINT during set-up: exiting; nothing was written"
+	same old m.back/d1
+}
+
+c_stuck() {
+	ff_rule m "read src off=1M len=0 err=EAGAIN"
+	stop_after 1 copy m/src d1
+	ff_fires m 0
+	if [ "$rc" -eq 1 ]; then
+		# The engine gave up by itself: a read error at 1M, before the signal.
+		err_has "read failed at byte $M"
+	else
+		[ "$rc" -eq 130 ] || { cat "$T/err"; fail "exit $rc, expected 130"; }
+		[ "$took" -lt 4500 ] || fail "SIGINT answered after $took ms"
+		grep -q "interrupted\|did not end within" "$T/err" || { cat "$T/err"; fail "no message"; }
+	fi
+	cmp -s -n $M m.back/src d1 || fail "d1 does not hold the first MiB"
+}
+
+random src0 $((1 * M))
+for e in "${ENGINES[@]}"; do
+	for c in setup stuck; do
+		ff_clear m; rm -f d1 m.back/d1
+		run_case "$e/$c" "c_$c"
+	done
+done
+cases_done
