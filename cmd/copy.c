@@ -81,14 +81,21 @@ static int lock_dest(struct copy *c, struct device *d)
 
 static int check_dest(struct copy *c, struct device *d)
 {
+	struct device whole;
+
 	if (device_open_write(d, c->o) || device_check_align(d, "--dest-offset", c->dst_off) ||
 	    device_check_range(d, "--dest-offset/--length", c->dst_off, c->len, true))
 		return -1;
 	d->len = c->len;
-	d->need = c->dst_off + c->len;
+	/* An empty range writes nothing: no destination grows to its start. */
+	d->need = c->len ? c->dst_off + c->len : 0;
 	if (d->kind == DEV_BLOCK && d->lbs > c->align)
 		c->align = d->lbs;
-	if (lock_dest(c, d) || device_check_limits(d) ||
+	/* ulimit -f limits where a write lands, not only growth: a range
+	 * ending past it is refused even in a file larger already. */
+	whole = *d;
+	whole.size = 0;
+	if (lock_dest(c, d) || device_check_limits(&whole) ||
 	    device_check_users(d, c->dst_off, c->len, c->o))
 		return -1;
 	return 0;
@@ -838,8 +845,13 @@ int cmd_copy(struct options *o)
 		device_init(&c->dests[i], o->paths[i + 1]);
 	if (setup_source(c) || setup_dests(c))
 		code = setup_failed(o);
-	else
+	else {
+		/* An empty range: nothing is written (no destination grows to
+		 * --dest-offset); a new destination is created empty. */
+		if (!c->len && !o->quiet)
+			fprintf(stderr, "kcopyd: the range is empty: nothing to copy\n");
 		code = run(c);
+	}
 	cleanup(c);
 	free(c);
 	return code;
