@@ -218,7 +218,7 @@ static int set_option(struct options *o, int code, const char *arg)
 		o->log = arg;
 		return 0;
 	case OPT_LOG_INTERVAL: return interval_arg(arg, &o->log_interval);
-	case 'q': o->quiet = true; return 0;
+	case 'q': o->quiet = true; o->progress = 0; return 0;  /* a later --progress wins */
 	}
 	return -EINVAL;
 }
