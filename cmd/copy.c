@@ -81,14 +81,21 @@ static int lock_dest(struct copy *c, struct device *d)
 
 static int check_dest(struct copy *c, struct device *d)
 {
+	struct device whole;
+
 	if (device_open_write(d, c->o) || device_check_align(d, "--dest-offset", c->dst_off) ||
 	    device_check_range(d, "--dest-offset/--length", c->dst_off, c->len, true))
 		return -1;
 	d->len = c->len;
-	d->need = c->dst_off + c->len;
+	/* An empty range writes nothing: no destination grows to its start. */
+	d->need = c->len ? c->dst_off + c->len : 0;
 	if (d->kind == DEV_BLOCK && d->lbs > c->align)
 		c->align = d->lbs;
-	if (lock_dest(c, d) || device_check_limits(d) ||
+	/* ulimit -f limits where a write lands, not only growth: a range
+	 * ending past it is refused even in a file larger already. */
+	whole = *d;
+	whole.size = 0;
+	if (lock_dest(c, d) || device_check_limits(&whole) ||
 	    device_check_users(d, c->dst_off, c->len, c->o))
 		return -1;
 	return 0;
@@ -119,30 +126,62 @@ static int dest_fs(const struct device *d, struct statvfs *v, struct statfs *f)
 	return ret;
 }
 
-/* Bytes of the source range that are data (not holes). */
-static uint64_t source_data(const struct copy *c)
+/* Bytes of destination d in [from, to) (absolute) that are not allocated
+ * now: its holes below its end (SEEK_DATA/SEEK_HOLE) and all past its end.
+ * Where the file system cannot tell, what lies below the end counts as
+ * allocated. */
+static uint64_t dest_unallocated(const struct device *d, uint64_t from, uint64_t to)
+{
+	uint64_t in = to < d->size ? to : d->size, sum = 0;
+
+	if (from >= to)
+		return 0;
+	if (to > d->size)
+		sum = to - (from > d->size ? from : d->size);
+	if (d->fd < 0)
+		return in > from ? sum + (in - from) : sum;
+	for (uint64_t at = from; at < in;) {
+		off_t q = lseek(d->fd, (off_t)at, SEEK_DATA), h;
+
+		if (q < 0 || (uint64_t)q >= in)
+			return sum + (q >= 0 || errno == ENXIO ? in - at : 0);
+		sum += (uint64_t)q - at;
+		h = lseek(d->fd, q, SEEK_HOLE);
+		if (h < 0)
+			break;
+		at = (uint64_t)h;
+	}
+	return sum;
+}
+
+/* What the copy allocates on destination d, at most: with --no-sparse
+ * every byte of the range is written, so all of it that is not allocated
+ * now; with --sparse the source's data (its holes are left as holes or
+ * punched on the destination, which frees room), where it lands on what is
+ * not allocated now. */
+static uint64_t dest_new_bytes(const struct copy *c, const struct device *d)
 {
 	struct extent_iter it;
 	uint64_t off, len, sum = 0;
 	bool data;
 
+	if (!c->o->sparse)
+		return dest_unallocated(d, c->dst_off, c->dst_off + c->len);
 	extent_init(&it, &c->src, true, c->off, c->len, KCOPYD_SECTOR_SIZE);
 	while (extent_next(&it, &off, &len, &data))
 		if (data)
-			sum += len;
+			sum += dest_unallocated(d, c->dst_off + off, c->dst_off + off + len);
 	return sum;
 }
 
-/* Free space: the bytes a file destination grows by past its old end are
- * written for certain with --no-sparse; with --sparse at most the source's
- * data (all-zero blocks are skipped), maybe none.  Too little room for what
- * is certain is refused on a file system that stores every byte; what is
- * only possible, or on another file system, is a warning.  (Holes below a
- * destination's old end may need room too; they are not counted.)
- * Destinations on one file system share its free space. */
+/* Free space: what a file destination must allocate (dest_new_bytes) is
+ * written for certain with --no-sparse; with --sparse it is only possible
+ * (all-zero blocks over holes are skipped).  Too little room for what is
+ * certain is refused on a file system that stores every byte; what is
+ * only possible, or on another file system, is a warning.  Destinations on
+ * one file system share its free space. */
 static int check_space(const struct copy *c)
 {
-	uint64_t data = c->o->sparse ? source_data(c) : c->len;
 	bool done[MAX_DESTS] = { false };
 
 	for (unsigned int i = 0; i < c->n; i++) {
@@ -158,15 +197,15 @@ static int check_space(const struct copy *c)
 			const struct device *d = &c->dests[k];
 			struct statvfs w;
 			struct statfs g;
-			uint64_t past, end = c->dst_off + c->len;
+			uint64_t need;
 
 			if (done[k] || d->kind == DEV_BLOCK || dest_fs(d, &w, &g) ||
 			    w.f_fsid != v.f_fsid)
 				continue;
 			done[k] = true;
-			past = end > d->size ? end - (d->size > c->dst_off ? d->size : c->dst_off) : 0;
-			sure += c->o->sparse ? 0 : past;
-			maybe += c->o->sparse && data < past ? data : past;
+			need = dest_new_bytes(c, d);
+			sure += c->o->sparse ? 0 : need;
+			maybe += need;
 		}
 		avail = (uint64_t)(geteuid() == 0 ? v.f_bfree : v.f_bavail) * v.f_frsize;
 		if (sure > avail && stores_all(&f)) {
@@ -811,8 +850,13 @@ int cmd_copy(struct options *o)
 		device_init(&c->dests[i], o->paths[i + 1]);
 	if (setup_source(c) || setup_dests(c))
 		code = setup_failed(o);
-	else
+	else {
+		/* An empty range: nothing is written (no destination grows to
+		 * --dest-offset); a new destination is created empty. */
+		if (!c->len && !o->quiet)
+			fprintf(stderr, "kcopyd: the range is empty: nothing to copy\n");
 		code = run(c);
+	}
 	cleanup(c);
 	free(c);
 	return code;

@@ -205,7 +205,13 @@ static void engine_name(char *buf, size_t size)
 	int ret = kcopyd_client_create(1, &kc);
 
 	if (ret) {
-		snprintf(buf, size, "unavailable (%s)", strerror(-ret));
+		const char *e = getenv("KCOPYD_ENGINE");
+
+		if (ret == -EINVAL && e && *e && strcmp(e, "threads") && strcmp(e, "io_uring"))
+			snprintf(buf, size, "unavailable (KCOPYD_ENGINE=%.40s is not a copy engine: "
+				 "io_uring, threads, or unset)", e);
+		else
+			snprintf(buf, size, "unavailable (%s)", strerror(-ret));
 		return;
 	}
 	snprintf(buf, size, "%s", kcopyd_client_engine(kc));
@@ -215,7 +221,7 @@ static void engine_name(char *buf, size_t size)
 int cmd_info(struct options *o)
 {
 	struct info *in = calloc((size_t)o->npaths, sizeof(*in));
-	char engine[64];
+	char engine[160];
 	struct json j;
 	int code = EXIT_OK;
 

@@ -218,7 +218,7 @@ static int set_option(struct options *o, int code, const char *arg)
 		o->log = arg;
 		return 0;
 	case OPT_LOG_INTERVAL: return interval_arg(arg, &o->log_interval);
-	case 'q': o->quiet = true; return 0;
+	case 'q': o->quiet = true; o->progress = 0; return 0;  /* a later --progress wins */
 	}
 	return -EINVAL;
 }
@@ -307,6 +307,21 @@ static int parse_command_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* KCOPYD_ENGINE chooses the library's engine; a value it does not know
+ * makes every client fail with EINVAL, which copy and zero would only see
+ * when starting the engine, and could not tell from another cause. */
+static int check_engine_env(const struct options *o)
+{
+	const char *e = getenv("KCOPYD_ENGINE");
+
+	if ((o->cmd != CMD_COPY && o->cmd != CMD_ZERO) || !e || !*e ||
+	    !strcmp(e, "threads") || !strcmp(e, "io_uring"))
+		return 0;
+	errmsg("%s: KCOPYD_ENGINE=%s is not a copy engine: it is io_uring, threads, or "
+	       "unset (io_uring where the kernel allows it, else threads)", o->cmd_name, e);
+	return -1;
+}
+
 int parse_options(int argc, char **argv, struct options *o)
 {
 	unsigned int min_paths;
@@ -336,7 +351,7 @@ int parse_options(int argc, char **argv, struct options *o)
 		       min_paths == 2 ? "SOURCE DEST [DEST...]" : "at least one DEVICE");
 		return -1;
 	}
-	return 0;
+	return check_engine_env(o);
 }
 
 void usage(FILE *f)

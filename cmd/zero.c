@@ -10,6 +10,7 @@
  * zeroed.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "kcopyd-cmd.h"
@@ -42,6 +43,7 @@ static int zero_offset(struct zero *z)
 static int check_dest(struct zero *z, struct device *d)
 {
 	uint64_t len = z->o->length;
+	struct device whole;
 
 	if (device_open_write(d, z->o) || device_check_align(d, "--offset", z->off))
 		return -1;
@@ -56,8 +58,13 @@ static int check_dest(struct zero *z, struct device *d)
 	if (device_check_range(d, "--offset/--length", z->off, len, true))
 		return -1;
 	d->len = len;
-	d->need = z->off + len;
-	if (device_lock(d, true) || device_check_limits(d) ||
+	/* An empty range writes nothing: the file does not grow to its start. */
+	d->need = len ? z->off + len : 0;
+	/* ulimit -f limits where a write lands, not only growth: a range
+	 * ending past it is refused even in a file larger already. */
+	whole = *d;
+	whole.size = 0;
+	if (device_lock(d, true) || device_check_limits(&whole) ||
 	    device_check_users(d, z->off, len, z->o))
 		return -1;
 	return 0;
@@ -186,7 +193,18 @@ int cmd_zero(struct options *o)
 	}
 	for (unsigned int i = 0; i < z->n; i++)
 		device_init(&z->dests[i], o->paths[i]);
-	code = setup(z) ? setup_failed(o) : run(z);
+	if (setup(z)) {
+		code = setup_failed(o);
+	} else {
+		bool any = false;
+
+		for (unsigned int i = 0; i < z->n; i++)
+			any |= z->dests[i].len != 0;
+		/* An empty range: nothing is written, no file grows to --offset. */
+		if (!any && !o->quiet)
+			fprintf(stderr, "kcopyd: the range is empty: nothing to zero\n");
+		code = run(z);
+	}
 	kcopyd_client_destroy(z->kc);
 	for (unsigned int i = 0; i < z->n; i++)
 		device_close(&z->dests[i]);
