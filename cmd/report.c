@@ -326,6 +326,27 @@ static bool verify_interrupted(const struct runner *r)
 	return false;
 }
 
+/* The bytes from the start of the range that every destination still
+ * written holds: the lowest first byte lacking among the incomplete ones
+ * (failed destinations aside: their failure is said on its own). */
+static uint64_t held_by_all(const struct report *rep)
+{
+	const struct runner *r = rep->r;
+	uint64_t held = rep->bytes;
+
+	for (unsigned int i = 0; i < r->ndests; i++) {
+		uint64_t at = runner_first_lacking(r, i);
+
+		if (r->dests[i].failed || runner_holds_all(r, i))
+			continue;
+		if (at == NOT_SET)
+			return r->done_bytes < held ? r->done_bytes : held;
+		if (at - rep->dst_off < held)
+			held = at - rep->dst_off;
+	}
+	return held;
+}
+
 static void say_interrupted(const struct report *rep)
 {
 	const struct runner *r = rep->r;
@@ -343,9 +364,10 @@ static void say_interrupted(const struct report *rep)
 	else if (rep->log)
 		errmsg("interrupted, but every chunk was already copied");
 	else
-		/* Bytes of jobs that ended, not bytes read: a read is not a copy. */
+		/* What every destination holds from the start of its range (a
+		 * read is not a copy), as their failing offsets say. */
 		errmsg("interrupted after %llu of %llu bytes; the %s is incomplete",
-		       (unsigned long long)r->done_bytes, (unsigned long long)rep->bytes,
+		       (unsigned long long)held_by_all(rep), (unsigned long long)rep->bytes,
 		       rep->src ? "copy" : "zeroing");
 }
 

@@ -74,6 +74,9 @@ static size_t first_diff(const char *a, const char *b, size_t len)
 	return i;
 }
 
+/* copy --verify reads its destinations back; verify only reads them. */
+static const char *read_what = "reading back";
+
 static bool still_compared(const struct device *d)
 {
 	return !d->failed && !d->differs && !d->note;
@@ -94,7 +97,7 @@ static void compare_one(struct device *d, const char *want, char *buf, size_t le
 	} else if (got == -EINTR) {
 		;       /* stopped: what was not read is not verified */
 	} else if (got < 0) {
-		device_fail(d, "reading back", (int)got, off + before);
+		device_fail(d, read_what, (int)got, off + before);
 	} else if (before < len) {
 		d->differs = true;
 		d->diff_off = off + before;
@@ -330,6 +333,7 @@ int cmd_verify(struct options *o)
 		setup_failed(o);
 	} else {
 		signals_setup_done();   /* the comparison answers signals itself */
+		read_what = "reading";
 		snap_take(&src, &ss);
 		for (unsigned int i = 0; i < n; i++)
 			snap_take(&dests[i], &ds[i]);

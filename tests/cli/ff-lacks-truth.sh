@@ -47,6 +47,7 @@ c_signal() {
 	f=$(offset_of 0)
 	holds_upto d1 "$f"
 	[ "$f" -ge $((2 * M)) ] || fail "d1 said to hold only $f bytes"
+	err_has "interrupted after $f of $((8 * M)) bytes"     # the same figure
 }
 
 # --fail-fast: d2's write fails at 6M; d1 stops with it.

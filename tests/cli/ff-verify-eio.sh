@@ -2,7 +2,8 @@
 # verify (and copy --verify) against storage whose reads fail, on both
 # engines: the failing device is reported failed with the byte where
 # reading failed (inside the bad range, as for a copy), never "match",
-# exit 1, while a good destination still matches.  Also through a loop
+# exit 1, while a good destination still matches ("reading failed" for
+# verify, "reading back failed" for copy --verify).  Also through a loop
 # device over a faultfs file.
 . "$(dirname "$0")/faultfs.bash"
 ff_begin
@@ -20,7 +21,7 @@ c_dest_eio() {
 	json_is 'j["exit_code"]' 1
 	fk "$e" verify src m/d1 m/d2
 	grep -q "m/d1: match" "$T/out" && fail "d1 said to match"
-	err_has "m/d1: reading back failed at byte $((M + 4096)): Input/output error"
+	err_has "m/d1: reading failed at byte $((M + 4096)): Input/output error"
 }
 
 # The source unreadable at 3M+512.
@@ -59,7 +60,7 @@ c_whole_eio() {
 	ff_fires m 0
 	[ "$rc" -eq 1 ] || fail "exit $rc"
 	json_is 'j["destinations"][0]["status"]' failed
-	json_is 'j["destinations"][0]["error"]' "reading back failed at byte $((M + 4096 + 512)): Input/output error"
+	json_is 'j["destinations"][0]["error"]' "reading failed at byte $((M + 4096 + 512)): Input/output error"
 	cp src d1
 	fk "$e" verify m/s d1
 	ff_fires m 1
@@ -104,7 +105,7 @@ c_loop() {
 	ff_fires m 0
 	[ "$rc" -eq 1 ] || fail "verify against a failing loop device: exit $rc"
 	grep -q "match" "$T/out" && fail "verify said match"
-	err_has "$L: reading back failed at byte $((3 * M))"
+	err_has "$L: reading failed at byte $((3 * M))"
 }
 
 for e in "${ENGINES[@]}"; do
