@@ -746,6 +746,38 @@ static const char *file_flags_reason(const char *path)
 	return NULL;
 }
 
+/* The name of the loop device that d is, or is a partition of, when that
+ * was attached read-only (LO_FLAGS_READ_ONLY: losetup -r), else NULL. */
+static const char *readonly_loop(const struct device *d)
+{
+	static char name[NAME_MAX + 1];
+	char sys[PATH_MAX], devno[32];
+	struct loop_info64 li = { 0 };
+	unsigned int maj, min;
+	dev_t dev = d->id[0].dev;
+	bool ro;
+	int fd;
+
+	if (!sysfs_dir(dev, sys))
+		return NULL;
+	if (read_sysfs(sys, "partition", devno, sizeof(devno)) == 0) {
+		if (read_sysfs(dirname(sys), "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &maj, &min) != 2)
+			return NULL;
+		dev = makedev(maj, min);
+	}
+	if (strncmp(basename(sys), "loop", 4) != 0)
+		return NULL;
+	snprintf(name, sizeof(name), "%s", basename(sys));
+	fd = dev == d->id[0].dev ? d->fd : open_devnum(dev);
+	if (fd < 0)
+		return NULL;
+	ro = ioctl(fd, LOOP_GET_STATUS64, &li) == 0 && (li.lo_flags & LO_FLAGS_READ_ONLY);
+	if (fd != d->fd)
+		close(fd);
+	return ro ? name : NULL;
+}
+
 /* A block device is opened O_EXCL by us and kept so for the whole run:
  * that is what fails while it is mounted or claimed, and it keeps anyone
  * else from claiming it meanwhile.  The library then opens it without.
@@ -774,8 +806,16 @@ int device_open_write(struct device *d, const struct options *o)
 	if ((flags & O_EXCL) && nheld < MAX_DESTS)
 		held[nheld++] = d->id[0].dev;
 	if (d->kind == DEV_BLOCK && ioctl(d->fd, BLKROGET, &ro) == 0 && ro) {
-		errmsg("%s: is a read-only block device (blockdev --setrw to make it writable); "
-		       "refusing to write to it", d->path);
+		const char *loop = readonly_loop(d);
+
+		if (loop)
+			errmsg("%s: is a read-only block device: the loop device /dev/%s was "
+			       "attached read-only (losetup -r), which blockdev --setrw does not "
+			       "change; detach it (losetup -d) and attach its file again without "
+			       "-r to write to it; refusing to write to it", d->path, loop);
+		else
+			errmsg("%s: is a read-only block device (blockdev --setrw to make it "
+			       "writable); refusing to write to it", d->path);
 		return -1;
 	}
 	if (d->kind == DEV_FILE)
