@@ -1099,6 +1099,79 @@ bool device_claimed(int fd)
 	return false;
 }
 
+/* Does the block device of sysfs directory sys have holders (device
+ * mapper, md... over it)? */
+static bool has_holders(const char *sys)
+{
+	char p[PATH_MAX];
+	struct dirent *e;
+	bool any = false;
+	DIR *h;
+
+	snprintf(p, sizeof(p), "%s/holders", sys);
+	if (!(h = opendir(p)))
+		return false;
+	while ((e = readdir(h)))
+		if (e->d_name[0] != '.')
+			any = true;
+	closedir(h);
+	return any;
+}
+
+/* The partitions of disk name (in /sys/block): -1 when none is held (by
+ * us or anyone), else 1 after saying which partition another program
+ * holds over the range of u->d, or 0 when none does. */
+static int part_users(struct users *u, const char *name)
+{
+	char sys[PATH_MAX], p[PATH_MAX + 256], devno[32];
+	int held_parts = 0, busy = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	if (!(dir = opendir(sys)))
+		return -1;
+	while (!busy && (e = readdir(dir))) {
+		unsigned int maj, min;
+		struct device *pd;
+		struct stat st;
+		bool claimed;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", sys, e->d_name);
+		if (read_sysfs(p, "partition", devno, sizeof(devno)) ||
+		    read_sysfs(p, "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &maj, &min) != 2)
+			continue;
+		if (held_by_us(makedev(maj, min))) {
+			held_parts = 1;
+			continue;
+		}
+		if ((fd = open_devnum(makedev(maj, min))) < 0)
+			continue;
+		claimed = device_claimed(fd);
+		if (claimed)
+			held_parts = 1;
+		if ((claimed || has_holders(p)) && fstat(fd, &st) == 0 &&
+		    (pd = calloc(1, sizeof(*pd)))) {
+			device_init(pd, "");
+			set_identity(pd, fd, &st);
+			if (device_meet(u->d, u->off, u->len, pd, 0, UINT64_MAX, MEET_PLACED)) {
+				errmsg("%s: lies under /dev/%s, which is mounted or in use by "
+				       "another program; refusing to write to it (--force to "
+				       "write anyway)", u->d->path, e->d_name);
+				busy = 1;
+			}
+			free(pd);
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return busy ? 1 : held_parts ? 0 : -1;
+}
+
 /* Is this loop device, over the range of d, mounted or held? */
 static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
@@ -1118,17 +1191,22 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX, MEET_PLACED | MEET_BELOW))
 		goto out;
 	busy = device_claimed(fd);
-	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
-	if (!busy) {
-		DIR *h = opendir(sys);
-		struct dirent *e;
+	/* A disk is claimed whenever one of its partitions is, by whoever
+	 * claims that (the kernel makes the disk's holder the partitions'),
+	 * and then the disk itself is not claimed by anyone.  So when one of
+	 * its partitions is held, by us or by another, the partitions that
+	 * another holds and that cover d's range are its users (ours, and
+	 * those that do not cover it, are none). */
+	if (busy) {
+		int part = part_users(u, name);
 
-		while (h && (e = readdir(h)))
-			if (e->d_name[0] != '.')
-				busy = 1;
-		if (h)
-			closedir(h);
+		if (part >= 0) {
+			busy = part;
+			goto out;
+		}
 	}
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	busy = busy || has_holders(sys);
 	if (busy)
 		errmsg("%s: lies under /dev/%s, which is mounted or in use by another program; "
 		       "refusing to write to it (--force to write anyway)", u->d->path, name);
