@@ -352,13 +352,49 @@ static bool id_range(const struct identity *x, uint64_t off, uint64_t len, uint6
 	return *e > *s;
 }
 
-/* Do [a_off, +a_len) of a and [b_off, +b_len) of b share bytes (each range
- * cut at its device's end)?  The one test of "the same storage" the command
- * makes, whatever the question (see kcopyd-cmd.h for the flags).  Two
- * devices that each only lie somewhere in one file system do not meet for
- * that alone. */
-enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
-		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags)
+/* The unit in which d's own page cache reads and writes back what is
+ * written through it: a block device's page (and at least its soft and
+ * logical block size), in its own coordinates.  A file's page too: its
+ * cache is shared by its every name and by a loop device over it (which
+ * writes the file through it), but the run may write the file with direct
+ * I/O, which must drop the pages it writes from that cache: a page that a
+ * loop device's write holds meanwhile cannot be dropped (the kernel says
+ * "Page cache invalidation failure on direct I/O", fails the next fsync
+ * with EIO, and may write the page's stale bytes back over ours). */
+static uint64_t device_cache_unit(const struct device *d)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t u = page > 0 ? (uint64_t)page : 4096;
+
+	if (d->kind != DEV_BLOCK)
+		return d->kind == DEV_FILE ? u : 0;
+	if (!d->id[0].valid || d->id[0].ino)
+		return 0;
+	if (d->bsz > u)
+		u = d->bsz;
+	if (d->lbs > u)
+		u = d->lbs;
+	return u;
+}
+
+/* [*off, *off + *len) rounded out to whole units u (cut at UINT64_MAX). */
+static void widen(uint64_t u, uint64_t *off, uint64_t *len)
+{
+	uint64_t s, e;
+
+	if (!u || !*len)
+		return;
+	s = *off - *off % u;
+	e = add_sat(*off, *len);
+	if (e % u && e != UINT64_MAX)
+		e = add_sat(e, u - e % u);
+	*off = s;
+	*len = e - s;
+}
+
+static enum meet meet_ids(const struct device *a, uint64_t a_off, uint64_t a_len,
+			  const struct device *b, uint64_t b_off, uint64_t b_len,
+			  unsigned int flags)
 {
 	for (int i = 0; i < MAX_IDS; i++) {
 		for (int k = flags & MEET_BELOW ? 1 : 0; k < MAX_IDS; k++) {
@@ -376,10 +412,49 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 				return MEET_OVERLAP;
 		}
 	}
+	return MEET_NONE;
+}
+
+/* Do [a_off, +a_len) of a and [b_off, +b_len) of b share bytes (each range
+ * cut at its device's end)?  The one test of "the same storage" the command
+ * makes, whatever the question (see kcopyd-cmd.h for the flags).  Two
+ * devices that each only lie somewhere in one file system do not meet for
+ * that alone.
+ *
+ * With MEET_PAGES, two names that reach one storage through different
+ * block devices (two loop devices over one file, a loop device and its
+ * file, a partition and its disk...) each have a page cache of their own
+ * (or, for the file, one that direct I/O must drop pages of),
+ * which reads whole pages of the storage and writes them back whole: a
+ * write of part of a page through one writes back the rest of that page
+ * as it was when it was read, over what was written through the other
+ * meanwhile.  So each block device's range is first rounded out to its
+ * cache's unit in its own coordinates, then mapped to the storage: ranges
+ * that overlap only so are MEET_PAGE.  One device (the same cache) or two
+ * names of one file (the file's own cache) are exact to the byte; two
+ * different files never share storage (but for the file system both lie
+ * in, which is not where their bytes are: MEET_PLACED). */
+enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
+		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags)
+{
+	enum meet m = meet_ids(a, a_off, a_len, b, b_off, b_len, flags & ~MEET_PAGES);
+
+	if (m != MEET_NONE)
+		return m;
 	if (a->canon && b->canon && (strcmp(a->canon, b->canon) == 0 ||
 				     (a->dir_ino && a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino &&
 				      strcmp(strrchr(a->canon, '/'), strrchr(b->canon, '/')) == 0)))
 		return MEET_SAME;
+	if ((flags & MEET_PAGES) && a->id[0].valid && b->id[0].valid &&
+	    (a->id[0].dev != b->id[0].dev || a->id[0].ino != b->id[0].ino)) {
+		if (flags & MEET_PAGES_A)
+			widen(device_cache_unit(a), &a_off, &a_len);
+		if (flags & MEET_PAGES_B)
+			widen(device_cache_unit(b), &b_off, &b_len);
+		if (meet_ids(a, a_off, a_len, b, b_off, b_len,
+			     (flags & ~(MEET_PAGES | MEET_EXACT)) | MEET_PLACED) != MEET_NONE)
+			return MEET_PAGE;
+	}
 	return MEET_NONE;
 }
 
@@ -427,7 +502,14 @@ static bool on_fs_of(const struct device *a, const struct device *b)
 
 /* The source must not overlap any destination (we refuse rather than copy
  * memmove-style: a copy over its own source is almost always a mistake),
- * and no destination may appear twice or share storage with another. */
+ * and no destination may appear twice or share storage with another.
+ * Destinations are compared by the pages of their caches (device_meet,
+ * MEET_PAGES); the source by its bytes only: it is only read, and a
+ * destination's cache that holds a page of it writes back the source's
+ * bytes there as it read them, unchanged, as nothing else writes them
+ * (what a writer outside the run does is seen as a change under the run).
+ * Nor can a stale page of the source's own cache give it wrong bytes: the
+ * run writes none of the source's bytes, through any name. */
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len)
 {
@@ -449,7 +531,7 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 		}
 		for (unsigned int k = 0; k < i; k++) {
 			enum meet m = device_meet(&dests[k], dst_off, len, &dests[i], dst_off, len,
-						  MEET_EXACT);
+						  MEET_EXACT | MEET_PAGES);
 
 			if (m == MEET_SAME) {
 				errmsg("%s: the same destination as %s (named twice)",
@@ -468,6 +550,19 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 			if (m == MEET_OVERLAP) {
 				errmsg("%s: shares its storage with the destination %s and the "
 				       "ranges overlap", dests[i].path, dests[k].path);
+				return -1;
+			}
+			if (m == MEET_PAGE) {
+				const struct device *c =
+					device_meet(&dests[k], dst_off, len, &dests[i], dst_off, len,
+						    MEET_PAGES_A) == MEET_PAGE ? &dests[k] : &dests[i];
+
+				errmsg("%s: shares its storage with the destination %s; the ranges "
+				       "are disjoint but share a page of the page cache of %s "
+				       "(%llu-byte units), which would write back stale bytes over "
+				       "the other's; refusing to write both", dests[i].path,
+				       dests[k].path, c->path,
+				       (unsigned long long)device_cache_unit(c));
 				return -1;
 			}
 		}
@@ -586,6 +681,8 @@ static int probe_size(struct device *d)
 	if (ioctl(d->fd, BLKGETSIZE64, &d->size) || ioctl(d->fd, BLKSSZGET, &lbs))
 		return -errno;
 	d->lbs = (unsigned int)lbs;
+	if (ioctl(d->fd, BLKBSZGET, &lbs) == 0 && lbs > 0)
+		d->bsz = (unsigned int)lbs;
 	return 0;
 }
 
@@ -649,6 +746,38 @@ static const char *file_flags_reason(const char *path)
 	return NULL;
 }
 
+/* The name of the loop device that d is, or is a partition of, when that
+ * was attached read-only (LO_FLAGS_READ_ONLY: losetup -r), else NULL. */
+static const char *readonly_loop(const struct device *d)
+{
+	static char name[NAME_MAX + 1];
+	char sys[PATH_MAX], devno[32];
+	struct loop_info64 li = { 0 };
+	unsigned int maj, min;
+	dev_t dev = d->id[0].dev;
+	bool ro;
+	int fd;
+
+	if (!sysfs_dir(dev, sys))
+		return NULL;
+	if (read_sysfs(sys, "partition", devno, sizeof(devno)) == 0) {
+		if (read_sysfs(dirname(sys), "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &maj, &min) != 2)
+			return NULL;
+		dev = makedev(maj, min);
+	}
+	if (strncmp(basename(sys), "loop", 4) != 0)
+		return NULL;
+	snprintf(name, sizeof(name), "%s", basename(sys));
+	fd = dev == d->id[0].dev ? d->fd : open_devnum(dev);
+	if (fd < 0)
+		return NULL;
+	ro = ioctl(fd, LOOP_GET_STATUS64, &li) == 0 && (li.lo_flags & LO_FLAGS_READ_ONLY);
+	if (fd != d->fd)
+		close(fd);
+	return ro ? name : NULL;
+}
+
 /* A block device is opened O_EXCL by us and kept so for the whole run:
  * that is what fails while it is mounted or claimed, and it keeps anyone
  * else from claiming it meanwhile.  The library then opens it without.
@@ -677,8 +806,16 @@ int device_open_write(struct device *d, const struct options *o)
 	if ((flags & O_EXCL) && nheld < MAX_DESTS)
 		held[nheld++] = d->id[0].dev;
 	if (d->kind == DEV_BLOCK && ioctl(d->fd, BLKROGET, &ro) == 0 && ro) {
-		errmsg("%s: is a read-only block device (blockdev --setrw to make it writable); "
-		       "refusing to write to it", d->path);
+		const char *loop = readonly_loop(d);
+
+		if (loop)
+			errmsg("%s: is a read-only block device: the loop device /dev/%s was "
+			       "attached read-only (losetup -r), which blockdev --setrw does not "
+			       "change; detach it (losetup -d) and attach its file again without "
+			       "-r to write to it; refusing to write to it", d->path, loop);
+		else
+			errmsg("%s: is a read-only block device (blockdev --setrw to make it "
+			       "writable); refusing to write to it", d->path);
 		return -1;
 	}
 	if (d->kind == DEV_FILE)
@@ -962,6 +1099,79 @@ bool device_claimed(int fd)
 	return false;
 }
 
+/* Does the block device of sysfs directory sys have holders (device
+ * mapper, md... over it)? */
+static bool has_holders(const char *sys)
+{
+	char p[PATH_MAX];
+	struct dirent *e;
+	bool any = false;
+	DIR *h;
+
+	snprintf(p, sizeof(p), "%s/holders", sys);
+	if (!(h = opendir(p)))
+		return false;
+	while ((e = readdir(h)))
+		if (e->d_name[0] != '.')
+			any = true;
+	closedir(h);
+	return any;
+}
+
+/* The partitions of disk name (in /sys/block): -1 when none is held (by
+ * us or anyone), else 1 after saying which partition another program
+ * holds over the range of u->d, or 0 when none does. */
+static int part_users(struct users *u, const char *name)
+{
+	char sys[PATH_MAX], p[PATH_MAX + 256], devno[32];
+	int held_parts = 0, busy = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	if (!(dir = opendir(sys)))
+		return -1;
+	while (!busy && (e = readdir(dir))) {
+		unsigned int maj, min;
+		struct device *pd;
+		struct stat st;
+		bool claimed;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", sys, e->d_name);
+		if (read_sysfs(p, "partition", devno, sizeof(devno)) ||
+		    read_sysfs(p, "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &maj, &min) != 2)
+			continue;
+		if (held_by_us(makedev(maj, min))) {
+			held_parts = 1;
+			continue;
+		}
+		if ((fd = open_devnum(makedev(maj, min))) < 0)
+			continue;
+		claimed = device_claimed(fd);
+		if (claimed)
+			held_parts = 1;
+		if ((claimed || has_holders(p)) && fstat(fd, &st) == 0 &&
+		    (pd = calloc(1, sizeof(*pd)))) {
+			device_init(pd, "");
+			set_identity(pd, fd, &st);
+			if (device_meet(u->d, u->off, u->len, pd, 0, UINT64_MAX, MEET_PLACED)) {
+				errmsg("%s: lies under /dev/%s, which is mounted or in use by "
+				       "another program; refusing to write to it (--force to "
+				       "write anyway)", u->d->path, e->d_name);
+				busy = 1;
+			}
+			free(pd);
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return busy ? 1 : held_parts ? 0 : -1;
+}
+
 /* Is this loop device, over the range of d, mounted or held? */
 static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
@@ -981,17 +1191,22 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX, MEET_PLACED | MEET_BELOW))
 		goto out;
 	busy = device_claimed(fd);
-	snprintf(sys, sizeof(sys), "/sys/block/%s/holders", name);
-	if (!busy) {
-		DIR *h = opendir(sys);
-		struct dirent *e;
+	/* A disk is claimed whenever one of its partitions is, by whoever
+	 * claims that (the kernel makes the disk's holder the partitions'),
+	 * and then the disk itself is not claimed by anyone.  So when one of
+	 * its partitions is held, by us or by another, the partitions that
+	 * another holds and that cover d's range are its users (ours, and
+	 * those that do not cover it, are none). */
+	if (busy) {
+		int part = part_users(u, name);
 
-		while (h && (e = readdir(h)))
-			if (e->d_name[0] != '.')
-				busy = 1;
-		if (h)
-			closedir(h);
+		if (part >= 0) {
+			busy = part;
+			goto out;
+		}
 	}
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	busy = busy || has_holders(sys);
 	if (busy)
 		errmsg("%s: lies under /dev/%s, which is mounted or in use by another program; "
 		       "refusing to write to it (--force to write anyway)", u->d->path, name);

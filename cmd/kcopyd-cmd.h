@@ -135,6 +135,7 @@ struct device {
 	ino_t dir_ino;
 	uint64_t size;               /* bytes, as found */
 	unsigned int lbs;            /* logical block size (512 for files) */
+	unsigned int bsz;            /* block devices: soft block size (BLKBSZGET), 0 unknown */
 	uint64_t zero_from;          /* bytes at or past this read as zero (UINT64_MAX: unknown) */
 	uint64_t need;               /* DEV_FILE/DEV_NEW: size the run needs */
 	uint64_t len;                /* bytes of the range on this device */
@@ -177,11 +178,17 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 
 /* device.c */
 /* Where two devices' ranges meet (device_meet).  MEET_SAME: the same device
- * named twice; MEET_OVERLAP: ranges that share bytes of one storage. */
-enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP };
+ * named twice; MEET_OVERLAP: ranges that share bytes of one storage;
+ * MEET_PAGE: disjoint ranges whose pages in one device's cache overlap. */
+enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP, MEET_PAGE };
 #define MEET_EXACT  1u   /* the same storage at the same start counts, even for an empty range */
 #define MEET_PLACED 2u   /* only where bytes really are: not "somewhere in a file system" */
 #define MEET_BELOW  4u   /* b's own identity aside: only what lies under it */
+/* Disjoint bytes that share a page of a block device's own page cache
+ * (device_cache_unit) meet too, as MEET_PAGE: a's pages, b's, or both. */
+#define MEET_PAGES_A 8u
+#define MEET_PAGES_B 16u
+#define MEET_PAGES  (MEET_PAGES_A | MEET_PAGES_B)
 enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags);
 /* Any of a's bytes are b's: our writes to one change the other. */
