@@ -81,7 +81,6 @@ static int lock_dest(struct copy *c, struct device *d)
 
 static int check_dest(struct copy *c, struct device *d)
 {
-	struct device whole;
 
 	if (device_open_write(d, c->o) || device_check_align(d, "--dest-offset", c->dst_off) ||
 	    device_check_range(d, "--dest-offset/--length", c->dst_off, c->len, true))
@@ -91,11 +90,7 @@ static int check_dest(struct copy *c, struct device *d)
 	d->need = c->len ? c->dst_off + c->len : 0;
 	if (d->kind == DEV_BLOCK && d->lbs > c->align)
 		c->align = d->lbs;
-	/* ulimit -f limits where a write lands, not only growth: a range
-	 * ending past it is refused even in a file larger already. */
-	whole = *d;
-	whole.size = 0;
-	if (lock_dest(c, d) || device_check_limits(&whole) ||
+	if (lock_dest(c, d) || device_check_limits(d) ||
 	    device_check_users(d, c->dst_off, c->len, c->o))
 		return -1;
 	return 0;

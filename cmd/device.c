@@ -1041,8 +1041,10 @@ int device_check_limits(const struct device *d)
 {
 	struct rlimit rl;
 
+	/* The limit bounds where a write lands, not only growth: a range
+	 * ending past it fails with EFBIG even in a file larger already. */
 	if (d->kind == DEV_BLOCK || getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
-	    d->need <= (uint64_t)rl.rlim_cur || d->need <= d->size)
+	    d->need <= (uint64_t)rl.rlim_cur)
 		return 0;
 	errmsg("%s: needs %llu bytes, more than the file size limit of %llu bytes (ulimit -f); "
 	       "refusing to write it", d->path, (unsigned long long)d->need,

@@ -43,7 +43,6 @@ static int zero_offset(struct zero *z)
 static int check_dest(struct zero *z, struct device *d)
 {
 	uint64_t len = z->o->length;
-	struct device whole;
 
 	if (device_open_write(d, z->o) || device_check_align(d, "--offset", z->off))
 		return -1;
@@ -60,11 +59,7 @@ static int check_dest(struct zero *z, struct device *d)
 	d->len = len;
 	/* An empty range writes nothing: the file does not grow to its start. */
 	d->need = len ? z->off + len : 0;
-	/* ulimit -f limits where a write lands, not only growth: a range
-	 * ending past it is refused even in a file larger already. */
-	whole = *d;
-	whole.size = 0;
-	if (device_lock(d, true) || device_check_limits(&whole) ||
+	if (device_lock(d, true) || device_check_limits(d) ||
 	    device_check_users(d, z->off, len, z->o))
 		return -1;
 	return 0;
