@@ -45,12 +45,13 @@ if [ "${KCOPYD_QUICK:-0}" != 1 ]; then
 		# ASan builds.  Under TSan they would double its time; the engine's
 		# threads are exercised there by the library tests and the rest of
 		# the command's tests.  Nor do the tests of set-up checks and
-		# refusals run under TSan: they end before any engine thread starts
+		# refusals, or of what the run notices changing under it, run under
+		# TSan: they end before any engine thread starts
 		# or run one plain copy (ASan and the plain build run them all).
 		TSAN_OPTIONS=halt_on_error=1 KCOPYD_TEST_SKIP="ff-* hostile-inputs help-version man \
 			options-interval refuse-* same-storage-* lock-storage log-refuse log-refused-untouched \
 			log-own-files log-stale log-unkeepable log-nospace limits-position empty-range \
-			engine-env quiet-progress space-holes" \
+			engine-env quiet-progress space-holes dest-replaced source-changed" \
 			step "TSan" tests/run-tests.sh build-tsan all tsan
 		TSAN_OPTIONS=halt_on_error=1 KCOPYD_ENGINE=threads \
 			step "TSan, thread engine" tests/run-tests.sh build-tsan lib tsan-threads

@@ -9,7 +9,7 @@
 mib=$((1024 * 1024))
 random src $((32 * mib))
 
-DURING_AFTER=0.5
+DURING_AFTER=0.3
 failed() { # what: the run failed and said the name moved
 	[ "$rc" -eq 1 ] || { cat "$T/err"; fail "$1: exit $rc, expected 1"; }
 	grep -q ": ok" "$T/out" && fail "$1: said ok: $(cat "$T/out")"
@@ -17,18 +17,18 @@ failed() { # what: the run failed and said the name moved
 }
 
 rm -f d
-during 'head -c 1M /dev/zero >d.new; mv d.new d' copy --rate 16M src d
+during 'head -c 1M /dev/zero >d.new; mv d.new d' copy --rate 32M src d
 failed "copy, destination renamed over"
 err_has "d: changed during the copy by someone else: its name now gives another file"
 
 rm -f d
-during 'head -c 1M /dev/zero >d.new; mv d.new d' copy --verify --json --rate 16M src d
+during 'head -c 1M /dev/zero >d.new; mv d.new d' copy --verify --json --rate 32M src d
 failed "copy --verify, destination renamed over"
 json_is 'j["destinations"][0]["status"]' failed
 json_is '"another file" in j["destinations"][0]["changed"]' True
 
 rm -f d
-during 'rm d' copy --rate 16M src d
+during 'rm d' copy --rate 32M src d
 failed "copy, destination removed"
 err_has "d: changed during the copy by someone else: it was removed"
 [ ! -e d ] || fail "d exists again"
@@ -36,20 +36,20 @@ err_has "d: changed during the copy by someone else: it was removed"
 # A hard link kept: the name removed still leaves the data reachable, but
 # not by the name given.
 rm -f d keep
-during 'ln d keep; rm d' copy --rate 16M src d
+during 'ln d keep; rm d' copy --rate 32M src d
 failed "copy, name removed, data kept by another link"
 err_has "it was removed"
 same src keep
 
 cp src z
-during 'cp src z.new; mv z.new z' zero --rate 16M z
+during 'cp src z.new; mv z.new z' zero --rate 32M z
 failed "zero, destination renamed over"
 err_has "z: changed during the zeroing by someone else: its name now gives another file"
 
 # The source renamed over: what was copied is the old file, the name now
 # gives another.
 cp src s2; rm -f d
-during 'head -c 1M /dev/zero >s2.new; mv s2.new s2' copy --rate 16M s2 d
+during 'head -c 1M /dev/zero >s2.new; mv s2.new s2' copy --rate 32M s2 d
 [ "$rc" -eq 1 ] || fail "copy, source renamed over: exit $rc"
 grep -q "s2: CHANGED during the run: its name now gives another file" "$T/out" ||
 	fail "copy, source renamed over: $(cat "$T/out")"
