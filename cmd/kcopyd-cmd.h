@@ -90,6 +90,9 @@ void signals_setup_done(void);
  * once it has ended. */
 #define STOP_GRACE 3
 void signals_grace(bool on);
+/* For a run with nothing to save (verify): the grace period starts with
+ * the stop signal itself. */
+void signals_grace_at_stop(void);
 
 /* Point descriptor fd at /dev/null opened with flags (a closed standard
  * descriptor filled, an output that must not be written); 0 or -errno. */

@@ -5,7 +5,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,21 +54,35 @@ int setup_failed(const struct options *o)
 
 /* ---- signals ---------------------------------------------------------- */
 
-/* Signals that stop a run: the handler only records the first one; the run
- * polls it, cancels the library's jobs, saves what can be saved and exits
- * 128 + the signal.  A second one exits at once (the user wants out now),
- * saying what is left.  SIGUSR1 asks for a status line, as dd's users
- * expect; SIGXFSZ, SIGPIPE, SIGTTOU and SIGTTIN are ignored, so that a
- * write past ulimit -f fails with EFBIG, a closed pipe with EPIPE, and a
- * background job writing to its terminal is not stopped. */
-static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGUSR2, SIGXCPU };
-static volatile sig_atomic_t caught, status_asked;
+/* Signals that stop a run: the first one is only recorded; the run polls
+ * it, cancels the library's jobs, saves what can be saved and exits 128 +
+ * the signal.  A second one exits at once (the user wants out now), saying
+ * what is left.  SIGUSR1 asks for a status line, as dd's users expect;
+ * SIGXFSZ, SIGPIPE, SIGTTOU and SIGTTIN are ignored, so that a write past
+ * ulimit -f fails with EFBIG, a closed pipe with EPIPE, and a background
+ * job writing to its terminal is not stopped.
+ *
+ * They are blocked in every thread and taken by one thread of their own
+ * (sigtimedwait), which never does I/O: a thread stuck in a slow fsync or
+ * read cannot keep a second signal, or the grace period's end, from
+ * taking effect.  Every signal whose default is to end the process is a
+ * stop signal, but for those a crash raises (SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL, SIGABRT), which keep their default. */
+static const int stop_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGUSR2, SIGXCPU, SIGPROF, SIGVTALRM,
+	SIGPWR, SIGIO, SIGSYS, SIGTRAP, SIGSTKFLT,
+};
+static _Atomic int caught, status_asked;      /* set by the signal thread */
 static char last_words[1024];
-static volatile sig_atomic_t last_words_len;
+static int last_words_len;               /* under words_lock */
+static pthread_mutex_t words_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool stderr_tty;
+static sigset_t taken;                  /* the signals the thread takes */
 
 const char *signal_name(int sig)
 {
+	static char rt[16];
+
 	switch (sig) {
 	case SIGINT: return "SIGINT";
 	case SIGTERM: return "SIGTERM";
@@ -73,7 +91,19 @@ const char *signal_name(int sig)
 	case SIGALRM: return "SIGALRM";
 	case SIGUSR2: return "SIGUSR2";
 	case SIGXCPU: return "SIGXCPU";
-	default: return "a signal";
+	case SIGPROF: return "SIGPROF";
+	case SIGVTALRM: return "SIGVTALRM";
+	case SIGPWR: return "SIGPWR";
+	case SIGIO: return "SIGIO";
+	case SIGSYS: return "SIGSYS";
+	case SIGTRAP: return "SIGTRAP";
+	case SIGSTKFLT: return "SIGSTKFLT";
+	default:
+		if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+			snprintf(rt, sizeof(rt), "SIGRTMIN+%d", sig - SIGRTMIN);
+			return rt;
+		}
+		return "a signal";
 	}
 }
 
@@ -89,7 +119,7 @@ static void say(const char *s, size_t len)
 	}
 }
 
-static volatile sig_atomic_t in_setup = 1;
+static _Atomic int in_setup = 1;
 
 static void say_name(int sig)
 {
@@ -101,54 +131,74 @@ static void say_name(int sig)
 	say(name, strlen(name));
 }
 
-static void on_stop(int sig)
+/* Exit now, with what is left said (the last words). */
+static _Noreturn void exit_now(int code, const char *what)
 {
-	int saved = errno;
-
-	if (in_setup) {
-		static const char msg[] = " during set-up: exiting; nothing was written\n";
-
-		say_name(sig);
-		say(msg, sizeof(msg) - 1);
-		_exit(128 + sig);
-	}
-	if (caught) {
-		say_name(sig);
-		if (sig == caught) {
-			say(" again", 6);
-		} else {
-			say(" after ", 7);
-			say(signal_name(caught), strlen(signal_name(caught)));
-		}
-		say(": exiting at once", 17);
-		say(last_words, (size_t)last_words_len);
-		say("\n", 1);
-		_exit(128 + sig);
-	}
-	caught = sig;
-	errno = saved;
-}
-
-/* The grace timer: what was in flight at the stop did not end in time. */
-#define STR_(x) #x
-#define STRINGIFY(x) STR_(x)
-#define GRACE_SIGNAL (SIGRTMIN + 1)
-static timer_t grace_timer;
-static bool grace_made;
-
-static void on_grace(int sig)
-{
-	static const char msg[] = ": the I/O in flight did not end within "
-		STRINGIFY(STOP_GRACE) " s: exiting at once";
-
-	(void)sig;
-	if (!caught)
-		return;
-	say_name(caught);
-	say(msg, sizeof(msg) - 1);
+	say(what, strlen(what));
+	pthread_mutex_lock(&words_lock);
 	say(last_words, (size_t)last_words_len);
 	say("\n", 1);
-	_exit(128 + caught);
+	_exit(code);
+}
+
+#define STR_(x) #x
+#define STRINGIFY(x) STR_(x)
+/* The grace period's end, on the monotonic clock in ns (0: none), and
+ * whether a stop arms it at once (a run with nothing to save). */
+static _Atomic uint64_t grace_end;
+static _Atomic bool grace_at_stop;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *signal_thread(void *arg)
+{
+	const struct timespec tick = { .tv_nsec = 100000000 };
+
+	(void)arg;
+	for (;;) {
+		uint64_t end = grace_end;
+		int sig = sigtimedwait(&taken, NULL, &tick);
+
+		if (sig < 0) {
+			if (end && now_ns() >= end && caught) {
+				say_name(caught);
+				exit_now(128 + caught, ": the I/O in flight did not end within "
+					 STRINGIFY(STOP_GRACE) " s: exiting at once");
+			}
+			continue;
+		}
+		if (sig == SIGUSR1) {
+			status_asked = 1;
+			continue;
+		}
+		if (in_setup) {
+			static const char msg[] = " during set-up: exiting; nothing was written\n";
+
+			say_name(sig);
+			say(msg, sizeof(msg) - 1);
+			_exit(128 + sig);
+		}
+		if (caught) {
+			say_name(sig);
+			if (sig == caught) {
+				say(" again", 6);
+			} else {
+				say(" after ", 7);
+				say(signal_name(caught), strlen(signal_name(caught)));
+			}
+			exit_now(128 + sig, ": exiting at once");
+		}
+		caught = sig;
+		if (grace_at_stop)
+			signals_grace(true);
+	}
+	return NULL;
 }
 
 void signals_setup_done(void)
@@ -158,16 +208,12 @@ void signals_setup_done(void)
 
 void signals_grace(bool on)
 {
-	struct itimerspec t = { .it_value = { .tv_sec = on ? STOP_GRACE : 0 } };
-
-	if (grace_made)
-		timer_settime(grace_timer, 0, &t, NULL);
+	grace_end = on ? now_ns() + (uint64_t)STOP_GRACE * 1000000000u : 0;
 }
 
-static void on_status(int sig)
+void signals_grace_at_stop(void)
 {
-	(void)sig;
-	status_asked = 1;
+	grace_at_stop = true;
 }
 
 /* ulimit -t sets the soft and the hard CPU limit alike, and the kernel's
@@ -193,32 +239,27 @@ static void cpu_limit_margin(void)
 	setrlimit(RLIMIT_CPU, &rl);
 }
 
+/* Before any other thread exists, so that every thread inherits the mask. */
 void signals_install(void)
 {
 	struct sigaction sa, old;
+	pthread_attr_t attr;
+	pthread_t t;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-		sigaddset(&sa.sa_mask, stop_signals[i]);
-	sa.sa_flags = SA_RESTART;
-	sa.sa_handler = on_stop;
+	sigemptyset(&taken);
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
 		/* nohup: a hang-up that was ignored stays ignored. */
 		if (stop_signals[i] == SIGHUP && sigaction(SIGHUP, NULL, &old) == 0 &&
 		    old.sa_handler == SIG_IGN)
 			continue;
-		sigaction(stop_signals[i], &sa, NULL);
+		sigaddset(&taken, stop_signals[i]);
 	}
-	sa.sa_handler = on_status;
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = on_grace;
-	sigaction(GRACE_SIGNAL, &sa, NULL);
-	{
-		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = GRACE_SIGNAL };
-
-		grace_made = timer_create(CLOCK_MONOTONIC, &ev, &grace_timer) == 0;
-	}
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(&taken, sig);
+	sigaddset(&taken, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &taken, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGXFSZ, &sa, NULL);
@@ -226,6 +267,16 @@ void signals_install(void)
 	sigaction(SIGTTIN, &sa, NULL);
 	cpu_limit_margin();
 	stderr_tty = isatty(STDERR_FILENO);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	if (pthread_create(&t, &attr, signal_thread, NULL)) {
+		/* No thread: the signals keep their default actions. */
+		pthread_sigmask(SIG_UNBLOCK, &taken, NULL);
+		errmsg("warning: cannot start the signal thread (ulimit -u?): a stop signal "
+		       "ends kcopyd without its summary");
+	}
+	pthread_attr_destroy(&attr);
 }
 
 int signal_caught(void)
@@ -248,23 +299,19 @@ bool status_requested(void)
 	return true;
 }
 
-/* What a second stop signal prints after "exiting at once": set while the
- * stop signals are blocked, so the handler never sees half a string. */
+/* What a second stop signal prints after "exiting at once": set under a
+ * lock the signal thread takes to print them, so it never sees half. */
 void signals_last_words(const char *fmt, ...)
 {
-	sigset_t block, old;
 	va_list ap;
 	int n;
 
-	sigemptyset(&block);
-	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-		sigaddset(&block, stop_signals[i]);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	pthread_mutex_lock(&words_lock);
 	va_start(ap, fmt);
 	n = fmt ? vsnprintf(last_words, sizeof(last_words), fmt, ap) : 0;
 	va_end(ap);
 	last_words_len = n < 0 ? 0 : n >= (int)sizeof(last_words) ? (int)sizeof(last_words) - 1 : n;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_unlock(&words_lock);
 }
 
 /* Standard output is where the summary and the JSON go: a failure to write

@@ -143,6 +143,8 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 
 	p->have_moved = true;
 	p->moved = 0;
+	/* Nothing to save: a read that does not end is not waited for. */
+	signals_grace_at_stop();
 	/* A copy ends before its read-back: only the comparison is cut short. */
 	signals_last_words("; the comparison was not finished: the destinations are not verified");
 	/* Page-aligned: a read is split (by FUSE, say) where the device's

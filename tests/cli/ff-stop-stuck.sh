@@ -6,7 +6,14 @@
 #  - a stop signal while a request is stuck in the kernel (faultfs answers
 #    EAGAIN forever, which io_uring's workers retry without end; the thread
 #    engine gives up after its retries) exits within the grace period with
-#    128 + the signal and a message naming what is left incomplete.
+#    128 + the signal and a message naming what is left incomplete;
+#  - a second stop signal exits at once even while a thread is stuck in a
+#    5 s fsync (the signals have a thread of their own);
+#  - verify, which has nothing to save, gives a read that does not end the
+#    same grace period from the first signal.
+# (A request the FUSE daemon is serving is waited out by the kernel before
+# the process can end: for those two, what is timed is the message that
+# says kcopyd exits, and the exit status once it has.)
 . "$(dirname "$0")/faultfs.bash"
 ff_begin
 random m.back/src $((4 * M))
@@ -54,11 +61,62 @@ c_stuck() {
 	cmp -s -n $M m.back/src d1 || fail "d1 does not hold the first MiB"
 }
 
+c_fsync_second() {
+	ff_rule m "fsync d1 delay=5000"
+	KCOPYD_ENGINE=$e "$KCOPYD" copy src0 m/d1 >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$! t0 i
+	for ((i = 0; i < 200; i++)); do       # the flush has begun
+		[ "$(ff_fired m 0)" -gt 0 ] 2>/dev/null && break
+		sed -n 's/^0 seen=\([0-9]*\).*/\1/p' m/.faultfs | grep -qv '^0$' && break
+		sleep 0.05
+	done
+	kill -INT $pid; sleep 0.5
+	t0=$(ms)
+	kill -INT $pid
+	said_within 1500 "SIGINT again: exiting at once" || fail "the second SIGINT was not answered"
+	wait $pid
+	rc=$?
+	[ "$rc" -eq 130 ] || { cat "$T/err"; fail "exit $rc, expected 130"; }
+}
+
+# said_within MS TEXT: stderr says TEXT within MS ms of t0.
+said_within() {
+	while [ $(($(ms) - t0)) -lt "$1" ]; do
+		grep -qF -- "$2" "$T/err" && return 0
+		sleep 0.05
+	done
+	cat "$T/err"
+	return 1
+}
+
+c_verify_stuck() {
+	cp m.back/src d1
+	ff_rule m "read src off=2M len=0 count=1 delay=6000"
+	KCOPYD_ENGINE=$e "$KCOPYD" verify m/src d1 >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$! t0
+	sleep 1
+	t0=$(ms)
+	kill -INT $pid
+	said_within 4500 "did not end within 3 s: exiting at once" || fail "the stop was not answered"
+	wait $pid
+	rc=$?
+	ff_fires m 0
+	[ "$rc" -eq 130 ] || { cat "$T/err"; fail "exit $rc, expected 130"; }
+	grep -q matches "$T/out" && fail "said it matches"
+	true
+}
+
 random src0 $((1 * M))
 for e in "${ENGINES[@]}"; do
 	for c in setup stuck; do
 		ff_clear m; rm -f d1 m.back/d1
 		run_case "$e/$c" "c_$c"
 	done
+done
+# Signal handling does not depend on the engine: these two run on one.
+e=${ENGINES[-1]}
+for c in fsync_second verify_stuck; do
+	ff_clear m; rm -f d1 m.back/d1
+	run_case "$e/$c" "c_$c"
 done
 cases_done

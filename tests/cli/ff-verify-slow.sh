@@ -12,14 +12,14 @@ random m.back/src $((16 * M))
 ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }
 
 # stop_after SIG SECONDS ARGS...: kcopyd ARGS in the background, SIG sent
-# SECONDS after its handlers are in place; sets rc and took (ms from the
+# SECONDS after it took its signals (blocked, for its signal thread); sets rc and took (ms from the
 # signal to the exit).
 stop_after() {
 	local sig=$1 after=$2 pid cgt i t0; shift 2
 	KCOPYD_ENGINE=$e "$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
 	for ((i = 0; i < 500; i++)); do
-		cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
+		cgt=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
 		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
 		sleep 0.01
 	done

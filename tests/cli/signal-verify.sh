@@ -28,10 +28,10 @@ slow() {
 		pid=$(pgrep -P "$spid" -x kcopyd); sleep 0.02
 	done
 	[ -n "$pid" ] || fail "kcopyd did not start under strace"
-	# Started: its SIGINT handler is in place (the dynamic loader's reads
+	# Started: its signals are taken (blocked, for its signal thread) (the dynamic loader's reads
 	# are slowed too).
 	for ((i = 0; i < 1000; i++)); do
-		cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
+		cgt=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
 		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
 		sleep 0.01
 	done

@@ -71,9 +71,9 @@ if command -v strace >/dev/null &&
 	strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_exit=100000 \
 		"$KCOPYD" verify --json src same >"$T/out" 2>"$T/err" &
 	spid=$! pid=
-	for ((i = 0; i < 500; i++)); do          # started: its handlers are in place
+	for ((i = 0; i < 500; i++)); do          # started: its signals are taken
 		[ -n "$pid" ] || pid=$(pgrep -P "$spid" -x kcopyd)
-		cgt=$([ -n "$pid" ] && sed -n 's/^SigCgt:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
+		cgt=$([ -n "$pid" ] && sed -n 's/^SigBlk:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
 		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
 		sleep 0.01
 	done

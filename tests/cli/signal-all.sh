@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every signal whose default would end kcopyd, but for those a crash raises
+# (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) and SIGKILL/SIGSTOP, stops a
+# copy in order: exit 128 + the signal, a message naming it, the
+# destination reported not completed and holding the source up to where it
+# says.  (SIGINT, SIGTERM and the usual ones: signal-stop.sh.)
+. "$(dirname "$0")/common.bash"
+mib=$((1024 * 1024))
+random src $((30 * mib))
+fails=0
+for sig in PROF VTALRM PWR IO SYS TRAP STKFLT RTMIN RTMIN+5 RTMAX USR2 ALRM; do
+	rm -f d
+	"$KCOPYD" copy --json --rate 30M src d >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do         # started: its signals are taken
+		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
+		[ -n "$blk" ] && (( 0x$blk & 2 )) && break
+		sleep 0.01
+	done
+	sleep 0.3
+	num=$(kill -l "$sig" 2>/dev/null || kill -l "SIG$sig")
+	kill -s "$sig" $pid
+	wait $pid
+	rc=$?
+	if [ "$rc" -ne $((128 + num)) ]; then
+		echo "SIG$sig: exit $rc, expected $((128 + num))"; cat "$T/err"; fails=1; continue
+	fi
+	grep -q "kcopyd: interrupted" "$T/err" || { echo "SIG$sig: no message"; cat "$T/err"; fails=1; }
+	at=$(json "j['destinations'][0]['first_failing_offset']")
+	cmp -s -n "$at" src d || { echo "SIG$sig: d does not hold the source up to $at"; fails=1; }
+done
+[ "$fails" -eq 0 ] || fail "some signals were not answered in order"
+exit 0
