@@ -4,6 +4,7 @@
  * failed where (on standard error, naming the device and the byte offset),
  * then print the summary, for people or as one JSON object.
  */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -148,13 +149,29 @@ static void failed_list(const struct runner *r, unsigned int nfailed, char *buf,
 						r->dests[i].path);
 }
 
+/* "read failed at byte N: why", one wording for the message and the JSON;
+ * a source that ended early says so. */
+static const char *read_error_text(const struct report *rep, char *buf, size_t size)
+{
+	const struct runner *r = rep->r;
+
+	if (r->read_err == -ENODATA)
+		snprintf(buf, size, "read failed at byte %llu: the source ends there, before its "
+			 "size of %llu bytes when the run began", (unsigned long long)r->read_off,
+			 (unsigned long long)rep->src->size);
+	else
+		snprintf(buf, size, "read failed at byte %llu: %s", (unsigned long long)r->read_off,
+			 strerror(-r->read_err));
+	return buf;
+}
+
 static void print_errors(const struct report *rep)
 {
 	struct runner *r = rep->r;
+	char buf[256];
 
 	if (r->read_failed)
-		errmsg("%s: read failed at byte %llu: %s", rep->src->path,
-		       (unsigned long long)r->read_off, strerror(-r->read_err));
+		errmsg("%s: %s", rep->src->path, read_error_text(rep, buf, sizeof(buf)));
 	for (unsigned int i = 0; i < r->ndests; i++)
 		if (!r->dests[i].reported)
 			device_print_failure(&r->dests[i]);
@@ -267,8 +284,7 @@ static void json_source(struct json *j, const struct report *rep)
 		json_str(j, "source_error", NULL);
 		return;
 	}
-	snprintf(buf, sizeof(buf), "read failed at byte %llu: %s",
-		 (unsigned long long)r->read_off, strerror(-r->read_err));
+	read_error_text(rep, buf, sizeof(buf));
 	json_object(j, "source_error");
 	json_str(j, "error", buf);
 	json_u64(j, "offset", r->read_off);
@@ -396,6 +412,11 @@ int report_finish(struct report *rep)
 	if (r->signal) {
 		say_interrupted(rep);
 		signal_answered();
+	} else if (rep->log && rep->resume_at != NOT_SET && incomplete) {
+		/* Stopped by an error (the log's own rewrite, a read): where a
+		 * rerun starts, as the log on disk says. */
+		errmsg("rerun with the same --log to resume at byte %llu",
+		       (unsigned long long)rep->resume_at);
 	}
 	if (rep->o->json)
 		print_json(rep, code);

@@ -170,6 +170,13 @@ uint32_t runner_live(struct runner *r)
 
 static void note_read_error(struct runner *r, int errnum, uint64_t off)
 {
+	struct stat st;
+
+	/* It ended early (shrank under us): the library says in which
+	 * sector; the byte is where the file ends now, if that is in it. */
+	if (errnum == -ENODATA && r->src && fstat(r->src->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= off && (uint64_t)st.st_size < off + KCOPYD_SECTOR_SIZE)
+		off = (uint64_t)st.st_size;
 	if (!r->read_failed || off < r->read_off) {
 		r->read_err = errnum;
 		r->read_off = off;

@@ -35,6 +35,7 @@ c_stop() {
 	at=$(log_resume m.back/LG)
 	[ -n "$at" ] || { cat m.back/LG; fail "the log on disk has nothing to do"; }
 	json_is 'j["resume_at"]' "$at"
+	err_has "rerun with the same --log to resume at byte $at"
 	json_is 'j["destinations"][0]["status"]' failed
 	[ ! -e m.back/LG.tmp ] || fail "LG.tmp left behind"
 	ff_clear m

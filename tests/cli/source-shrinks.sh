@@ -31,10 +31,11 @@ cut_during_copy() {
 		cat "$T/out" "$T/err"
 		fail "$kind source, $*: truncated during the copy, exit $rc, expected 1"
 	fi
-	err_has "src: read failed at byte $cut: No data available"
+	err_has "src: read failed at byte $cut: the source ends there, before its size of"
 	grep -q "dst: ok" "$T/out" && fail "$kind source, $*: destination reported ok"
-	# What was there before the new end was copied.
-	cmp -n "$cut" src dst || fail "$kind source, $*: data before the new end differs"
+	# What was there before the new end was copied (up to the 64 KiB
+	# sub-job the new end falls in: that one failed to read).
+	cmp -n $((cut - cut % 65536)) src dst || fail "$kind source, $*: data before the new end differs"
 }
 
 random data.orig $((4 * MiB))
@@ -45,4 +46,6 @@ cut_during_copy data $((2 * MiB))
 cut_during_copy data $((2 * MiB)) --no-sparse
 cut_during_copy sparse $((3 * MiB))
 cut_during_copy sparse $((3 * MiB)) --no-sparse
+# Cut inside a sector: the error is at the byte where it now ends.
+cut_during_copy data $((2 * MiB + 100))
 exit 0
