@@ -78,6 +78,8 @@ static int last_words_len;               /* under words_lock */
 static pthread_mutex_t words_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool stderr_tty;
 static sigset_t taken;                  /* the signals the thread takes */
+static pthread_t sig_thread;
+static bool sig_thread_made;
 
 const char *signal_name(int sig)
 {
@@ -268,15 +270,28 @@ void signals_install(void)
 	cpu_limit_margin();
 	stderr_tty = isatty(STDERR_FILENO);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 << 10);
-	if (pthread_create(&t, &attr, signal_thread, NULL)) {
+	if (pthread_create(&t, &attr, signal_thread, NULL) == 0) {
+		sig_thread = t;
+		sig_thread_made = true;
+	} else {
 		/* No thread: the signals keep their default actions. */
 		pthread_sigmask(SIG_UNBLOCK, &taken, NULL);
 		errmsg("warning: cannot start the signal thread (ulimit -u?): a stop signal "
 		       "ends kcopyd without its summary");
 	}
 	pthread_attr_destroy(&attr);
+}
+
+/* At the end of main: the signal thread is ended and joined, so that
+ * nothing of it is left at exit (valgrind counts a live thread's memory). */
+static void signals_end(void)
+{
+	if (!sig_thread_made)
+		return;
+	pthread_cancel(sig_thread);     /* sigtimedwait is a cancellation point */
+	pthread_join(sig_thread, NULL);
+	sig_thread_made = false;
 }
 
 int signal_caught(void)
@@ -388,5 +403,7 @@ int main(int argc, char **argv)
 		       ret == EXIT_SETUP ? " during set-up: nothing was written" : "");
 		ret = 128 + signal_caught();
 	}
-	return check_stdout(ret);
+	ret = check_stdout(ret);
+	signals_end();
+	return ret;
 }
