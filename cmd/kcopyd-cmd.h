@@ -72,7 +72,7 @@ void flush_stdout(void);
  * one exits at once with the last words set here ("" or NULL: none).
  * SIGUSR1 asks for a status line (status_requested() says so once).
  * signal_caught() returns the first signal caught, or 0. */
-void signals_install(void);
+int signals_install(void);
 int signal_caught(void);
 /* The run's report has answered the stop signal caught (with its exit
  * status, 128 + the signal or not): main does not add its own. */

@@ -31,6 +31,9 @@ void errmsg(const char *fmt, ...)
 		va_copy(copy, ap);
 		vsnprintf(first_msg, sizeof(first_msg), fmt, copy);
 		va_end(copy);
+		/* A warning is not the error a JSON error object names. */
+		if (!strncmp(first_msg, "warning: ", 9) || strstr(first_msg, ": warning: "))
+			first_msg[0] = 0;
 	}
 	fputs("kcopyd: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -241,12 +244,14 @@ static void cpu_limit_margin(void)
 	setrlimit(RLIMIT_CPU, &rl);
 }
 
-/* Before any other thread exists, so that every thread inherits the mask. */
-void signals_install(void)
+/* Before any other thread exists, so that every thread inherits the mask.
+ * Returns 0, or -1 (said) when the signal thread cannot be started. */
+int signals_install(void)
 {
 	struct sigaction sa, old;
 	pthread_attr_t attr;
 	pthread_t t;
+	int err;
 
 	sigemptyset(&taken);
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
@@ -271,16 +276,19 @@ void signals_install(void)
 	stderr_tty = isatty(STDERR_FILENO);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 << 10);
-	if (pthread_create(&t, &attr, signal_thread, NULL) == 0) {
-		sig_thread = t;
-		sig_thread_made = true;
-	} else {
-		/* No thread: the signals keep their default actions. */
-		pthread_sigmask(SIG_UNBLOCK, &taken, NULL);
-		errmsg("warning: cannot start the signal thread (ulimit -u?): a stop signal "
-		       "ends kcopyd without its summary");
-	}
+	err = pthread_create(&t, &attr, signal_thread, NULL);
 	pthread_attr_destroy(&attr);
+	if (err) {
+		/* Nothing has been touched yet: a set-up error, as for the
+		 * engine's own threads. */
+		pthread_sigmask(SIG_UNBLOCK, &taken, NULL);
+		errmsg("cannot start the thread that answers signals (ulimit -u?): %s",
+		       strerror(err));
+		return -1;
+	}
+	sig_thread = t;
+	sig_thread_made = true;
+	return 0;
 }
 
 /* At the end of main: the signal thread is ended and joined, so that
@@ -389,7 +397,8 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	if (ret < 0)
 		return setup_failed(&o);
-	signals_install();
+	if (signals_install())
+		return setup_failed(&o);
 	switch (o.cmd) {
 	case CMD_COPY: ret = cmd_copy(&o); break;
 	case CMD_ZERO: ret = cmd_zero(&o); break;

@@ -744,8 +744,9 @@ static const char *name_moved(const struct device *d, const struct dev_snap *now
 	struct stat st;
 
 	if (stat(d->path, &st) != 0)
-		return errno == ENOENT || errno == ENOTDIR ?
-			"it was removed (no name reaches what the run had open)" : "";
+		return errno != ENOENT && errno != ENOTDIR ? "" : now->is_file && now->nlink ?
+			"its name was removed or renamed (the name no longer reaches what the run "
+			"had open)" : "it was removed (no name reaches what the run had open)";
 	if (now->is_file ? st.st_dev != now->dev || st.st_ino != now->ino
 			 : !S_ISBLK(st.st_mode) || st.st_rdev != now->rdev)
 		return "its name now gives another file (it was replaced or renamed)";

@@ -38,7 +38,12 @@ err_has "d: changed during the copy by someone else: it was removed"
 rm -f d keep
 during 'ln d keep; rm d' copy --rate 32M src d
 failed "copy, name removed, data kept by another link"
-err_has "it was removed"
+err_has "its name was removed or renamed"
+
+rm -f d d.moved
+during 'mv d d.moved' copy --rate 32M src d
+failed "copy, destination renamed away"
+err_has "d: changed during the copy by someone else: its name was removed or renamed"
 same src keep
 
 cp src z

@@ -95,13 +95,18 @@ fi
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	chmod 755 "$T"; mkdir -m 777 u && cp src u/src && chmod 644 u/src
 	# (LeakSanitizer needs a thread of its own: none in an ASan build.)
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	setpriv --reuid=65534 --regid=65534 --clear-groups \
-		bash -c 'ulimit -u 1; exec "$0" copy u/src u/new' "$KCOPYD" >"$T/out" 2>"$T/err"
-	rc=$?
-	[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -u 1: exit $rc, expected 2"; }
-	err_has "cannot create its thread (ulimit -u"
-	[ -e u/new ] && fail "ulimit -u 1: the new file was left"
+	for cmd in "copy u/src u/new" "verify u/src u/src" "zero --length 1M u/new"; do
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			bash -c 'ulimit -u 1; exec "$0" $1 --json $2' "$KCOPYD" "${cmd%% *}" "${cmd#* }" \
+			>"$T/out" 2>"$T/err"
+		rc=$?
+		[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -u 1, $cmd: exit $rc, expected 2"; }
+		err_has "(ulimit -u"
+		# The JSON names the error, never a warning.
+		json_is '"ulimit -u" in j["error"] and "warning" not in j["error"]' True
+		[ -e u/new ] && fail "ulimit -u 1, $cmd: the new file was left"
+	done
 else
 	echo "ulimit -u: skipped (needs root and setpriv)"
 fi
