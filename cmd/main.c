@@ -148,18 +148,10 @@ static _Noreturn void exit_now(int code, const char *what)
 
 #define STR_(x) #x
 #define STRINGIFY(x) STR_(x)
-/* The grace period's end, on the monotonic clock in ns (0: none), and
- * whether a stop arms it at once (a run with nothing to save). */
-static _Atomic uint64_t grace_end;
+/* The grace period's end, in now_seconds() (0: none), and whether a stop
+ * arms it at once (a run with nothing to save). */
+static _Atomic double grace_end;
 static _Atomic bool grace_at_stop;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *signal_thread(void *arg)
 {
@@ -167,11 +159,11 @@ static void *signal_thread(void *arg)
 
 	(void)arg;
 	for (;;) {
-		uint64_t end = grace_end;
+		double end = grace_end;
 		int sig = sigtimedwait(&taken, NULL, &tick);
 
 		if (sig < 0) {
-			if (end && now_ns() >= end && caught) {
+			if (end > 0 && now_seconds() >= end && caught) {
 				say_name(caught);
 				exit_now(128 + caught, ": the I/O in flight did not end within "
 					 STRINGIFY(STOP_GRACE) " s: exiting at once");
@@ -213,7 +205,7 @@ void signals_setup_done(void)
 
 void signals_grace(bool on)
 {
-	grace_end = on ? now_ns() + (uint64_t)STOP_GRACE * 1000000000u : 0;
+	grace_end = on ? now_seconds() + STOP_GRACE : 0;
 }
 
 void signals_grace_at_stop(void)
