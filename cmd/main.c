@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -83,6 +84,8 @@ static bool stderr_tty;
 static sigset_t taken;                  /* the signals the thread takes */
 static pthread_t sig_thread;
 static bool sig_thread_made;
+static _Atomic bool sig_quit;           /* signals_end: the thread returns */
+static sem_t sig_ready;
 
 const char *signal_name(int sig)
 {
@@ -158,10 +161,22 @@ static void *signal_thread(void *arg)
 	const struct timespec tick = { .tv_nsec = 100000000 };
 
 	(void)arg;
+	/* Signal 32 is glibc's own (SIGCANCEL): no program may block it or
+	 * set its action, and until the first pthread_cancel its action is
+	 * the default, which ends the process, so one sent from outside
+	 * killed kcopyd.  A pthread_cancel installs glibc's handler, which
+	 * ignores the signal unless the process sent it itself.  This thread
+	 * cancels itself with cancellation disabled: the handler is in place
+	 * and nothing is cancelled (the thread ends by sig_quit). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cancel(pthread_self());
+	sem_post(&sig_ready);
 	for (;;) {
 		double end = grace_end;
 		int sig = sigtimedwait(&taken, NULL, &tick);
 
+		if (sig_quit)
+			return NULL;
 		if (sig < 0) {
 			if (end > 0 && now_seconds() >= end && caught) {
 				say_name(caught);
@@ -266,6 +281,7 @@ int signals_install(void)
 	sigaction(SIGTTIN, &sa, NULL);
 	cpu_limit_margin();
 	stderr_tty = isatty(STDERR_FILENO);
+	sem_init(&sig_ready, 0, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 << 10);
 	err = pthread_create(&t, &attr, signal_thread, NULL);
@@ -280,6 +296,8 @@ int signals_install(void)
 	}
 	sig_thread = t;
 	sig_thread_made = true;
+	while (sem_wait(&sig_ready) && errno == EINTR)
+		;                       /* signal 32 is safe from here on */
 	return 0;
 }
 
@@ -289,7 +307,8 @@ static void signals_end(void)
 {
 	if (!sig_thread_made)
 		return;
-	pthread_cancel(sig_thread);     /* sigtimedwait is a cancellation point */
+	sig_quit = true;
+	pthread_kill(sig_thread, SIGUSR1);      /* ends its sigtimedwait now */
 	pthread_join(sig_thread, NULL);
 	sig_thread_made = false;
 }
