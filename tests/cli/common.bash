@@ -127,6 +127,19 @@ flocked() {
 	grep -qE "FLOCK +ADVISORY +${2:-(READ|WRITE)} +[0-9]+ [0-9a-f]+:[0-9a-f]+:$ino " /proc/locks
 }
 
+# signals_taken PID [TRIES]: wait (10 ms a try, default 500) until kcopyd
+# PID has started, that is blocks its stop signals (SIGINT's bit in SigBlk)
+# for its signal thread to take them.  Fails if it never does.
+signals_taken() {
+	local blk i
+	for ((i = 0; i < ${2:-500}; i++)); do
+		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/"$1"/status 2>/dev/null)
+		[ -n "$blk" ] && (( 0x$blk & 2 )) && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # background PID to kill at exit.
 bg_pid() { _pids+=("$1"); }
 

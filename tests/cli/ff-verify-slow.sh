@@ -18,11 +18,7 @@ stop_after() {
 	local sig=$1 after=$2 pid cgt i t0; shift 2
 	KCOPYD_ENGINE=$e "$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		cgt=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
-		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
-		sleep 0.01
-	done
+	signals_taken $pid
 	sleep "$after"
 	t0=$(ms)
 	kill -s "$sig" $pid

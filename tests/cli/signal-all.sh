@@ -19,11 +19,7 @@ for sig in $sigs; do
 	rm -f d
 	"$KCOPYD" copy --json --rate 30M src d >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
-	for ((i = 0; i < 200; i++)); do         # started: its signals are taken
-		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
-		[ -n "$blk" ] && (( 0x$blk & 2 )) && break
-		sleep 0.01
-	done
+	signals_taken $pid
 	sleep 0.3
 	num=$(kill -l "$sig" 2>/dev/null || kill -l "SIG$sig")
 	kill -s "$sig" $pid
@@ -40,11 +36,7 @@ for num in 32 33; do
 	rm -f d
 	"$KCOPYD" copy --rate 30M src d >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
-	for ((i = 0; i < 200; i++)); do
-		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
-		[ -n "$blk" ] && (( 0x$blk & 2 )) && break
-		sleep 0.01
-	done
+	signals_taken $pid
 	sleep 0.2
 	kill -s $num $pid; sleep 0.1; kill -s $num $pid
 	wait $pid

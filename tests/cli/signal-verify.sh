@@ -30,11 +30,7 @@ slow() {
 	[ -n "$pid" ] || fail "kcopyd did not start under strace"
 	# Started: its signals are taken (blocked, for its signal thread) (the dynamic loader's reads
 	# are slowed too).
-	for ((i = 0; i < 1000; i++)); do
-		cgt=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/"$pid"/status 2>/dev/null)
-		[ -n "$cgt" ] && (( 0x$cgt & 2 )) && break
-		sleep 0.01
-	done
+	signals_taken $pid 1000
 	if [ "$after" = copied ]; then
 		# copy --verify: the read-back starts once the copy is whole.
 		for ((i = 0; i < 1000; i++)); do
