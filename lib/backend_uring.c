@@ -6,9 +6,12 @@
  * An eventfd read stays armed on the ring so that another thread can wake
  * the engine (a new job) without a second wait primitive.
  *
- * Older kernels: without IORING_FEAT_EXT_ARG liburing waits with a timeout
- * by queueing a timeout request of its own, whose completions (user_data
- * LIBURING_UDATA_TIMEOUT) we skip; without IORING_FEAT_NODROP a full CQ
+ * Older kernels: without IORING_FEAT_EXT_ARG io_uring_enter takes no
+ * timeout, and a timed wait is a wait for a timerfd read that stays armed
+ * on the ring (liburing's own way, a timeout request counting completions,
+ * was seen to end with no timeout armed: its count is met by other timeout
+ * completions, which liburing swallows, and the wait slept on with nothing
+ * to wake it); without IORING_FEAT_NODROP a full CQ
  * drops completions, so no more requests are in flight than the CQ holds
  * (the rest wait on a list here); io_uring_enter may fail with -EBUSY while
  * completions overflow the CQ, and then we reap before submitting again.
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -29,8 +33,9 @@
 #define RING_CQ 8192
 #define SMALL_SQ 4      /* KC_TEST_CQSMALL */
 #define SMALL_CQ 8
-#define CQ_SLACK 8      /* CQ entries kept for the wake read and liburing's timeouts */
+#define CQ_SLACK 8      /* CQ entries kept for the wake and timer reads */
 #define WAKE_TAG 1ULL   /* user_data of the eventfd read; kc_io pointers are aligned */
+#define TIMER_TAG 2ULL  /* user_data of the timerfd read */
 
 struct uring {
 	struct io_uring ring;
@@ -43,6 +48,12 @@ struct uring {
 	unsigned int test;            /* KC_TEST_* */
 	unsigned int submits;         /* KC_TEST_EBUSY: every other one fails */
 	bool rearm;                   /* the wake read completed while we could not re-arm it */
+	/* No IORING_FEAT_EXT_ARG (or KC_TEST_NOEXTARG): timed waits on a
+	 * timerfd (-1 until the first), its read armed or not. */
+	bool ext_arg;
+	int tfd;
+	bool tfd_armed;
+	uint64_t tfd_buf;
 	/* No IORING_FEAT_NODROP: requests in flight are capped at cap. */
 	unsigned int cap, inflight;
 	struct kc_io *held, **held_tail;
@@ -89,7 +100,10 @@ static unsigned int reap_deferred(struct kcopyd_client *kc, struct uring *u)
 		n++;
 		if (tag == WAKE_TAG) {
 			u->rearm = true;
-		} else if (tag != LIBURING_UDATA_TIMEOUT) {
+		} else if (tag == TIMER_TAG) {
+			u->tfd_armed = false;
+			kc_stat_add(&u->counts.timeout_cqes, 1);
+		} else {
 			u->inflight--;
 			kc_io_defer(kc, (struct kc_io *)(uintptr_t)tag, res);
 		}
@@ -168,6 +182,7 @@ static int uring_init(struct kcopyd_client *kc)
 		return -ENOMEM;
 	u->test = kc->test_uring;
 	u->held_tail = &u->held;
+	u->tfd = -1;
 	ret = io_uring_queue_init_params(sq, &u->ring, &p);
 	if (ret == -EINVAL) {
 		memset(&p, 0, sizeof(p));
@@ -193,8 +208,7 @@ static int uring_init(struct kcopyd_client *kc)
 		free(u);
 		return -ENOSYS;
 	}
-	if (u->test & KC_TEST_NOEXTARG)
-		u->ring.features &= ~IORING_FEAT_EXT_ARG;    /* liburing then waits the old way */
+	u->ext_arg = (u->ring.features & IORING_FEAT_EXT_ARG) && !(u->test & KC_TEST_NOEXTARG);
 	if (!(p.features & IORING_FEAT_NODROP) || (u->test & KC_TEST_NODROP))
 		u->cap = p.cq_entries > 2 * CQ_SLACK ? p.cq_entries - CQ_SLACK : p.cq_entries / 2;
 	kc->backend_priv = u;
@@ -211,6 +225,8 @@ static void uring_fini(struct kcopyd_client *kc)
 		return;
 	io_uring_queue_exit(&u->ring);
 	close(u->efd);
+	if (u->tfd >= 0)
+		close(u->tfd);
 	free(u);
 	kc->backend_priv = NULL;
 }
@@ -315,11 +331,12 @@ static void reap(struct kcopyd_client *kc, struct uring *u)
 		for (unsigned int i = 0; i < n; i++) {
 			if (got[i].tag == WAKE_TAG) {
 				u->rearm = true;
-			} else if (got[i].tag != LIBURING_UDATA_TIMEOUT) {
+			} else if (got[i].tag == TIMER_TAG) {
+				u->tfd_armed = false;
+				kc_stat_add(&u->counts.timeout_cqes, 1);
+			} else {
 				u->inflight--;
 				kc_io_complete(kc, (struct kc_io *)(uintptr_t)got[i].tag, got[i].res);
-			} else {
-				kc_stat_add(&u->counts.timeout_cqes, 1);
 			}
 		}
 	}
@@ -330,6 +347,31 @@ static void reap(struct kcopyd_client *kc, struct uring *u)
 	release_held(kc, u);
 }
 
+/* A timed wait without IORING_FEAT_EXT_ARG: the timerfd is set to the
+ * deadline (a later wait sets it again: one deadline, never a stale one)
+ * and its read armed if it is not; the caller then waits for one
+ * completion.  False when no timerfd could be had (the caller then does
+ * not sleep, and the engine comes round again). */
+static bool timer_set(struct kcopyd_client *kc, struct uring *u, int64_t timeout_ns)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 },
+	};
+
+	if (u->tfd < 0)
+		u->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (u->tfd < 0 || timerfd_settime(u->tfd, 0, &its, NULL))
+		return false;
+	if (!u->tfd_armed) {
+		struct io_uring_sqe *sqe = get_sqe(kc, u);
+
+		io_uring_prep_read(sqe, u->tfd, &u->tfd_buf, sizeof(u->tfd_buf), 0);
+		io_uring_sqe_set_data64(sqe, TIMER_TAG);
+		u->tfd_armed = true;
+	}
+	return true;
+}
+
 static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 {
 	struct uring *u = kc->backend_priv;
@@ -338,6 +380,9 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 
 	if (timeout_ns < 0) {
 		ret = ring_submit(u, 1);
+	} else if (timeout_ns && !u->ext_arg) {
+		kc_stat_add(&u->counts.timed_waits, 1);
+		ret = ring_submit(u, timer_set(kc, u, timeout_ns) ? 1 : 0);
 	} else {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000,

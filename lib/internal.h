@@ -301,7 +301,7 @@ struct kc_uring_counts {
 	uint64_t ebusy;               /* submits that failed with -EBUSY */
 	uint64_t held;                /* requests held back for room in the CQ */
 	uint64_t timed_waits;         /* waits with a timeout */
-	uint64_t timeout_cqes;        /* liburing's own timeout completions skipped */
+	uint64_t timeout_cqes;        /* timerfd reads completed (no EXT_ARG) */
 	uint64_t overflows;           /* reaps that found the CQ overflowed */
 };
 void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out);
