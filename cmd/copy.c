@@ -714,6 +714,7 @@ static void finish_engine(struct copy *c, struct report *rep)
 
 	kcopyd_client_stats(c->kc, &rep->stats, sizeof(rep->stats));
 	snprintf(rep->engine, sizeof(rep->engine), "%s", engine ? engine : "?");
+	runner_end_engine(rep->r);      /* no stop signal cancels it any more */
 	kcopyd_client_destroy(c->kc);
 	c->kc = NULL;
 }
@@ -757,7 +758,8 @@ static int run(struct copy *c)
 	int code;
 
 	uint32_t last_todo = all_mask(c->n);
-	bool all_submitted = true;
+	bool all_submitted = true, log_unclosed = false, began = false;
+	int err;
 
 	runner_init(&r, c->kc, &c->src, c->dests, c->n, c->o, c->len);
 	if (c->log) {
@@ -765,14 +767,16 @@ static int run(struct copy *c)
 		rep.resumed = c->log_existed;
 		rep.skipped_bytes = c->skipped;
 		/* From here the destinations change by our writes (copylog.h). */
-		int err = copylog_begin(c->log);
+		err = copylog_begin(c->log);
 
 		if (err || runner_track(&r, c->log, c->o->log_interval)) {
-			errmsg("%s%s", err ? "cannot write the copy log: " : "",
-			       strerror(err ? -err : ENOMEM));
+			snprintf(r.log_error, sizeof(r.log_error), "%s%s",
+				 err ? "cannot write the copy log: " : "", strerror(err ? -err : ENOMEM));
+			errmsg("%s", r.log_error);
 			r.stop = r.internal_error = true;
 			all_submitted = false;
 		} else {
+			began = true;
 			all_submitted = run_logged(c, &r);
 		}
 		if (copylog_chunks(c->log))
@@ -789,14 +793,26 @@ static int run(struct copy *c)
 		/* Stopped, the tail was not written: unless there is none. */
 		if (all_submitted && n && (!r.stop || c->len == c->bulk))
 			runner_chunk_close(&r, n - 1, last_todo & runner_live(&r));
-		if (runner_checkpoint(&r, true) == 0)
-			copylog_finish(c->log);    /* a crash after this point is not one */
+		if (began && runner_checkpoint(&r, true) == 0 && (err = copylog_finish(c->log))) {
+			/* The log stays as the last rewrite left it, open: a
+			 * rerun takes the run for one that crashed. */
+			snprintf(r.log_error, sizeof(r.log_error), "cannot close the copy log: %s",
+				 strerror(-err));
+			errmsg("--log %s: %s; a rerun with it takes this run for one that crashed",
+			       c->o->log, r.log_error);
+			log_unclosed = true;
+		}
 		rep.resume_at = NOT_SET;
 		for (uint64_t i = 0; i < n && rep.resume_at == NOT_SET; i++)
 			if (chunk_todo(c, i))
 				rep.resume_at = c->off + i * copylog_chunk(c->log);
 		runner_untrack(&r);
-	} else if (c->o->flush) {
+	} else if (c->o->flush || c->o->verify) {
+		/* --verify compares what the device holds: with buffered
+		 * writes, that is known only after the flush (the read-back
+		 * would otherwise find the page cache, and a write-back that
+		 * fails later would go unseen), so it flushes even with
+		 * --no-flush. */
 		runner_flush(&r);
 	}
 	progress_end(&r.prog, runner_progress(&r));
@@ -810,6 +826,7 @@ static int run(struct copy *c)
 		if (c->log)
 			log_forget_unverified(c, &rep);
 	}
+	r.log_unclosed = log_unclosed;
 	code = report_finish(&rep);
 	runner_fini(&r);
 	return code;

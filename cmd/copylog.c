@@ -1141,6 +1141,8 @@ static int write_file(const char *path, const char *buf, size_t len)
 
 		if (n < 0 && errno != EINTR)
 			ret = -errno;
+		else if (n == 0)
+			ret = -EIO;     /* no progress: never loop on it */
 		else if (n > 0)
 			off += (size_t)n;
 	}

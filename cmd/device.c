@@ -51,6 +51,7 @@ void device_init(struct device *d, const char *path)
 	d->zero_from = UINT64_MAX;
 	d->err_off = NOT_SET;
 	d->diff_off = NOT_SET;
+	d->end_now = NOT_SET;
 }
 
 const char *device_kind_name(const struct device *d)

@@ -84,15 +84,16 @@ void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2
  * signal exits at once, saying so.  Called just before a command first
  * changes anything (creates, locks, writes). */
 void signals_setup_done(void);
-/* A stop is being answered: if the I/O in flight has not ended within
- * STOP_GRACE seconds (a device that never answers: the stop must not wait
- * forever), exit at once as on a second signal.  signals_grace(false)
- * once it has ended. */
+/* A stop must end within STOP_GRACE seconds of the first stop signal
+ * (the I/O in flight, the flush, the log's last rewrite: a device that
+ * does not answer must not make it wait forever); then the signal thread
+ * exits at once, as on a second signal. */
 #define STOP_GRACE 3
-void signals_grace(bool on);
-/* For a run with nothing to save (verify): the grace period starts with
- * the stop signal itself. */
-void signals_grace_at_stop(void);
+/* fn(arg) is called by the signal thread at the first stop signal, whatever
+ * the main thread is doing (stuck in a flush or a write of the log): the
+ * run cancels its jobs there.  fn NULL: none; once this returns, fn is not
+ * running and will not be called. */
+void signals_on_stop(void (*fn)(void *), void *arg);
 
 /* Point descriptor fd at /dev/null opened with flags (a closed standard
  * descriptor filled, an output that must not be written); 0 or -errno. */
@@ -159,6 +160,9 @@ struct device {
 	const char *short_why;
 	bool reported;               /* its failure was printed already */
 	char changed[160];           /* what changed under the run, or "" */
+	/* A source read that failed (err, err_off and failed say so) by
+	 * ending early: the size the file had then (NOT_SET: not a file). */
+	uint64_t end_now;
 };
 
 /* What a device looked like, to tell at the end whether it changed during
@@ -262,6 +266,8 @@ struct runner {
 	uint64_t hole_bytes;                     /* copy: holes finished (not read) */
 	bool stop;
 	bool internal_error;                     /* a job refused, out of memory */
+	bool log_unclosed;                       /* copy --log: the closing rewrite failed */
+	char log_error[160];                     /* copy --log: why the log could not be written */
 	bool read_failed;
 	int read_err;
 	uint64_t read_off;
@@ -314,6 +320,8 @@ void fd_return(void);
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 		 struct device *dests, unsigned int n, const struct options *o, uint64_t total);
 void runner_fini(struct runner *r);
+/* Before the client is destroyed: a stop signal no longer cancels its jobs. */
+void runner_end_engine(struct runner *r);
 uint32_t runner_live(struct runner *r);
 int runner_submit(struct runner *r, const struct span *sp);
 void runner_note_done(struct runner *r, uint64_t hole_bytes);
@@ -355,6 +363,13 @@ bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *dat
 /* verify.c */
 /* Returns 0, -1 when the source could not be read, or a stop signal's
  * number when one ended it (the destinations not yet compared get a note). */
+/* The words for a failed read of the source (err, err_off, end_now), the
+ * same in the text, the JSON, copy and verify. */
+const char *source_error_text(const struct device *src, int err, uint64_t off, uint64_t end_now,
+			      char *buf, size_t size);
+/* Notes a failed read of the source at byte off in src (the size the file
+ * has now, when it ended early). */
+void source_note_failure(struct device *src, int err, uint64_t off);
 int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		   unsigned int n, uint64_t dst_off, uint64_t len, struct progress *p);
 
@@ -375,6 +390,9 @@ void json_u64(struct json *j, const char *key, uint64_t v);
 void json_offset(struct json *j, const char *key, uint64_t v);   /* NOT_SET: null */
 void json_double(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, bool v);
+/* "source_error": null, or the source's failed read (source_note_failure)
+ * as {"error": TEXT, "offset": N}. */
+void json_source_error(struct json *j, const struct device *src);
 void json_int(struct json *j, const char *key, int64_t v);
 
 /* report.c: the end of copy and zero. */

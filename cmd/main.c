@@ -154,7 +154,22 @@ static _Noreturn void exit_now(int code, const char *what)
 /* The grace period's end, in now_seconds() (0: none), and whether a stop
  * arms it at once (a run with nothing to save). */
 static _Atomic double grace_end;
-static _Atomic bool grace_at_stop;
+static void (*stop_hook)(void *);       /* under hook_lock */
+static void *stop_hook_arg;
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void signals_grace(void)
+{
+	grace_end = now_seconds() + STOP_GRACE;
+}
+
+void signals_on_stop(void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&hook_lock);
+	stop_hook = fn;
+	stop_hook_arg = arg;
+	pthread_mutex_unlock(&hook_lock);
+}
 
 static void *signal_thread(void *arg)
 {
@@ -180,8 +195,9 @@ static void *signal_thread(void *arg)
 		if (sig < 0) {
 			if (end > 0 && now_seconds() >= end && caught) {
 				say_name(caught);
-				exit_now(128 + caught, ": the I/O in flight did not end within "
-					 STRINGIFY(STOP_GRACE) " s: exiting at once");
+				exit_now(128 + caught, ": the I/O, flush or log rewrite under way "
+					 "did not end within " STRINGIFY(STOP_GRACE)
+					 " s: exiting at once");
 			}
 			continue;
 		}
@@ -207,8 +223,11 @@ static void *signal_thread(void *arg)
 			exit_now(128 + sig, ": exiting at once");
 		}
 		caught = sig;
-		if (grace_at_stop)
-			signals_grace(true);
+		signals_grace();
+		pthread_mutex_lock(&hook_lock);
+		if (stop_hook)
+			stop_hook(stop_hook_arg);
+		pthread_mutex_unlock(&hook_lock);
 	}
 	return NULL;
 }
@@ -218,15 +237,6 @@ void signals_setup_done(void)
 	in_setup = 0;
 }
 
-void signals_grace(bool on)
-{
-	grace_end = on ? now_seconds() + STOP_GRACE : 0;
-}
-
-void signals_grace_at_stop(void)
-{
-	grace_at_stop = true;
-}
 
 /* ulimit -t sets the soft and the hard CPU limit alike, and the kernel's
  * SIGKILL at the hard limit cannot be caught: a soft limit one second below

@@ -105,7 +105,7 @@ static bool dest_ok(const struct device *d)
 
 static bool any_problem(const struct runner *r)
 {
-	if (r->read_failed || r->internal_error || r->src_changed)
+	if (r->read_failed || r->internal_error || r->src_changed || r->log_unclosed)
 		return true;
 	for (unsigned int i = 0; i < r->ndests; i++)
 		if (!dest_ok(&r->dests[i]))
@@ -155,14 +155,7 @@ static const char *read_error_text(const struct report *rep, char *buf, size_t s
 {
 	const struct runner *r = rep->r;
 
-	if (r->read_err == -ENODATA)
-		snprintf(buf, size, "read failed at byte %llu: the source ends there, before its "
-			 "size of %llu bytes when the run began", (unsigned long long)r->read_off,
-			 (unsigned long long)rep->src->size);
-	else
-		snprintf(buf, size, "read failed at byte %llu: %s", (unsigned long long)r->read_off,
-			 strerror(-r->read_err));
-	return buf;
+	return source_error_text(rep->src, r->read_err, r->read_off, rep->src->end_now, buf, size);
 }
 
 static void print_errors(const struct report *rep)
@@ -281,7 +274,8 @@ static void json_source(struct json *j, const struct report *rep)
 	json_bool(j, "verify", rep->o->verify);
 	json_str(j, "source_changed", r->src_changed ? r->src_change : NULL);
 	if (!r->read_failed) {
-		json_str(j, "source_error", NULL);
+		/* A read of the source that failed in the verify pass. */
+		json_source_error(j, rep->src);
 		return;
 	}
 	read_error_text(rep, buf, sizeof(buf));
@@ -326,8 +320,10 @@ static void print_json(const struct report *rep, int code)
 		json_str(&j, "log", rep->log);
 		json_bool(&j, "resumed", rep->resumed);
 		json_u64(&j, "skipped_bytes", rep->skipped_bytes);
-		if (rep->log)
+		if (rep->log) {
 			json_offset(&j, "resume_at", rep->resume_at);
+			json_str(&j, "log_error", r->log_error[0] ? r->log_error : NULL);
+		}
 	}
 	json_str(&j, "signal", r->signal ? signal_name(r->signal) : NULL);
 	json_int(&j, "exit_code", code);

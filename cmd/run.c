@@ -110,6 +110,17 @@ static void set_last_words(struct runner *r)
 		signals_last_words("; left incomplete: %s", list);
 }
 
+/* The signal thread, at the first stop signal: no new chunk starts, even
+ * while this thread is stuck in a flush or a rewrite of the log (it learns
+ * of the stop when it polls).  kcopyd_client_cancel may be called from any
+ * thread. */
+static void stop_hook(void *arg)
+{
+	struct runner *r = arg;
+
+	kcopyd_client_cancel(r->kc);
+}
+
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 		 struct device *dests, unsigned int n, const struct options *o, uint64_t total)
 {
@@ -139,10 +150,12 @@ void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
 		snap_take(&dests[i], &r->dest_snap[i]);
 	set_last_words(r);
 	r->started = now_seconds();
+	signals_on_stop(stop_hook, r);
 }
 
 void runner_fini(struct runner *r)
 {
+	runner_end_engine(r);
 	signals_last_words(NULL);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
@@ -171,15 +184,20 @@ uint32_t runner_live(struct runner *r)
 static void note_read_error(struct runner *r, int errnum, uint64_t off)
 {
 	struct stat st;
+	uint64_t end_now = NOT_SET;
 
 	/* It ended early (shrank under us): the library says in which
 	 * sector; the byte is where the file ends now, if that is in it. */
-	if (errnum == -ENODATA && r->src && fstat(r->src->fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size >= off && (uint64_t)st.st_size < off + KCOPYD_SECTOR_SIZE)
-		off = (uint64_t)st.st_size;
+	if (errnum == -ENODATA && r->src && fstat(r->src->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		end_now = (uint64_t)st.st_size;
+		if (end_now >= off && end_now < off + KCOPYD_SECTOR_SIZE)
+			off = end_now;
+	}
 	if (!r->read_failed || off < r->read_off) {
 		r->read_err = errnum;
 		r->read_off = off;
+		if (r->src)     /* which the words say when it is not off */
+			r->src->end_now = end_now;
 	}
 	r->read_failed = true;
 	r->stop = true;          /* what follows could not be copied either */
@@ -248,8 +266,6 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	}
 	r->in_flight--;
 	r->in_flight_bytes -= j->len;
-	if (r->signal && !r->in_flight)
-		signals_grace(false);
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	free(j);
@@ -268,9 +284,12 @@ static void check_signal(struct runner *r)
 	r->stop = true;
 	r->cancelled = true;
 	kcopyd_client_cancel(r->kc);
-	/* What is in flight ends by itself, unless the device never answers. */
-	if (r->in_flight)
-		signals_grace(true);
+}
+
+void runner_end_engine(struct runner *r)
+{
+	(void)r;
+	signals_on_stop(NULL, NULL);
 }
 
 int runner_stop_signal(struct runner *r)
@@ -896,6 +915,7 @@ int runner_checkpoint(struct runner *r, bool force)
 {
 	struct tracker *tk = r->tk;
 	uint64_t snapped = 0;
+	uint32_t changed = 0;
 	int ret;
 
 	if (!tk || tk->broken || (!force && now_seconds() - tk->last < tk->interval))
@@ -913,6 +933,13 @@ int runner_checkpoint(struct runner *r, bool force)
 	}
 	if (snapped)
 		flush_all(r);
+	/* A destination changed by someone else holds nothing the log can
+	 * vouch for, whatever we wrote: it forgets that destination, so that
+	 * a rerun copies all of it again. */
+	watch(r, false);
+	for (unsigned int d = 0; d < r->ndests; d++)
+		if (r->dests[d].changed[0])
+			changed |= 1u << d;
 	pthread_mutex_lock(&r->lock);
 	for (uint64_t i = 0; i < tk->n && snapped; i++) {
 		struct chunk_state *c = &tk->st[i];
@@ -920,7 +947,7 @@ int runner_checkpoint(struct runner *r, bool force)
 
 		if (c->state != CK_SNAP)
 			continue;
-		ok = c->want & ~c->failed & live_locked(r);
+		ok = c->want & ~c->failed & live_locked(r) & ~changed;
 		for (unsigned int d = 0; d < r->ndests; d++)
 			if (ok & (1u << d))
 				copylog_mark(tk->log, d, i);
@@ -928,12 +955,17 @@ int runner_checkpoint(struct runner *r, bool force)
 		snapped--;
 	}
 	pthread_mutex_unlock(&r->lock);
+	for (unsigned int d = 0; d < r->ndests; d++)
+		if (changed & (1u << d))
+			copylog_forget(tk->log, d, 0);
 	ret = copylog_commit(tk->log);
 	tk->last = now_seconds();
 	if (ret) {
 		tk->broken = true;
 		progress_clear(&r->prog);
-		errmsg("cannot write the copy log: %s; stopping", strerror(-ret));
+		snprintf(r->log_error, sizeof(r->log_error), "cannot write the copy log: %s",
+			 strerror(-ret));
+		errmsg("%s; stopping", r->log_error);
 		/* Stopping means what a stop signal means: the jobs queued in
 		 * the library are cancelled, not left to run to the end. */
 		pthread_mutex_lock(&r->lock);

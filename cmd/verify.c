@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kcopyd-cmd.h"
@@ -104,16 +105,62 @@ static void compare_one(struct device *d, const char *want, char *buf, size_t le
 	}
 }
 
+const char *source_error_text(const struct device *src, int err, uint64_t off, uint64_t end_now,
+			      char *buf, size_t size)
+{
+	if (err != -ENODATA)
+		snprintf(buf, size, "read failed at byte %llu: %s", (unsigned long long)off,
+			 strerror(-err));
+	else if (end_now == NOT_SET || end_now == off)   /* it ended early: it shrank under us */
+		snprintf(buf, size, "read failed at byte %llu: the source ends there, before its size "
+			 "of %llu bytes when the run began", (unsigned long long)off,
+			 (unsigned long long)src->size);
+	else     /* what was read below off had been read before the cut */
+		snprintf(buf, size, "read failed at byte %llu: the source ended early there (cut "
+			 "short under the run: it has %llu bytes now, %llu when the run began)",
+			 (unsigned long long)off, (unsigned long long)end_now,
+			 (unsigned long long)src->size);
+	return buf;
+}
+
+void source_note_failure(struct device *src, int err, uint64_t off)
+{
+	struct stat st;
+
+	if (src->failed && src->err_off <= off)
+		return;                 /* the lowest failure is the one told */
+	src->failed = true;
+	src->err = err;
+	src->err_off = off;
+	src->what = "read";
+	src->end_now = NOT_SET;
+	if (err == -ENODATA && fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode))
+		src->end_now = (uint64_t)st.st_size;
+}
+
+void json_source_error(struct json *j, const struct device *src)
+{
+	char buf[256];
+
+	if (!src->failed) {
+		json_str(j, "source_error", NULL);
+		return;
+	}
+	json_object(j, "source_error");
+	json_str(j, "error", source_error_text(src, src->err, src->err_off, src->end_now,
+					       buf, sizeof(buf)));
+	json_u64(j, "offset", src->err_off);
+	json_close(j, '}');
+}
+
 static void source_failed(struct device *src, struct device *dests, unsigned int n,
 			  int errnum, uint64_t off)
 {
-	if (errnum == -ENODATA)      /* it ended early: it shrank under us */
-		errmsg("%s: read failed at byte %llu: the source ends there, before its size "
-		       "of %llu bytes when the run began", src->path, (unsigned long long)off,
-		       (unsigned long long)src->size);
-	else
-		errmsg("%s: read failed at byte %llu: %s", src->path, (unsigned long long)off,
-		       strerror(-errnum));
+	char buf[256];
+
+	source_note_failure(src, errnum, off);
+	errmsg("%s: %s", src->path,
+	       source_error_text(src, src->err, src->err_off, src->end_now, buf, sizeof(buf)));
 	for (unsigned int i = 0; i < n; i++)
 		if (still_compared(&dests[i]))
 			dests[i].note = "not verified: reading the source failed";
@@ -143,8 +190,6 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 
 	p->have_moved = true;
 	p->moved = 0;
-	/* Nothing to save: a read that does not end is not waited for. */
-	signals_grace_at_stop();
 	/* A copy ends before its read-back: only the comparison is cut short. */
 	signals_last_words("; the comparison was not finished: the destinations are not verified");
 	/* Page-aligned: a read is split (by FUSE, say) where the device's
@@ -264,6 +309,7 @@ static void print_json(const struct device *src, const char *src_change,
 	json_double(&j, "seconds", secs);
 	json_double(&j, "rate", compared && secs >= 0.001 ? (double)compared / secs : NAN);
 	json_str(&j, "source_changed", src_change[0] ? src_change : NULL);
+	json_source_error(&j, src);
 	json_array(&j, "destinations");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct device *d = &dests[i];

@@ -10,7 +10,11 @@
 #  - a second stop signal exits at once even while a thread is stuck in a
 #    5 s fsync (the signals have a thread of their own);
 #  - verify, which has nothing to save, gives a read that does not end the
-#    same grace period from the first signal.
+#    same grace period from the first signal;
+#  - the grace period counts from the first signal whatever is under way:
+#    a flush of the destination that takes 8 s, a rewrite of the log that
+#    takes 5 s (the main thread is stuck in it: the signal thread cancels
+#    the jobs itself, and the copy does not run on to its end).
 # (A request the FUSE daemon is serving is waited out by the kernel before
 # the process can end: for those two, what is timed is the message that
 # says kcopyd exits, and the exit status once it has.)
@@ -106,17 +110,47 @@ c_verify_stuck() {
 	true
 }
 
+# stop_stuck ARGS...: kcopyd ARGS (a copy slowed by --rate), SIGINT at 1.5 s,
+# while what the rules slow is under way: the exit is announced within the
+# grace period, and the status is 130.
+stop_stuck() {
+	KCOPYD_ENGINE=$e "$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$! t0
+	sleep 1.5
+	t0=$(ms)
+	kill -INT $pid
+	said_within 4500 "did not end within 3 s: exiting at once" || fail "the stop was not answered"
+	wait $pid
+	rc=$?
+	[ "$rc" -eq 130 ] || { cat "$T/err"; fail "exit $rc, expected 130"; }
+}
+
+c_stop_flush() {
+	ff_rule m "fsync d1 delay=8000"
+	stop_stuck copy --rate 4M src1 m/d1
+	ff_fires m 0
+}
+
+c_stop_logwrite() {
+	ff_rule m "write lg.tmp after=2 delay=5000"
+	stop_stuck copy --log m/lg --log-interval 0.5 --rate 8M src1 d1
+	ff_fires m 0
+	grep -q "complete on every destination" "$T/err" && fail "the copy ran on to its end"
+	true
+}
+
 random src0 $((1 * M))
+random src1 $((20 * M))
 for e in "${ENGINES[@]}"; do
 	for c in setup stuck; do
 		ff_clear m; rm -f d1 m.back/d1
 		run_case "$e/$c" "c_$c"
 	done
 done
-# Signal handling does not depend on the engine: these two run on one.
+# Signal handling does not depend on the engine: these run on one.
 e=${ENGINES[-1]}
-for c in fsync_second verify_stuck; do
-	ff_clear m; rm -f d1 m.back/d1
+for c in fsync_second verify_stuck stop_flush stop_logwrite; do
+	ff_clear m; rm -f d1 m.back/d1 m.back/lg m.back/lg.lock
 	run_case "$e/$c" "c_$c"
 done
 cases_done
