@@ -12,6 +12,8 @@
 
 void json_begin(struct json *j, FILE *f)
 {
+	if (f == stdout)
+		signals_json_begun();
 	j->f = f;
 	j->depth = 0;
 	j->need_comma[0] = false;

@@ -94,6 +94,12 @@ void signals_setup_done(void);
  * run cancels its jobs there.  fn NULL: none; once this returns, fn is not
  * running and will not be called. */
 void signals_on_stop(void (*fn)(void *), void *arg);
+/* --json: an exit at once (a stop signal during set-up, a second one, the
+ * grace period's end) writes a JSON object of its own (command, error,
+ * signal, exit_code), unless the command's JSON has begun (json_begin
+ * calls signals_json_begun). */
+void signals_json(const char *cmd_name);
+void signals_json_begun(void);
 
 /* Point descriptor fd at /dev/null opened with flags (a closed standard
  * descriptor filled, an output that must not be written); 0 or -errno. */
@@ -275,6 +281,7 @@ struct runner {
 	double started;
 	int signal;                              /* the stop signal that ended the run, or 0 */
 	bool cancelled;                          /* kcopyd_client_cancel was called */
+	bool cancel_asked;                       /* ... or is about to be (__atomic: any thread) */
 	uint64_t tail_written;                   /* bytes runner_tail wrote, over destinations */
 	uint64_t tail_range;                     /* range bytes runner_tail did */
 	uint64_t zeroed_range;                   /* copy: range bytes of zero jobs completed */

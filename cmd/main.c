@@ -129,23 +129,70 @@ static void say(const char *s, size_t len)
 
 static _Atomic int in_setup = 1;
 
-static void say_name(int sig)
-{
-	const char *name = signal_name(sig);
+/* --json: the command's name (NULL: no JSON), and whether its JSON has
+ * begun (json_begin): an exit at once writes one of its own only if not. */
+static const char *json_cmd;
+static _Atomic bool json_started;
 
+void signals_json(const char *cmd_name)
+{
+	json_cmd = cmd_name;
+}
+
+void signals_json_begun(void)
+{
+	json_started = true;
+}
+
+/* The JSON of an exit at once: the command, the error (what stderr says),
+ * the signal and the exit status.  Written with write(2) whole, not through
+ * stdout's buffer, which the main thread owns. */
+static void say_json(int code, int sig, const char *error)
+{
+	static char buf[4096];
+	struct json j;
+	FILE *f;
+	long n;
+
+	if (!json_cmd || json_started)
+		return;
+	f = fmemopen(buf, sizeof(buf), "w");
+	if (!f)
+		return;
+	json_begin(&j, f);
+	json_str(&j, "command", json_cmd);
+	json_str(&j, "error", error);
+	json_str(&j, "signal", signal_name(sig));
+	json_int(&j, "exit_code", code);
+	json_end(&j);
+	fflush(f);
+	n = ftell(f);
+	fclose(f);
+	for (long off = 0; n > 0 && off < n && n < (long)sizeof(buf);) {
+		ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+
+		if (w <= 0)
+			break;
+		off += w;
+	}
+}
+
+/* Exit now, with 128 + sig (code), saying the signal's name, then what
+ * (" again: exiting at once", ...), then the last words; in the JSON too. */
+static _Noreturn void exit_now(int code, int sig, const char *what, bool last)
+{
+	static char msg[1600];
+
+	if (last)
+		pthread_mutex_lock(&words_lock);    /* never unlocked: we end here */
+	snprintf(msg, sizeof(msg), "%s%s%.*s", signal_name(sig), what,
+		 last ? last_words_len : 0, last_words);
 	if (stderr_tty)
 		say("\r\033[K", 4);         /* rub out a progress line */
 	say("kcopyd: ", 8);
-	say(name, strlen(name));
-}
-
-/* Exit now, with what is left said (the last words). */
-static _Noreturn void exit_now(int code, const char *what)
-{
-	say(what, strlen(what));
-	pthread_mutex_lock(&words_lock);
-	say(last_words, (size_t)last_words_len);
+	say(msg, strlen(msg));
 	say("\n", 1);
+	say_json(code, sig, msg);
 	_exit(code);
 }
 
@@ -193,34 +240,25 @@ static void *signal_thread(void *arg)
 		if (sig_quit)
 			return NULL;
 		if (sig < 0) {
-			if (end > 0 && now_seconds() >= end && caught) {
-				say_name(caught);
-				exit_now(128 + caught, ": the I/O, flush or log rewrite under way "
-					 "did not end within " STRINGIFY(STOP_GRACE)
-					 " s: exiting at once");
-			}
+			if (end > 0 && now_seconds() >= end && caught)
+				exit_now(128 + caught, caught, ": the I/O, flush or log rewrite "
+					 "under way did not end within " STRINGIFY(STOP_GRACE)
+					 " s: exiting at once", true);
 			continue;
 		}
 		if (sig == SIGUSR1) {
 			status_asked = 1;
 			continue;
 		}
-		if (in_setup) {
-			static const char msg[] = " during set-up: exiting; nothing was written\n";
-
-			say_name(sig);
-			say(msg, sizeof(msg) - 1);
-			_exit(128 + sig);
-		}
+		if (in_setup)
+			exit_now(128 + sig, sig, " during set-up: exiting; nothing was written", false);
 		if (caught) {
-			say_name(sig);
-			if (sig == caught) {
-				say(" again", 6);
-			} else {
-				say(" after ", 7);
-				say(signal_name(caught), strlen(signal_name(caught)));
-			}
-			exit_now(128 + sig, ": exiting at once");
+			char what[64];
+
+			snprintf(what, sizeof(what), " %s%s: exiting at once",
+				 sig == caught ? "again" : "after ",
+				 sig == caught ? "" : signal_name(caught));
+			exit_now(128 + sig, sig, what, true);
 		}
 		caught = sig;
 		signals_grace();
@@ -418,6 +456,8 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	if (ret < 0)
 		return setup_failed(&o);
+	if (o.json)
+		signals_json(o.cmd_name);
 	if (signals_install())
 		return setup_failed(&o);
 	switch (o.cmd) {

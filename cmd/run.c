@@ -118,6 +118,7 @@ static void stop_hook(void *arg)
 {
 	struct runner *r = arg;
 
+	__atomic_store_n(&r->cancel_asked, true, __ATOMIC_RELEASE);
 	kcopyd_client_cancel(r->kc);
 }
 
@@ -208,8 +209,11 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	struct job *j = context;
 	struct runner *r = j->r;
 	/* Cancelled (a stop signal): the job did not complete its range, but
-	 * that is no read error. */
-	bool cancelled = res->read_err == -ECANCELED;
+	 * that is no read error.  Only when we asked for it: a read that the
+	 * kernel failed with ECANCELED (io_uring does, when it cannot start a
+	 * worker thread) is a read error like any other. */
+	bool cancelled = res->read_err == -ECANCELED &&
+			 __atomic_load_n(&r->cancel_asked, __ATOMIC_ACQUIRE);
 	bool failed = false;
 
 	pthread_mutex_lock(&r->lock);
@@ -283,6 +287,7 @@ static void check_signal(struct runner *r)
 	r->signal = sig;
 	r->stop = true;
 	r->cancelled = true;
+	__atomic_store_n(&r->cancel_asked, true, __ATOMIC_RELEASE);
 	kcopyd_client_cancel(r->kc);
 }
 
@@ -972,6 +977,7 @@ int runner_checkpoint(struct runner *r, bool force)
 		r->stop = r->internal_error = true;
 		if (!r->cancelled) {
 			r->cancelled = true;
+			__atomic_store_n(&r->cancel_asked, true, __ATOMIC_RELEASE);
 			kcopyd_client_cancel(r->kc);
 		}
 		pthread_mutex_unlock(&r->lock);

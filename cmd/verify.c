@@ -195,13 +195,32 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 	/* Page-aligned: a read is split (by FUSE, say) where the device's
 	 * pages are, not where a malloc header puts them. */
 	if (posix_memalign(&mem, 4096, 2 * (size_t)CHUNK)) {
-		errmsg("out of memory");
+		/* Every way out leaves each destination with its answer:
+		 * none is "verified" by a comparison that never ran. */
+		errmsg("out of memory for the comparison (%u KiB)", 2 * CHUNK / 1024);
+		for (unsigned int i = 0; i < n; i++)
+			if (still_compared(&dests[i]))
+				dests[i].note = "not verified: out of memory";
 		return -1;
 	}
 	want = mem;
 	buf = want + CHUNK;
-	for (unsigned int i = 0; i < n; i++)
+	/* What is compared is what the device holds: anything still dirty in
+	 * the page cache (another program's buffered writes) is written back
+	 * first, and a write-back that fails fails that destination; then the
+	 * cached pages are dropped, so the reads go to the device. */
+	for (unsigned int i = 0; i < n; i++) {
+		int err = fsync(dests[i].fd) ? -errno : 0;
+
+		if (err && err != -EINVAL && err != -EROFS && err != -EBADF && still_compared(&dests[i])) {
+			dests[i].failed = true;
+			dests[i].err = err;
+			dests[i].what = "flush";
+			errmsg("%s: flush before the comparison failed: %s", dests[i].path,
+			       strerror(-err));
+		}
 		posix_fadvise(dests[i].fd, 0, 0, POSIX_FADV_DONTNEED);
+	}
 	for (uint64_t pos = 0; pos < len; pos += CHUNK) {
 		size_t chunk = len - pos < CHUNK ? (size_t)(len - pos) : CHUNK, before;
 		ssize_t got;

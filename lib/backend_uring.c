@@ -54,6 +54,7 @@ struct uring {
 	int tfd;
 	bool tfd_armed;
 	uint64_t tfd_buf;
+	uint64_t failing_since;       /* io_uring_enter failing (enter_failed), or 0 */
 	/* No IORING_FEAT_NODROP: requests in flight are capped at cap. */
 	unsigned int cap, inflight;
 	struct kc_io *held, **held_tail;
@@ -77,11 +78,65 @@ void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out
 /* io_uring_submit, or -EBUSY as an old kernel gives it with an overflowing CQ. */
 static int ring_submit(struct uring *u, unsigned int wait_nr)
 {
+	int ret;
+
 	if ((u->test & KC_TEST_EBUSY) && (++u->submits & 1)) {
 		kc_stat_add(&u->counts.ebusy, 1);
 		return -EBUSY;
 	}
-	return wait_nr ? io_uring_submit_and_wait(&u->ring, wait_nr) : io_uring_submit(&u->ring);
+	ret = wait_nr ? io_uring_submit_and_wait(&u->ring, wait_nr) : io_uring_submit(&u->ring);
+	if (ret >= 0)
+		u->failing_since = 0;
+	return ret;
+}
+
+static bool expected_error(int ret)
+{
+	return ret == -EINTR || ret == -ETIME || ret == -EAGAIN || ret == -EBUSY;
+}
+
+/* The requests still in the SQ, which the kernel has not taken (an
+ * io_uring_enter that fails takes none), fail with err: the SQ is rewound
+ * to where the kernel is.  The wake and timer reads are armed again later. */
+static void fail_unsubmitted(struct kcopyd_client *kc, struct uring *u, int err)
+{
+	struct io_uring_sq *sq = &u->ring.sq;
+	unsigned int head = IO_URING_READ_ONCE(*sq->khead);
+
+	for (unsigned int i = head; i != sq->sqe_tail; i++) {
+		uint64_t tag = sq->sqes[i & sq->ring_mask].user_data;
+
+		if (tag == WAKE_TAG) {
+			u->rearm = true;
+		} else if (tag == TIMER_TAG) {
+			u->tfd_armed = false;
+		} else {
+			u->inflight--;
+			kc_io_defer(kc, (struct kc_io *)(uintptr_t)tag, err);
+		}
+	}
+	sq->sqe_head = sq->sqe_tail = head;
+	IO_URING_WRITE_ONCE(*sq->ktail, head);
+}
+
+/* io_uring_enter failed with an error it should not give (-ENOMEM under
+ * memory pressure, say).  That is no reason to end the program: the
+ * requests stay in the SQ and the next submit offers them again, after a
+ * pause; only when it has gone on failing for URING_GIVE_UP_NS do they fail
+ * with that error (their jobs report it, as for any I/O error). */
+#define URING_GIVE_UP_NS (2 * 1000000000ULL)
+static void enter_failed(struct kcopyd_client *kc, struct uring *u, int err)
+{
+	uint64_t now = kc_now_ns();
+
+	if (!u->failing_since)
+		u->failing_since = now;
+	if (now - u->failing_since >= URING_GIVE_UP_NS) {
+		fail_unsubmitted(kc, u, err);
+		u->failing_since = 0;
+		return;
+	}
+	usleep(1000);
 }
 
 /* Take every completion off the CQ without handling it here: it goes to
@@ -138,8 +193,10 @@ static struct io_uring_sqe *get_sqe(struct kcopyd_client *kc, struct uring *u)
 		sqe = io_uring_get_sqe(&u->ring);
 		if (sqe)
 			break;
-		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
-			kc_fail("io_uring submit failed: %s", strerror(-ret));
+		if (ret < 0 && !expected_error(ret)) {
+			enter_failed(kc, u, ret);
+			continue;
+		}
 		/* -EBUSY: the kernel takes nothing more until the CQ has room. */
 		if (!reap_deferred(kc, u) && ret < 0)
 			usleep(100);
@@ -394,8 +451,8 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 			ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 		}
 	}
-	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EAGAIN && ret != -EBUSY)
-		kc_fail("io_uring wait failed: %s", strerror(-ret));
+	if (ret < 0 && !expected_error(ret))
+		enter_failed(kc, u, ret);
 	reap(kc, u);
 }
 
@@ -404,8 +461,8 @@ static void uring_poll(struct kcopyd_client *kc)
 	struct uring *u = kc->backend_priv;
 	int ret = ring_submit(u, 0);
 
-	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
-		kc_fail("io_uring submit failed: %s", strerror(-ret));
+	if (ret < 0 && !expected_error(ret))
+		enter_failed(kc, u, ret);
 	reap(kc, u);
 }
 

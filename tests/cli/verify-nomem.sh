@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Memory that runs out (ulimit -v, every limit from one where kcopyd barely
+# starts to one where it has room) never turns into an answer it did not
+# compute: verify of a destination that differs never says it matches, and
+# copy --verify never says "verified" (exit 0) over a comparison that did
+# not run; at some limit the comparison's buffer is refused, and that is
+# said.  (Not under the sanitizers or valgrind, whose runtimes need far more
+# address space than any of these limits.)
+. "$(dirname "$0")/common.bash"
+[ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}${KCOPYD_WRAP:-}" ] && skip "ulimit -v under a sanitizer or valgrind"
+random a $((2 * 1024 * 1024)); cp a b
+printf X | dd of=b bs=1 seek=5000 conv=notrunc status=none
+said=0
+for ((v = 3000; v <= 36000; v += 750)); do
+	(ulimit -v $v; exec "$KCOPYD" verify a b) >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	[ "$rc" -eq 0 ] && { cat "$T/out" "$T/err"; fail "ulimit -v $v: verify said b matches a"; }
+	grep -q "out of memory for the comparison" "$T/err" && said=1
+	grep -q "matches" "$T/out" && fail "ulimit -v $v: 'matches' printed"
+	rm -f o
+	(ulimit -v $v; exec "$KCOPYD" copy --json --pages 1 --verify a o) >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		json_is "j['destinations'][0]['verified']" True
+		same a o
+	elif grep -q "out of memory for the comparison" "$T/err"; then
+		json_is "j['destinations'][0]['verified']" False
+	fi
+done
+[ "$said" -eq 1 ] || skip "no limit made the comparison's buffer fail here"
+exit 0
