@@ -10,11 +10,15 @@
  *
  * Each device's identity is recorded beside its path.  The source's must be
  * unchanged since the log was started (it is only read: any change is
- * someone else's).  A destination's is recorded again at every commit,
- * after the flush; the run's own writes then change a file's change time,
- * so after a crash (the log says "state open") a destination whose change
- * time is later than recorded is trusted, while after a run that ended
- * ("state closed") it must be exactly as recorded.
+ * someone else's).  A file's identity holds its birth time and inode
+ * generation where the file system tells them: a file removed and made
+ * again at the same path (after a crash, say) often gets the same inode
+ * number back, and can be given the same size, but it is born anew, so it
+ * is another file even after a crash.  A destination's is recorded again
+ * at every commit, after the flush; the run's own writes then change a
+ * file's change time, so after a crash (the log says "state open") a
+ * destination whose change time is later than recorded is trusted, while
+ * after a run that ended ("state closed") it must be exactly as recorded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,8 +43,11 @@
 #define MAGIC_WORD "kcopyd-log"
 #define MAGIC "kcopyd-log 2"
 #define MAX_LOG_BYTES (64u << 20)
-#define MAX_WORDS 20
-#define ID_NUMBERS 14            /* after the kind word */
+#define MAX_WORDS 24
+/* Numbers after an identity's kind word: 18, or 14 in the logs of kcopyd
+ * before the birth time and generation (read as not knowing them). */
+#define ID_NUMBERS 18
+#define ID_NUMBERS_OLD 14
 #define MAX_BOOT 64
 
 struct copylog {
@@ -230,6 +237,28 @@ static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 	}
 }
 
+/* What tells a file from one made later at the same path with the same
+ * inode number: its birth time and inode generation, each only where the
+ * file system gives it. */
+static void file_birth(int fd, struct copylog_id *id)
+{
+	struct statx stx;
+	/* FS_IOC_GETVERSION is declared with a long, but file systems store an
+	 * int: room for either, read as the int. */
+	union { long l; int i; } gen = { 0 };
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &stx) == 0 &&
+	    (stx.stx_mask & STATX_BTIME) && stx.stx_btime.tv_nsec < 1000000000) {
+		id->btime_sec = stx.stx_btime.tv_sec;
+		id->btime_nsec = stx.stx_btime.tv_nsec;
+		id->known |= COPYLOG_HAS_BTIME;
+	}
+	if (ioctl(fd, FS_IOC_GETVERSION, &gen) == 0) {
+		id->generation = (uint32_t)gen.i;
+		id->known |= COPYLOG_HAS_GENERATION;
+	}
+}
+
 int copylog_identify(int fd, struct copylog_id *id)
 {
 	int saved = errno, ret = 0;
@@ -245,6 +274,7 @@ int copylog_identify(int fd, struct copylog_id *id)
 					   .mtime_nsec = (uint64_t)st.st_mtim.tv_nsec,
 					   .ctime_sec = st.st_ctim.tv_sec,
 					   .ctime_nsec = (uint64_t)st.st_ctim.tv_nsec };
+		file_birth(fd, id);
 	} else if (S_ISBLK(st.st_mode)) {
 		block_identity(fd, &st, id);
 	} else {
@@ -267,6 +297,12 @@ static const char *id_change(const struct copylog_id *a, const struct copylog_id
 	if (a->kind == COPYLOG_FILE) {
 		if ((same_boot && a->dev != b->dev) || a->ino != b->ino)
 			return "another file: device and inode number";
+		/* The same inode number, given again to a new file. */
+		if ((a->known & b->known & COPYLOG_HAS_BTIME) &&
+		    (a->btime_sec != b->btime_sec || a->btime_nsec != b->btime_nsec))
+			return "another file: birth time";
+		if ((a->known & b->known & COPYLOG_HAS_GENERATION) && a->generation != b->generation)
+			return "another file: inode generation";
 		if (a->size != b->size)
 			return "size";
 		if (settled && (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec))
@@ -392,7 +428,8 @@ static void put_id(FILE *f, const struct copylog_id *id)
 	const uint64_t v[ID_NUMBERS] = { id->dev, id->ino, id->size, (uint64_t)id->mtime_sec,
 					 id->mtime_nsec, (uint64_t)id->ctime_sec, id->ctime_nsec,
 					 id->diskseq, id->serial, id->start, id->lo_dev, id->lo_ino,
-					 id->lo_offset, id->lo_sizelimit };
+					 id->lo_offset, id->lo_sizelimit, (uint64_t)id->btime_sec,
+					 id->btime_nsec, id->generation, id->known };
 
 	fprintf(f, " %s", kind_names[id->kind < 3 ? id->kind : 0]);
 	for (int i = 0; i < ID_NUMBERS; i++)
@@ -487,10 +524,18 @@ static void apply_run(struct parser *p, unsigned int d, uint64_t a, uint64_t b)
 	}
 }
 
-/* "KIND N1 ... N14": an identity, with nothing set that its kind lacks. */
-static bool parse_id(char **w, struct copylog_id *id)
+/* Does a source or dest line of n words end in an identity? */
+static bool has_id(int n)
 {
-	uint64_t v[ID_NUMBERS];
+	return n == 4 + ID_NUMBERS || n == 4 + ID_NUMBERS_OLD;
+}
+
+/* "KIND N1 ... N18" (or N14: an older log, which knows no birth time or
+ * generation), count numbers: an identity, with nothing set that its kind
+ * lacks. */
+static bool parse_id(char **w, int count, struct copylog_id *id)
+{
+	uint64_t v[ID_NUMBERS] = { 0 };
 	unsigned int kind;
 
 	for (kind = 0; kind < 3; kind++)
@@ -498,15 +543,18 @@ static bool parse_id(char **w, struct copylog_id *id)
 			break;
 	if (kind == 3)
 		return false;
-	for (int i = 0; i < ID_NUMBERS; i++)
+	for (int i = 0; i < count; i++)
 		if (!parse_u64(w[i + 1], &v[i]))
 			return false;
 	*id = (struct copylog_id){ .kind = kind, .dev = v[0], .ino = v[1], .size = v[2],
 				   .mtime_sec = (int64_t)v[3], .mtime_nsec = v[4],
 				   .ctime_sec = (int64_t)v[5], .ctime_nsec = v[6], .diskseq = v[7],
 				   .serial = v[8], .start = v[9], .lo_dev = v[10], .lo_ino = v[11],
-				   .lo_offset = v[12], .lo_sizelimit = v[13] };
-	if (id->mtime_nsec >= 1000000000 || id->ctime_nsec >= 1000000000)
+				   .lo_offset = v[12], .lo_sizelimit = v[13],
+				   .btime_sec = (int64_t)v[14], .btime_nsec = v[15],
+				   .generation = v[16], .known = v[17] };
+	if (id->mtime_nsec >= 1000000000 || id->ctime_nsec >= 1000000000 ||
+	    id->btime_nsec >= 1000000000)
 		return false;
 	switch (kind) {
 	case COPYLOG_NONE:
@@ -515,11 +563,17 @@ static bool parse_id(char **w, struct copylog_id *id)
 				return false;
 		return true;
 	case COPYLOG_FILE:
-		for (int i = 7; i < ID_NUMBERS; i++)
+		for (int i = 7; i < 14; i++)
 			if (v[i])
 				return false;
-		return true;
+		/* What is not known is zero; a generation is 32 bits. */
+		return !(id->known & ~(uint64_t)(COPYLOG_HAS_BTIME | COPYLOG_HAS_GENERATION)) &&
+		       ((id->known & COPYLOG_HAS_BTIME) || (!v[14] && !v[15])) &&
+		       ((id->known & COPYLOG_HAS_GENERATION) || !v[16]) && v[16] <= UINT32_MAX;
 	default:
+		for (int i = 14; i < ID_NUMBERS; i++)
+			if (v[i])
+				return false;
 		return !v[1] && !v[3] && !v[4] && !v[5] && !v[6];
 	}
 }
@@ -569,8 +623,8 @@ static int dest_line(struct parser *p, char **w, int n)
 	char buf[256];
 	uint64_t v;
 
-	if ((n != 3 && n != 4 + ID_NUMBERS) || strcmp(w[0], "dest") || !parse_u64(w[1], &v) ||
-	    !decode_path(w[2]) || (n > 3 && !parse_id(w + 3, &id)))
+	if ((n != 3 && !has_id(n)) || strcmp(w[0], "dest") || !parse_u64(w[1], &v) ||
+	    !decode_path(w[2]) || (n > 3 && !parse_id(w + 3, n - 4, &id)))
 		return n && !strcmp(w[0], "map") ?
 		       STALE("it was written for %u destinations, not %u", d, p->key->ndests) :
 		       BAD("line %u: expected \"dest INDEX PATH IDENTITY\"", p->lineno);
@@ -693,9 +747,10 @@ static int parse_line(struct parser *p, char *line, const char *text, const char
 		p->closed = !strcmp(w[1], "closed");
 		break;
 	case S_SOURCE:
-		if ((n != 3 && n != 4 + ID_NUMBERS) || strcmp(w[0], "source") || !decode_path(w[1]) ||
+		if ((n != 3 && !has_id(n)) || strcmp(w[0], "source") || !decode_path(w[1]) ||
 		    !parse_u64(w[2], &p->size) ||
-		    (n > 3 && (!parse_id(w + 3, &p->source_id) || p->source_id.kind == COPYLOG_NONE)))
+		    (n > 3 && (!parse_id(w + 3, n - 4, &p->source_id) ||
+			       p->source_id.kind == COPYLOG_NONE)))
 			return BAD("line %u: expected \"source PATH SIZE IDENTITY\"", p->lineno);
 		p->source_unchecked = n == 3;
 		p->source = strdup(w[1]);

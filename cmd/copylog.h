@@ -24,12 +24,16 @@
 #define COPYLOG_MAX_CHUNKS (1u << 20)    /* a log with more chunks is refused */
 #define COPYLOG_VERSION 2
 
-/* What a device was when it was looked at.  Files: their inode and times;
+/* What a device was when it was looked at.  Files: their inode and times,
+ * and where the file system tells them, their birth time and inode
+ * generation (a file removed and made again can get the same inode number,
+ * and even the same size, but not the same birth time or generation);
  * block devices: their number, size, the kernel's disk sequence number
  * (new for every medium or loop attachment, within one boot), a checksum of
  * the serial number or WWID, the partition's start, and for a loop device
  * its backing file. */
 enum { COPYLOG_NONE, COPYLOG_FILE, COPYLOG_BLOCK };
+enum { COPYLOG_HAS_BTIME = 1, COPYLOG_HAS_GENERATION = 2 };  /* copylog_id.known */
 struct copylog_id {
 	uint64_t kind;
 	uint64_t dev, ino, size;         /* block: st_rdev, 0, bytes */
@@ -37,6 +41,11 @@ struct copylog_id {
 	uint64_t mtime_nsec, ctime_nsec;
 	uint64_t diskseq, serial, start; /* block devices; 0: unknown */
 	uint64_t lo_dev, lo_ino, lo_offset, lo_sizelimit;  /* loop devices */
+	/* Files, each only where known says so (statx STATX_BTIME,
+	 * FS_IOC_GETVERSION); a log of an older kcopyd knows neither. */
+	int64_t btime_sec;
+	uint64_t btime_nsec, generation;
+	uint64_t known;                  /* COPYLOG_HAS_* */
 };
 
 /* What a log is about; a log written for anything else is refused. */
