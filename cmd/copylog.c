@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -1153,12 +1154,18 @@ static int create_tmp(const char *path, char **tmpp)
 static int probe_writable(struct copylog *l)
 {
 	size_t len = 0, want;
+	struct rlimit rl;
 	char *tmp, *text = copylog_format(l, &len);
 	int fd, ret = 0;
 
 	if (!text)
 		return -ENOMEM;
 	want = len + PROBE_MARGIN;
+	/* Not past ulimit -f when the log itself fits under it: the margin
+	 * must not refuse a log that can be written. */
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur >= len && rl.rlim_cur < want)
+		want = (size_t)rl.rlim_cur;
 	free(text);
 	fd = create_tmp(l->path, &tmp);
 	if (fd < 0)
