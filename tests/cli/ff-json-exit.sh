@@ -26,7 +26,7 @@ json_is "j['signal']" SIGINT
 json_is "j['exit_code']" 130
 [ -e d1 ] && fail "set-up: d1 was created"
 
-ff_rule m "fsync d2 delay=6000"
+ff_rule m "fsync d2 delay=3000"
 jsonexit 'kill -INT $pid; sleep 0.5; kill -TERM $pid' copy --json --rate 10M src20 m/d2
 ff_clear m
 [ "$rc" -eq 143 ] || { cat "$T/err"; fail "second signal: exit $rc, expected 143"; }
@@ -34,7 +34,7 @@ json "j['error']" | grep -q "^SIGTERM after SIGINT: exiting at once; left incomp
 	fail "second signal: the JSON's error is $(json "j['error']")"
 json_is "j['exit_code']" 143
 
-ff_rule m "fsync d3 delay=8000"
+ff_rule m "fsync d3 delay=4500"
 jsonexit 'kill -INT $pid' copy --json --rate 10M src20 m/d3
 ff_clear m
 [ "$rc" -eq 130 ] || { cat "$T/err"; fail "grace: exit $rc, expected 130"; }

@@ -12,7 +12,7 @@
 #  - verify, which has nothing to save, gives a read that does not end the
 #    same grace period from the first signal;
 #  - the grace period counts from the first signal whatever is under way:
-#    a flush of the destination that takes 8 s, a rewrite of the log that
+#    a flush of the destination that takes 5 s, a rewrite of the log that
 #    takes 5 s (the main thread is stuck in it: the signal thread cancels
 #    the jobs itself, and the copy does not run on to its end).
 # (A request the FUSE daemon is serving is waited out by the kernel before
@@ -126,7 +126,7 @@ stop_stuck() {
 }
 
 c_stop_flush() {
-	ff_rule m "fsync d1 delay=8000"
+	ff_rule m "fsync d1 delay=5000"
 	stop_stuck copy --rate 4M src1 m/d1
 	ff_fires m 0
 }
