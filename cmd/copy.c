@@ -386,6 +386,8 @@ static int open_log(struct copy *c)
 		goto out;
 	}
 	k.source = names[nnames++];
+	for (unsigned int i = 0; i < c->n; i++)
+		k.source_written |= device_shares_storage(&c->src, &c->dests[i]);
 	if ((err = copylog_identify(c->src.fd, &k.source_id))) {
 		errmsg("%s: %s", c->src.path, strerror(-err));
 		goto out;

@@ -593,7 +593,7 @@ static int check_key(struct parser *p, uint64_t chunk)
 
 	if (strcmp(p->source, k->source) != 0)
 		return STALE("it was written for the source %s", shown(p->source, buf, sizeof(buf)));
-	if (p->size != k->source_size)
+	if (k->source_written ? p->size > k->source_size : p->size != k->source_size)
 		return STALE("the source had %" PRIu64 " bytes then, %" PRIu64 " now", p->size,
 			     k->source_size);
 	if (p->offset != k->offset || p->length != k->length || p->dest_offset != k->dest_offset)
@@ -602,9 +602,22 @@ static int check_key(struct parser *p, uint64_t chunk)
 	if (!chunk || chunk % 512 || chunk > (1ULL << 40) ||
 	    (p->length + chunk - 1) / chunk > COPYLOG_MAX_CHUNKS)
 		return BAD("line %u: the chunk size %" PRIu64 " is not usable", p->lineno, chunk);
-	/* The source is only read: any change since the log began is not ours. */
-	what = p->source_unchecked ? NULL :
-	       id_change(&p->source_id, &k->source_id, same_boot(p), true);
+	/* The source is only read: any change since the log began is not ours
+	 * (but for a source we write too: then only which file it is). */
+	if (p->source_unchecked) {
+		what = NULL;
+	} else if (k->source_written) {
+		struct copylog_id then = p->source_id, now = k->source_id;
+
+		then.size = now.size;
+		then.mtime_sec = now.mtime_sec;
+		then.mtime_nsec = now.mtime_nsec;
+		then.ctime_sec = now.ctime_sec;
+		then.ctime_nsec = now.ctime_nsec;
+		what = id_change(&then, &now, same_boot(p), true);
+	} else {
+		what = id_change(&p->source_id, &k->source_id, same_boot(p), true);
+	}
 	if (what)
 		return fail(p->why, p->whylen, -EUCLEAN,
 			    "the source changed since the log was written (%s)", what);

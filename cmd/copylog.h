@@ -53,6 +53,11 @@ struct copylog_key {
 	const char *source;              /* path as given */
 	uint64_t source_size;            /* bytes */
 	struct copylog_id source_id;     /* as it is now */
+	/* The source shares storage with a destination (a copy inside one
+	 * file, or onto a loop device over it): the run's own writes change its
+	 * size and times, so only which file it is is checked, and a size grown
+	 * since is accepted. */
+	bool source_written;
 	uint64_t offset, length, dest_offset;
 	unsigned int ndests;
 	const char *dests[COPYLOG_MAX_DESTS];
