@@ -255,8 +255,13 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	if (r->tk && j->chunk != NO_CHUNK) {
 		struct chunk_state *c = &r->tk->st[j->chunk];
 
+		/* A destination that lacks any of the job's region (its write
+		 * failed, the read did, or the job stopped before its turn, as
+		 * --fail-fast stops it at another destination's error) has not
+		 * got the chunk, whatever its write bit says. */
 		for (unsigned int i = 0; i < j->n; i++)
-			if (res->read_err || (res->write_err & (1u << i)))
+			if (res->read_err || (res->write_err & (1u << i)) ||
+			    (res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < j->dst_off + j->len)
 				c->failed |= 1u << j->idx[i];
 		if (--c->pending == 0 && c->closed && c->state == CK_OPEN)
 			c->state = CK_READY;
