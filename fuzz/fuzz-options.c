@@ -230,7 +230,7 @@ static void check_options(int argc, char **argv)
 	CHECK(o.progress >= -1 && o.progress <= 1);
 	if (o.cmd == CMD_INFO) {        /* only --json, -q */
 		CHECK(o.offset == NOT_SET && o.length == NOT_SET && o.dest_offset == NOT_SET);
-		CHECK(o.progress == -1);
+		CHECK(o.progress <= 0);         /* -q sets it off */
 	}
 	if (o.cmd == CMD_VERIFY || o.cmd == CMD_INFO) {   /* nothing of the writers */
 		CHECK(o.pages == DEFAULT_PAGES && !o.sub_job_size && !o.queue_depth && !o.rate);
