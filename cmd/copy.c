@@ -760,7 +760,7 @@ static int run(struct copy *c)
 	int code;
 
 	uint32_t last_todo = all_mask(c->n);
-	bool all_submitted = true, log_unclosed = false, began = false;
+	bool all_submitted = true, began = false;
 	int err;
 
 	runner_init(&r, c->kc, &c->src, c->dests, c->n, c->o, c->len);
@@ -802,7 +802,7 @@ static int run(struct copy *c)
 				 strerror(-err));
 			errmsg("--log %s: %s; a rerun with it takes this run for one that crashed",
 			       c->o->log, r.log_error);
-			log_unclosed = true;
+			r.log_unclosed = true;
 		}
 		rep.resume_at = NOT_SET;
 		for (uint64_t i = 0; i < n && rep.resume_at == NOT_SET; i++)
@@ -828,7 +828,6 @@ static int run(struct copy *c)
 		if (c->log)
 			log_forget_unverified(c, &rep);
 	}
-	r.log_unclosed = log_unclosed;
 	code = report_finish(&rep);
 	runner_fini(&r);
 	return code;

@@ -280,8 +280,7 @@ struct runner {
 	struct progress prog;
 	double started;
 	int signal;                              /* the stop signal that ended the run, or 0 */
-	bool cancelled;                          /* kcopyd_client_cancel was called */
-	bool cancel_asked;                       /* ... or is about to be (__atomic: any thread) */
+	bool cancel_asked;                       /* runner_cancel ran (__atomic: any thread) */
 	uint64_t tail_written;                   /* bytes runner_tail wrote, over destinations */
 	uint64_t tail_range;                     /* range bytes runner_tail did */
 	uint64_t zeroed_range;                   /* copy: range bytes of zero jobs completed */

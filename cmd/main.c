@@ -198,8 +198,8 @@ static _Noreturn void exit_now(int code, int sig, const char *what, bool last)
 
 #define STR_(x) #x
 #define STRINGIFY(x) STR_(x)
-/* The grace period's end, in now_seconds() (0: none), and whether a stop
- * arms it at once (a run with nothing to save). */
+/* The grace period's end, in now_seconds() (0: none: no stop signal yet),
+ * and what the first stop signal calls (signals_on_stop). */
 static _Atomic double grace_end;
 static void (*stop_hook)(void *);       /* under hook_lock */
 static void *stop_hook_arg;

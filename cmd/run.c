@@ -110,16 +110,20 @@ static void set_last_words(struct runner *r)
 		signals_last_words("; left incomplete: %s", list);
 }
 
+/* Cancel the jobs queued in the library, once, from any thread (so does
+ * kcopyd_client_cancel): from then on a job's -ECANCELED is ours. */
+static void runner_cancel(struct runner *r)
+{
+	if (!__atomic_exchange_n(&r->cancel_asked, true, __ATOMIC_ACQ_REL))
+		kcopyd_client_cancel(r->kc);
+}
+
 /* The signal thread, at the first stop signal: no new chunk starts, even
- * while this thread is stuck in a flush or a rewrite of the log (it learns
- * of the stop when it polls).  kcopyd_client_cancel may be called from any
- * thread. */
+ * while the main thread is stuck in a flush or a rewrite of the log (it
+ * learns of the stop when it polls). */
 static void stop_hook(void *arg)
 {
-	struct runner *r = arg;
-
-	__atomic_store_n(&r->cancel_asked, true, __ATOMIC_RELEASE);
-	kcopyd_client_cancel(r->kc);
+	runner_cancel(arg);
 }
 
 void runner_init(struct runner *r, struct kcopyd_client *kc, struct device *src,
@@ -215,6 +219,7 @@ static void job_done(const struct kcopyd_result *res, void *context)
 	bool cancelled = res->read_err == -ECANCELED &&
 			 __atomic_load_n(&r->cancel_asked, __ATOMIC_ACQUIRE);
 	bool failed = false;
+	uint32_t lacking = 0;          /* job-local bits: short of the job's end */
 
 	pthread_mutex_lock(&r->lock);
 	if (res->read_err && !cancelled) {
@@ -228,6 +233,7 @@ static void job_done(const struct kcopyd_result *res, void *context)
 		if ((res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < j->dst_off + j->len) {
 			uint64_t *lacks = &r->lacks[j->idx[i]];
 
+			lacking |= 1u << i;
 			r->short_mask |= 1u << j->idx[i];
 			if (*lacks == NOT_SET || (res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < *lacks)
 				*lacks = res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT;
@@ -260,8 +266,7 @@ static void job_done(const struct kcopyd_result *res, void *context)
 		 * --fail-fast stops it at another destination's error) has not
 		 * got the chunk, whatever its write bit says. */
 		for (unsigned int i = 0; i < j->n; i++)
-			if (res->read_err || (res->write_err & (1u << i)) ||
-			    (res->dest_err_sector[i] << KCOPYD_SECTOR_SHIFT) < j->dst_off + j->len)
+			if (res->read_err || ((res->write_err | lacking) & (1u << i)))
 				c->failed |= 1u << j->idx[i];
 		if (--c->pending == 0 && c->closed && c->state == CK_OPEN)
 			c->state = CK_READY;
@@ -291,9 +296,7 @@ static void check_signal(struct runner *r)
 		return;
 	r->signal = sig;
 	r->stop = true;
-	r->cancelled = true;
-	__atomic_store_n(&r->cancel_asked, true, __ATOMIC_RELEASE);
-	kcopyd_client_cancel(r->kc);
+	runner_cancel(r);
 }
 
 void runner_end_engine(struct runner *r)
@@ -980,11 +983,7 @@ int runner_checkpoint(struct runner *r, bool force)
 		 * the library are cancelled, not left to run to the end. */
 		pthread_mutex_lock(&r->lock);
 		r->stop = r->internal_error = true;
-		if (!r->cancelled) {
-			r->cancelled = true;
-			__atomic_store_n(&r->cancel_asked, true, __ATOMIC_RELEASE);
-			kcopyd_client_cancel(r->kc);
-		}
+		runner_cancel(r);
 		pthread_mutex_unlock(&r->lock);
 	}
 	return ret;
