@@ -768,8 +768,12 @@ static int run(struct copy *c)
 		rep.log = c->o->log;
 		rep.resumed = c->log_existed;
 		rep.skipped_bytes = c->skipped;
+		if (c->log_existed)
+			runner_log_on_disk(&r);
 		/* From here the destinations change by our writes (copylog.h). */
 		err = copylog_begin(c->log);
+		if (!err)
+			runner_log_on_disk(&r);
 
 		if (err || runner_track(&r, c->log, c->o->log_interval)) {
 			snprintf(r.log_error, sizeof(r.log_error), "%s%s",

@@ -287,6 +287,7 @@ struct runner {
 	unsigned int dest_jobs[MAX_DESTS];       /* jobs in flight per destination */
 	struct tracker *tk;                      /* copy --log: chunks done, or NULL */
 	const char *log_path;                    /* copy --log FILE, or NULL */
+	bool log_on_disk;                        /* FILE exists: a rerun resumes from it */
 	struct dev_snap src_snap, dest_snap[MAX_DESTS];
 	bool src_changed;
 	char src_change[160];                    /* what changed in the source, or "" */
@@ -350,6 +351,9 @@ int runner_stop_signal(struct runner *r);
  * flush the destinations, then record them in the log. */
 struct copylog;
 int runner_track(struct runner *r, struct copylog *log, double interval);
+/* The log is on disk now (it existed, or its first write is done): what an
+ * exit at once says changes from "no log yet" to "the log resumes it". */
+void runner_log_on_disk(struct runner *r);
 void runner_chunk_close(struct runner *r, uint64_t chunk, uint32_t want);
 int runner_checkpoint(struct runner *r, bool force);
 void runner_untrack(struct runner *r);

@@ -103,11 +103,21 @@ static void set_last_words(struct runner *r)
 			break;
 		len += (size_t)n;
 	}
-	if (r->log_path)
+	if (r->log_path && r->log_on_disk)
 		signals_last_words("; %s incomplete: %s; the log %s resumes it from its last record",
+				   r->src ? "the copy is" : "the zeroing is", list, r->log_path);
+	else if (r->log_path)
+		signals_last_words("; %s incomplete: %s; no log was written yet (%s does not exist): "
+				   "a rerun starts from the beginning",
 				   r->src ? "the copy is" : "the zeroing is", list, r->log_path);
 	else
 		signals_last_words("; left incomplete: %s", list);
+}
+
+void runner_log_on_disk(struct runner *r)
+{
+	r->log_on_disk = true;
+	set_last_words(r);
 }
 
 /* Cancel the jobs queued in the library, once, from any thread (so does

@@ -14,7 +14,10 @@
 #  - the grace period counts from the first signal whatever is under way:
 #    a flush of the destination that takes 5 s, a rewrite of the log that
 #    takes 5 s (the main thread is stuck in it: the signal thread cancels
-#    the jobs itself, and the copy does not run on to its end).
+#    the jobs itself, and the copy does not run on to its end);
+#  - a stop while the log's first write is stuck says no log was written
+#    yet (a rerun starts over), not that the log resumes the copy: there
+#    is no log file, and there is none after the exit either.
 # (A request the FUSE daemon is serving is waited out by the kernel before
 # the process can end: for those two, what is timed is the message that
 # says kcopyd exits, and the exit status once it has.)
@@ -139,6 +142,17 @@ c_stop_logwrite() {
 	true
 }
 
+c_stop_logfirst() {
+	ff_rule m "fsync lg.tmp count=1 delay=5000"
+	stop_stuck copy --log m/lg --rate 8M src1 d1
+	ff_fires m 0
+	err_has "no log was written yet (m/lg does not exist): a rerun starts from the beginning"
+	grep -q "resumes it" "$T/err" && fail "said the log resumes the copy"
+	sleep 2        # the daemon finishes the stuck fsync
+	[ -e m.back/lg ] && fail "a log exists after all: the message was wrong"
+	true
+}
+
 random src0 $((1 * M))
 random src1 $((20 * M))
 for e in "${ENGINES[@]}"; do
@@ -149,8 +163,8 @@ for e in "${ENGINES[@]}"; do
 done
 # Signal handling does not depend on the engine: these run on one.
 e=${ENGINES[-1]}
-for c in fsync_second verify_stuck stop_flush stop_logwrite; do
-	ff_clear m; rm -f d1 m.back/d1 m.back/lg m.back/lg.lock
+for c in fsync_second verify_stuck stop_flush stop_logwrite stop_logfirst; do
+	ff_clear m; rm -f d1 m.back/d1 m.back/lg m.back/lg.lock m.back/lg.tmp
 	run_case "$e/$c" "c_$c"
 done
 cases_done
