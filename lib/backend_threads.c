@@ -8,7 +8,7 @@
  *  - as the offload pool of any client, for in-kernel copies
  *    (copy_file_range), which io_uring has no operation for.
  *
- * A finished request goes back to the engine through kc_io_defer(), so the
+ * A finished request goes back to the engine through kc_io_report_async(), so the
  * engine sees exactly what the io_uring backend would give it.
  */
 #include <errno.h>
@@ -76,7 +76,7 @@ static void *worker(void *arg)
 		if (!t->work)
 			t->work_tail = &t->work;
 		pthread_mutex_unlock(&t->lock);
-		kc_io_defer(t->kc, io, do_io(io));
+		kc_io_report_async(t->kc, io, do_io(io));
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -143,7 +143,7 @@ void kc_tpool_submit(struct kc_tpool *t, int fd, struct kc_io *io)
 
 struct tbackend {
 	struct kc_tpool *pool;
-	int efd;                /* wakes the engine: kc_io_defer() and new jobs */
+	int efd;                /* wakes the engine: kc_io_report_async() and new jobs */
 };
 
 static void threads_fini(struct kcopyd_client *kc)

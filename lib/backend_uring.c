@@ -112,7 +112,7 @@ static void fail_unsubmitted(struct kcopyd_client *kc, struct uring *u, int err)
 			u->tfd_armed = false;
 		} else {
 			u->inflight--;
-			kc_io_defer(kc, (struct kc_io *)(uintptr_t)tag, err);
+			kc_io_report(kc, (struct kc_io *)(uintptr_t)tag, err);
 		}
 	}
 	sq->sqe_head = sq->sqe_tail = head;
@@ -139,31 +139,31 @@ static void enter_failed(struct kcopyd_client *kc, struct uring *u, int err)
 	usleep(1000);
 }
 
-/* Take every completion off the CQ without handling it here: it goes to
- * the engine's completed list (kc_io_defer), so that this may run in the
- * middle of submitting.  Returns how many it took. */
-static unsigned int reap_deferred(struct kcopyd_client *kc, struct uring *u)
+/* Take every completion off the CQ and report it (to the engine's ready
+ * list: it may run in the middle of submitting).  Returns how many it took. */
+static unsigned int reap_some(struct kcopyd_client *kc, struct uring *u)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int n = 0;
+	struct io_uring_cqe *cqes[64];
+	unsigned int n, total = 0;
 
-	while (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe) {
-		uint64_t tag = io_uring_cqe_get_data64(cqe);
-		int res = cqe->res;
+	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes, 64)) > 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			uint64_t tag = io_uring_cqe_get_data64(cqes[i]);
 
-		io_uring_cqe_seen(&u->ring, cqe);
-		n++;
-		if (tag == WAKE_TAG) {
-			u->rearm = true;
-		} else if (tag == TIMER_TAG) {
-			u->tfd_armed = false;
-			kc_stat_add(&u->counts.timeout_cqes, 1);
-		} else {
-			u->inflight--;
-			kc_io_defer(kc, (struct kc_io *)(uintptr_t)tag, res);
+			if (tag == WAKE_TAG) {
+				u->rearm = true;
+			} else if (tag == TIMER_TAG) {
+				u->tfd_armed = false;
+				kc_stat_add(&u->counts.timeout_cqes, 1);
+			} else {
+				u->inflight--;
+				kc_io_report(kc, (struct kc_io *)(uintptr_t)tag, cqes[i]->res);
+			}
 		}
+		io_uring_cq_advance(&u->ring, n);
+		total += n;
 	}
-	return n;
+	return total;
 }
 
 /* Register the pool as fixed buffer 0 (at most 1 GiB, the kernel's limit for
@@ -198,7 +198,7 @@ static struct io_uring_sqe *get_sqe(struct kcopyd_client *kc, struct uring *u)
 			continue;
 		}
 		/* -EBUSY: the kernel takes nothing more until the CQ has room. */
-		if (!reap_deferred(kc, u) && ret < 0)
+		if (!reap_some(kc, u) && ret < 0)
 			usleep(100);
 	}
 	return sqe;
@@ -365,38 +365,15 @@ static void uring_flush(struct kcopyd_client *kc)
 	struct uring *u = kc->backend_priv;
 
 	while (ring_submit(u, 0) == -EBUSY)
-		reap_deferred(kc, u);
+		reap_some(kc, u);
 }
 
-/* Handle every completion.  Each batch is copied out and the CQ advanced
- * before any is handled: handling one submits more, which may have to
- * reap (reap_deferred) in the middle. */
+/* Report every completion, re-arm the wake read, start what was held. */
 static void reap(struct kcopyd_client *kc, struct uring *u)
 {
-	struct io_uring_cqe *cqes[64];
-	struct { uint64_t tag; int res; } got[64];
-	unsigned int n;
-
 	if (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
 		kc_stat_add(&u->counts.overflows, 1);
-	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes, 64)) > 0) {
-		for (unsigned int i = 0; i < n; i++) {
-			got[i].tag = io_uring_cqe_get_data64(cqes[i]);
-			got[i].res = cqes[i]->res;
-		}
-		io_uring_cq_advance(&u->ring, n);
-		for (unsigned int i = 0; i < n; i++) {
-			if (got[i].tag == WAKE_TAG) {
-				u->rearm = true;
-			} else if (got[i].tag == TIMER_TAG) {
-				u->tfd_armed = false;
-				kc_stat_add(&u->counts.timeout_cqes, 1);
-			} else {
-				u->inflight--;
-				kc_io_complete(kc, (struct kc_io *)(uintptr_t)got[i].tag, got[i].res);
-			}
-		}
-	}
+	reap_some(kc, u);
 	if (u->rearm) {
 		u->rearm = false;
 		arm_wake(kc, u);

@@ -44,7 +44,7 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 		 * clears the one this request tried if it is not supported. */
 		io->zero_mode = (uint8_t)kc_zero_mode(bd);
 		if (!io->zero_mode) {
-			kc_io_defer(kc, io, -EOPNOTSUPP);
+			kc_io_report(kc, io, -EOPNOTSUPP);
 			return;
 		}
 		kc->backend->fallocate(kc, fd, io, io->zero_mode);

@@ -59,8 +59,12 @@ static int apply_sub_job_size(struct kcopyd_client *kc, unsigned int bytes)
 
 static int alloc_subjobs(struct kcopyd_client *kc, unsigned int depth)
 {
-	struct kc_subjob *sjs = calloc(depth, sizeof(*sjs));
+	struct kc_subjob *sjs;
 
+	/* Every I/O of every sub-job may wait for a retry at once. */
+	if (kc_timers_reserve(&kc->timers, depth * (1 + KCOPYD_MAX_REGIONS) + KC_CLIENT_TIMERS))
+		return -ENOMEM;
+	sjs = calloc(depth, sizeof(*sjs));
 	if (!sjs)
 		return -ENOMEM;
 	free(kc->subjobs);
@@ -137,6 +141,7 @@ static void client_free(struct kcopyd_client *kc)
 		kc->backend->fini(kc);
 	kc_pool_fini(&kc->pool);
 	free(kc->subjobs);
+	kc_timers_fini(&kc->timers);
 	pthread_mutex_destroy(&kc->lock);
 	pthread_cond_destroy(&kc->idle_cond);
 	free(kc);
@@ -171,6 +176,7 @@ static int client_create(unsigned int num_pages, struct kcopyd_client **result)
 	kc->incoming_tail = &kc->incoming;
 	kc->queue_tail = &kc->queue;
 	kc->done_tail = &kc->done;
+	kc->ready_tail = &kc->ready;
 	kc->offload_off = env_is(getenv("KCOPYD_OFFLOAD"), "0");
 	kc->punt_writes = !env_is(getenv("KCOPYD_PUNT_WRITES"), "0");
 	ret = kc_pool_init(&kc->pool, num_pages);

@@ -5,21 +5,28 @@
  *
  *   incoming   jobs submitted by any thread (under kc->lock), not yet seen;
  *   queue      jobs with work left to hand out to sub-jobs;
- *   completed  I/Os that an endpoint finished without the backend
- *              (an unsupported fast path, an injected fault);
+ *   completed  I/Os reported from another thread (kc_io_report_async:
+ *              the thread workers, an injected fault);
  *   done       jobs whose last sub-job finished: their callbacks are due.
+ *
+ * and one of its own, ready: I/Os reported on the engine thread
+ * (kc_io_report: io_uring's completions, an unsupported fast path).  A
+ * report only queues; the engine handles the queue at fixed points of its
+ * turn, outside every call into an endpoint or a backend, so a completion
+ * never runs inside the code that produced it.
  *
  * A sub-job reads one chunk of the source into a pool buffer, then writes
  * that buffer to every live destination; when its last write completes the
  * buffer goes back to the pool.  Nothing on this path allocates.
  *
- * Besides, a timer list: I/Os that failed with -EAGAIN or -EINTR, waiting
- * for their retry (kc_io.retry_at, in order).  The engine sleeps until the
- * earliest of the next timer and the throttle's next budget, or until woken:
- * a new job, a completion, a new rate, a cancel.
+ * Besides, timers (timer.c): I/Os that failed with -EAGAIN or -EINTR wait
+ * there for their retry, and the throttle for its next budget.  The engine
+ * sleeps until the next timer, or until woken: a new job, a completion, a
+ * new rate, a cancel.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,7 +402,7 @@ static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
  * (the end of the source file in its last sector, or a source cut short
  * since it was opened), is redone the ordinary way, read then write: that
  * tells a read error from a write error as the in-kernel copy cannot, and
- * the read applies the end-of-file rule of kc_io_complete().  A short copy
+ * the read applies the end-of-file rule of io_complete().  A short copy
  * never counts as done. */
 static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
@@ -490,42 +497,28 @@ static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
 	return true;
 }
 
-/* Put io on the retry timer list, which is kept in retry_at order. */
+static void retry_fire(struct kcopyd_client *kc, struct kc_timer *t)
+{
+	struct kc_io *io = (struct kc_io *)((char *)t - offsetof(struct kc_io, retry));
+
+	io_start(kc, io);
+}
+
+/* Retry io after a pause that doubles with each retry, up to KC_RETRY_MAX_NS. */
 static void retry_later(struct kcopyd_client *kc, struct kc_io *io)
 {
 	uint64_t delay = KC_RETRY_MIN_NS << (io->retries < 16 ? io->retries : 16);
-	struct kc_io **pp = &kc->timers;
 
 	if (delay > KC_RETRY_MAX_NS)
 		delay = KC_RETRY_MAX_NS;
 	io->retries++;
-	io->retry_at = kc_now_ns() + delay;
-	while (*pp && (*pp)->retry_at <= io->retry_at)
-		pp = &(*pp)->timer_next;
-	io->timer_next = *pp;
-	*pp = io;
+	io->retry.fn = retry_fire;
+	kc_timer_arm(&kc->timers, &io->retry, kc_now_ns() + delay);
 }
 
-/* Restart the I/Os whose retry time has come.  Returns the nanoseconds until
- * the next one is due, or -1 when none waits. */
-static int64_t run_timers(struct kcopyd_client *kc)
-{
-	uint64_t now;
-
-	if (!kc->timers)
-		return -1;
-	now = kc_now_ns();
-	while (kc->timers && kc->timers->retry_at <= now) {
-		struct kc_io *io = kc->timers;
-
-		kc->timers = io->timer_next;
-		io_start(kc, io);
-	}
-	return kc->timers ? (int64_t)(kc->timers->retry_at - now) : -1;
-}
-
-/* Every I/O ends here, from whichever backend or endpoint ran it. */
-void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
+/* Every I/O ends here, from whichever backend or endpoint ran it, through
+ * the ready or the completed list. */
+static void io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
 	/* A transient error is retried after a growing pause, on the engine's
 	 * timer, a bounded number of times: then the I/O fails with it. */
@@ -586,9 +579,33 @@ void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 		write_done(kc, io, res);
 }
 
-/* An endpoint reports an I/O it finished itself, from any thread: an
- * unsupported fast path, an injected fault, a remote server's reply. */
-void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res)
+/* An I/O ended, on the engine thread: queue it (see the head comment). */
+void kc_io_report(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	io->res = res;
+	io->next = NULL;
+	*kc->ready_tail = io;
+	kc->ready_tail = &io->next;
+}
+
+/* Handle the I/Os reported on the engine thread, those that their handling
+ * reports included. */
+static void drain_ready(struct kcopyd_client *kc)
+{
+	while (kc->ready) {
+		struct kc_io *io = kc->ready;
+
+		kc->ready = io->next;
+		if (!kc->ready)
+			kc->ready_tail = &kc->ready;
+		io_complete(kc, io, io->res);
+	}
+}
+
+/* An I/O ended, on any thread: a worker's pread, an injected fault, a
+ * remote server's reply.  It goes on the locked completed list and wakes
+ * the engine. */
+void kc_io_report_async(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
 	io->res = res;
 	pthread_mutex_lock(&kc->lock);
@@ -615,7 +632,7 @@ static void run_deferred(struct kcopyd_client *kc, struct kc_io *list)
 		struct kc_io *io = list;
 
 		list = io->next;
-		kc_io_complete(kc, io, io->res);
+		io_complete(kc, io, io->res);
 	}
 }
 
@@ -691,11 +708,20 @@ static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t 
 		read_start(kc, sj);
 }
 
+/* The throttle's timer only brings the engine round: dispatch() runs on
+ * every turn, after the timers. */
+static void throttle_fire(struct kcopyd_client *kc, struct kc_timer *t)
+{
+	(void)kc;
+	(void)t;
+}
+
 /* Hand out sub-jobs while there are descriptors, pool memory and throttle
  * budget.  Jobs are served in order; memory is not given to a later job
- * while an earlier one waits for it, so a large job cannot starve.
- * Returns how long the throttle wants us to wait (0: not throttled). */
-static int64_t dispatch(struct kcopyd_client *kc)
+ * while an earlier one waits for it, so a large job cannot starve.  When
+ * the throttle holds a sub-job back, its timer is armed for the time the
+ * budget will be there. */
+static void dispatch(struct kcopyd_client *kc)
 {
 	struct kc_job **jp = &kc->queue;
 
@@ -724,17 +750,20 @@ static int64_t dispatch(struct kcopyd_client *kc)
 		len = left < kc->sub_job_size ? (uint32_t)left : kc->sub_job_size;
 		order = order_for(len);
 		wait = throttle(kc, len);
-		if (wait)
-			return wait;
+		if (wait) {
+			kc->throttle_timer.fn = throttle_fire;
+			kc_timer_arm(&kc->timers, &kc->throttle_timer, kc_now_ns() + (uint64_t)wait);
+			return;
+		}
+		kc_timer_cancel(&kc->timers, &kc->throttle_timer);
 		buf = kc_pool_alloc(&kc->pool, order);
 		if (!buf) {
 			if (__atomic_load_n(&kc->rate, __ATOMIC_RELAXED))    /* give the budget back */
 				kc->rate_tokens = sat_add(kc->rate_tokens, len);
-			return 0;
+			return;
 		}
 		subjob_start(kc, job, len, buf, order);
 	}
-	return 0;
 }
 
 /* kcopyd_client_cancel(): every job submitted up to upto that still has
@@ -762,21 +791,20 @@ static void apply_cancel(struct kcopyd_client *kc, uint64_t upto)
 	}
 	/* A read of a cancelled job that waits for a retry (-EAGAIN) ends now
 	 * rather than after its back-off: its chunk is never written anyway. */
-	for (struct kc_io **pp = &kc->timers; *pp;) {
-		struct kc_io *io = *pp;
+	for (uint32_t i = 0; i < kc->timers.n; i++) {
+		struct kc_timer *t = kc->timers.heap[i];
+		struct kc_io *io = (struct kc_io *)((char *)t - offsetof(struct kc_io, retry));
 
-		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
-			*pp = io->timer_next;
-			io->timer_next = retry;
+		if (t->fn == retry_fire && io->op == KC_OP_READ && io->sj->job->cancelled) {
+			io->next = retry;
 			retry = io;
-		} else {
-			pp = &io->timer_next;
 		}
 	}
 	while (retry) {
 		struct kc_io *io = retry;
 
-		retry = io->timer_next;
+		retry = io->next;
+		kc_timer_cancel(&kc->timers, &io->retry);
 		subjob_ready(kc, io->sj, false);        /* as a failed read, unrecorded */
 	}
 }
@@ -812,15 +840,15 @@ void kc_client_wake(struct kcopyd_client *kc)
 	pthread_mutex_unlock(&kc->lock);
 }
 
-/* The engine's sleep: the earliest of the throttle (0: not throttled) and
- * the next retry timer (<0: none); <0 means until woken. */
-static int64_t sleep_for(int64_t throttle_ns, int64_t timer_ns)
+/* How long the engine may sleep: until the next timer (-1: until woken). */
+static int64_t sleep_ns(struct kcopyd_client *kc)
 {
-	if (!throttle_ns)
-		return timer_ns;
-	if (timer_ns < 0 || throttle_ns < timer_ns)
-		return throttle_ns;
-	return timer_ns;
+	uint64_t next = kc_timer_next(&kc->timers), now;
+
+	if (next == UINT64_MAX)
+		return -1;
+	now = kc_now_ns();
+	return next <= now ? 0 : next - now > INT64_MAX ? INT64_MAX : (int64_t)(next - now);
 }
 
 void *kc_engine_main(void *arg)
@@ -830,7 +858,6 @@ void *kc_engine_main(void *arg)
 	for (;;) {
 		struct kc_job *incoming;
 		struct kc_io *completed;
-		int64_t timeout, timer;
 		uint64_t cancel;
 		bool exit_now, sleep;
 
@@ -849,14 +876,19 @@ void *kc_engine_main(void *arg)
 			kc->cancel_seen = cancel;
 		}
 		run_deferred(kc, completed);
+		drain_ready(kc);
 
-		timer = run_timers(kc);
-		timeout = sleep_for(dispatch(kc), timer);
+		if (kc->timers.n)
+			kc_timers_run(kc, &kc->timers, kc_now_ns());
+		drain_ready(kc);
+		dispatch(kc);
 		run_callbacks(kc);
 
 		pthread_mutex_lock(&kc->lock);
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
-		sleep = !kc->incoming && !kc->completed && !kc->done && !exit_now &&
+		/* Reports made while dispatching (a fast path refused at
+		 * once) are handled on the next turn, before it dispatches. */
+		sleep = !kc->incoming && !kc->completed && !kc->ready && !kc->done && !exit_now &&
 			kc->cancel_upto == kc->cancel_seen && !kc->kicked;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);
@@ -871,7 +903,7 @@ void *kc_engine_main(void *arg)
 			kc->backend->poll(kc);
 			continue;
 		}
-		kc->backend->wait(kc, timeout);
+		kc->backend->wait(kc, sleep_ns(kc));
 		pthread_mutex_lock(&kc->lock);
 		kc->sleeping = false;
 		pthread_mutex_unlock(&kc->lock);

@@ -11,7 +11,8 @@
  *
  * Devices are endpoints behind an ops table (struct kc_endpoint_ops): the
  * engine hands them struct kc_io requests and they report each one back with
- * kc_io_complete().  The file endpoint (bdev.c) passes its requests to the
+ * kc_io_report() (on the engine thread) or kc_io_report_async() (any
+ * thread): a report only queues it for the engine.  The file endpoint (bdev.c) passes its requests to the
  * client's I/O backend: io_uring (backend_uring.c) or, where io_uring is not
  * available, a small pool of threads doing pread/pwrite (backend_threads.c).
  */
@@ -48,9 +49,9 @@ enum kc_op {
 /* An endpoint: what the engine talks to, without knowing what it is. */
 struct kc_endpoint_ops {
 	const char *name;
-	/* Start io.  Its completion is reported with kc_io_complete() from
-	 * the engine thread (through the backend), or with kc_io_defer() from
-	 * any thread -- never kc_io_complete() from inside submit itself. */
+	/* Start io.  Its completion is reported exactly once, with
+	 * kc_io_report() on the engine thread (through the backend, or from
+	 * inside submit itself) or kc_io_report_async() from any thread. */
 	void (*submit)(struct kcopyd_client *kc, struct kc_io *io);
 	int (*flush)(struct block_device *bd);
 	void (*close)(struct block_device *bd);
@@ -104,6 +105,27 @@ static inline int kc_zero_mode(const struct block_device *bd)
 	return 0;
 }
 
+/* The engine's timers (timer.c): a min-heap on kc_now_ns(), with room
+ * reserved for every timer that can be armed at once, so arming never
+ * allocates.  fn runs on the engine thread when the time comes, once per
+ * arming; the timer is idle again when it runs. */
+struct kc_timer {
+	uint64_t at;                  /* kc_now_ns() when it fires */
+	uint32_t slot;                /* 1 + its index in the heap, 0 when idle */
+	void (*fn)(struct kcopyd_client *kc, struct kc_timer *t);
+};
+struct kc_timers {
+	struct kc_timer **heap;
+	uint32_t n, cap;
+};
+int kc_timers_reserve(struct kc_timers *h, uint32_t cap);
+void kc_timers_fini(struct kc_timers *h);
+void kc_timer_arm(struct kc_timers *h, struct kc_timer *t, uint64_t at);  /* re-arming moves it */
+void kc_timer_cancel(struct kc_timers *h, struct kc_timer *t);           /* idle: nothing */
+uint64_t kc_timer_next(const struct kc_timers *h);                        /* UINT64_MAX: none */
+void kc_timers_run(struct kcopyd_client *kc, struct kc_timers *h, uint64_t now);
+#define KC_CLIENT_TIMERS 1            /* the client's own: the throttle's wake-up */
+
 /* One I/O: the read of a sub-job, or its write (or zero) of one destination. */
 struct kc_io {
 	struct kc_subjob *sj;
@@ -122,8 +144,7 @@ struct kc_io {
 	int res;                      /* completion result, set by the backend */
 	struct kc_io *next;           /* on the client's completion list */
 	uint8_t retries;              /* -EAGAIN/-EINTR resubmissions of this attempt */
-	uint64_t retry_at;            /* kc_now_ns() when the retry timer fires */
-	struct kc_io *timer_next;     /* on the engine's retry timer list */
+	struct kc_timer retry;        /* armed while it waits for its retry */
 };
 
 /* -EAGAIN and -EINTR are retried at most this many times per I/O, after a
@@ -213,14 +234,14 @@ struct kc_backend_ops {
 	const char *name;
 	int (*init)(struct kcopyd_client *kc);
 	void (*fini)(struct kcopyd_client *kc);
-	/* Start a read, write or fallocate on fd; completion sets io->res and
-	 * goes through kc_io_complete(). */
+	/* Start a read, write or fallocate on fd; its completion is reported
+	 * with kc_io_report() or kc_io_report_async(). */
 	void (*rw)(struct kcopyd_client *kc, int fd, struct kc_io *io);
 	void (*fallocate)(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode);
 	/* Push queued requests to the kernel (or the workers). */
 	void (*flush)(struct kcopyd_client *kc);
 	/* Wait for completions (or a wake-up) for at most timeout_ns (<0: forever),
-	 * and pass every completion to kc_io_complete(). */
+	 * and report every completion. */
 	void (*wait)(struct kcopyd_client *kc, int64_t timeout_ns);
 	/* Push queued requests and handle the completions already there,
 	 * without waiting: the engine calls it on every turn it does not
@@ -233,7 +254,7 @@ extern const struct kc_backend_ops kc_backend_uring;
 extern const struct kc_backend_ops kc_backend_threads;
 
 /* Worker threads for blocking I/O (backend_threads.c); completions go
- * through kc_io_defer(). */
+ * through kc_io_report_async(). */
 struct kc_tpool;
 int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_tpool **result);
 void kc_tpool_destroy(struct kc_tpool *t);
@@ -245,7 +266,7 @@ struct kcopyd_client {
 	pthread_cond_t idle_cond;     /* outstanding reached 0 */
 	struct kc_job *incoming, **incoming_tail;   /* submitted, not yet seen by the engine */
 	uint64_t outstanding;         /* jobs submitted whose callback has not returned */
-	struct kc_io *completed;      /* I/Os finished by an endpoint itself (kc_io_defer) */
+	struct kc_io *completed;      /* I/Os reported from other threads (kc_io_report_async) */
 	bool sleeping;                /* engine is (about to be) blocked in wait() */
 	bool kicked;                  /* a setting changed since the engine's last turn began */
 	bool exiting;
@@ -271,6 +292,7 @@ struct kcopyd_client {
 	unsigned int busy_subjobs;
 	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
 	struct kc_job *done, **done_tail;     /* callbacks to run */
+	struct kc_io *ready, **ready_tail;    /* I/Os reported on this thread (kc_io_report) */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0 */
 	bool punt_writes;                     /* buffered writes on io_uring's workers */
@@ -278,7 +300,8 @@ struct kcopyd_client {
 	uint64_t rate_tokens;                 /* bytes the throttle lets go now */
 	uint64_t rate_stamp_ns;
 	uint64_t rate_seen;                   /* the rate the bucket was filled at */
-	struct kc_io *timers;                 /* I/Os waiting to be retried, by retry_at */
+	struct kc_timers timers;              /* retries, the throttle's wake-up (timer.c) */
+	struct kc_timer throttle_timer;       /* armed while the throttle holds a sub-job back */
 	uint64_t cancel_seen;                 /* the cancel_upto last applied */
 	uint64_t cb_epoch;                    /* epoch of the job whose callback runs */
 	bool in_callback;
@@ -313,8 +336,8 @@ void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out
 /* engine.c */
 void kc_client_wake(struct kcopyd_client *kc);
 void *kc_engine_main(void *arg);
-void kc_io_complete(struct kcopyd_client *kc, struct kc_io *io, int res);
-void kc_io_defer(struct kcopyd_client *kc, struct kc_io *io, int res);
+void kc_io_report(struct kcopyd_client *kc, struct kc_io *io, int res);
+void kc_io_report_async(struct kcopyd_client *kc, struct kc_io *io, int res);
 void kc_wake_locked(struct kcopyd_client *kc);
 void kc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

@@ -2,7 +2,7 @@
 /*
  * The fault-injecting endpoint (see fault.h).  It runs its requests on two
  * threads of its own with pread/pwrite on the wrapped device, and reports
- * each through kc_io_defer(), as a remote endpoint would: the engine cannot
+ * each through kc_io_report_async(), as a remote endpoint would: the engine cannot
  * tell it from a real device.
  */
 #include <errno.h>
@@ -148,7 +148,7 @@ static void *fault_worker(void *arg)
 			usleep(delay);
 		if (!res)
 			res = run_io(f, io, len);
-		kc_io_defer(io->sj->job->kc, io, res);
+		kc_io_report_async(io->sj->job->kc, io, res);
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);

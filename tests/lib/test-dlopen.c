@@ -27,7 +27,7 @@ static const char *const public_functions[] = {
 
 /* Internal functions of lib/internal.h: never exported. */
 static const char *const internal_functions[] = {
-	"kc_pool_init", "kc_pool_alloc", "kc_pool_free", "kc_engine_main", "kc_io_complete",
+	"kc_pool_init", "kc_pool_alloc", "kc_pool_free", "kc_engine_main", "kc_io_report",
 	"kc_fail", "kc_now_ns", "kc_backend_uring", "kc_backend_threads", "kc_endpoint_file",
 	"kc_client_wake", "kc_uring_counts",
 };
