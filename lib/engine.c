@@ -170,8 +170,25 @@ static void run_callbacks(struct kcopyd_client *kc)
 }
 
 /* ---- sub-jobs ---------------------------------------------------------- */
-
-static void subjob_finish(struct kcopyd_client *kc, struct kc_subjob *sj);
+/*
+ * A sub-job's life is its state (enum kc_sj_state, internal.h), and only
+ * sj_advance() changes it, once per event: its buffer came, its I/O in
+ * flight (sj->pending) all ended, or its WRITE_SEQ turn came.
+ *
+ *   FREE      on kc->free_subjobs;
+ *   WAIT_MEM  has its chunk of the job (and paid the throttle for it),
+ *             waits for a pool buffer: kc->mem_wait, at most one, and no
+ *             later sub-job takes memory before it;
+ *   READING   reads the chunk from the source;
+ *   COPYING   offload: each destination copies the chunk in the kernel;
+ *             those that failed are redone by READING then WRITING;
+ *   PARKED    WRITE_SEQ: read, waits until every earlier chunk is written;
+ *   WRITING   writes (or zeroes) the chunk on every live destination;
+ *   DONE      notes what the destinations lack, returns the buffer, ends.
+ *
+ * The per-operation completions (read_done, write_done, copy_done) only
+ * record what happened and count pending down.
+ */
 
 static void io_start(struct kcopyd_client *kc, struct kc_io *io)
 {
@@ -220,86 +237,6 @@ static unsigned int failed_above(const struct kc_job *job, const struct kc_subjo
 	return out;
 }
 
-/* Write (or zero) the sub-job's chunk to every live destination. */
-static void subjob_write(struct kcopyd_client *kc, struct kc_subjob *sj, bool have_data)
-{
-	struct kc_job *job = sj->job;
-	unsigned int live = job->live & sj->mask;
-
-	/* A chunk that failed to read is never written.  Otherwise the
-	 * healthy destinations get it, and the failed ones too where it lies
-	 * below their failure: a job stopped by an error or a cancel starts
-	 * no new sub-job, but those in flight finish, as in the kernel.
-	 * Except WRITE_SEQ's, once the job stopped: a sequential stream must
-	 * not get a hole, and a chunk after one that failed would make one.
-	 * A destination that does not get a chunk lacks it: see
-	 * subjob_finish. */
-	live |= failed_above(job, sj);
-	if (!have_data || (job->stop && (job->flags & KCOPYD_WRITE_SEQ)))
-		live = 0;
-	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
-		 all_zero(sj->buf, sj->len)) {
-		kc_stat_add(&kc->stats.bytes_skipped, (uint64_t)sj->len * (unsigned)__builtin_popcount(live));
-		sj->held |= live;       /* destinations already read as zeros there */
-		live = 0;
-	}
-	sj->pending = 1;        /* held until every write is submitted */
-	for (unsigned int d = 0; live; d++, live >>= 1) {
-		struct kc_io *io = &sj->write[d];
-
-		if (!(live & 1))
-			continue;
-		io->op = job->kind == KC_JOB_ZERO ? KC_OP_ZERO : KC_OP_WRITE;
-		io->bd = job->dests[d].r.bdev;
-		io->dest = (uint8_t)d;
-		io->zero_mode = 0;
-		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
-		io->len = clip_to_end(io->bd, io->off, sj->len);
-		io->done = 0;
-		io->retries = 0;
-		io->buf = sj->buf;
-		if (!io->len) {
-			sj->held |= 1u << d;    /* all of it past the end of the file */
-			continue;
-		}
-		sj->pending++;
-		io_start(kc, io);
-	}
-	if (!--sj->pending)
-		subjob_finish(kc, sj);
-}
-
-/* WRITE_SEQ: a sub-job writes only when every earlier one of its job has. */
-static void subjob_ready(struct kcopyd_client *kc, struct kc_subjob *sj, bool have_data)
-{
-	struct kc_job *job = sj->job;
-
-	if ((job->flags & KCOPYD_WRITE_SEQ) && sj->index != job->next_write) {
-		sj->have_data = have_data;
-		sj->next = job->parked;
-		job->parked = sj;
-		return;
-	}
-	subjob_write(kc, sj, have_data);
-}
-
-/* Start the parked sub-job whose turn it is.  Returns true if there was
- * one: it then owns the job's completion check, which it may already have
- * made (and completed the job) before we return. */
-static bool unpark_next(struct kcopyd_client *kc, struct kc_job *job)
-{
-	for (struct kc_subjob **pp = &job->parked; *pp; pp = &(*pp)->next) {
-		struct kc_subjob *sj = *pp;
-
-		if (sj->index == job->next_write) {
-			*pp = sj->next;
-			subjob_write(kc, sj, sj->have_data);
-			return true;
-		}
-	}
-	return false;
-}
-
 static void note_hole(struct kc_job *job, unsigned int d, uint64_t rel)
 {
 	struct kc_dest *dest = &job->dests[d];
@@ -321,30 +258,7 @@ static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
 	}
 }
 
-static void subjob_finish(struct kcopyd_client *kc, struct kc_subjob *sj)
-{
-	struct kc_job *job = sj->job;
-	unsigned int all = job->num_dests == 32 ? ~0u : (1u << job->num_dests) - 1;
-
-	/* Every destination whose write of this chunk did not end (a failed
-	 * write counts in its err_sector) lacks the chunk from its start. */
-	for (unsigned int d = 0, m = all & ~sj->held; m; d++, m >>= 1)
-		if (m & 1)
-			note_hole(job, d, sj->rel);
-
-	kc_pool_free(&kc->pool, sj->buf, sj->order);
-	sj->next = kc->free_subjobs;
-	kc->free_subjobs = sj;
-	kc->busy_subjobs--;
-	job->in_flight--;
-	if (job->flags & KCOPYD_WRITE_SEQ) {
-		job->next_write++;
-		if (unpark_next(kc, job))
-			return;
-	}
-	job_maybe_done(kc, job);
-}
-
+/* READING: one read of the whole chunk. */
 static void read_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 {
 	struct kc_job *job = sj->job;
@@ -356,25 +270,28 @@ static void read_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 	sj->read.len = sj->len;
 	sj->read.done = 0;
 	sj->read.retries = 0;
+	sj->pending = 1;
 	io_start(kc, &sj->read);
 }
 
-/* Offload: each destination copies its chunk in the kernel, from the
- * source's page cache, without a trip through our buffer. */
-static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
+/* Offload may take the chunk: not the one holding the end of the source's
+ * size at open, as past it the copy must give zeros, whatever the file
+ * holds there now (it may have grown), which only the read path does. */
+static bool copy_fits(const struct kc_job *job, const struct kc_subjob *sj)
+{
+	return (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel + sj->len <= job->from.bdev->size;
+}
+
+/* COPYING: each destination copies its chunk in the kernel, from the
+ * source's page cache, without a trip through our buffer.  Returns the
+ * copies started (none: every destination ends before the chunk). */
+static unsigned int copy_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 {
 	struct kc_job *job = sj->job;
 	unsigned int live = sj->mask;
 
-	/* The chunk holding the end of the source's size at open: past it the
-	 * copy must give zeros, whatever the file holds there now (it may have
-	 * grown), which only the read path does. */
-	if ((job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel + sj->len > job->from.bdev->size) {
-		read_start(kc, sj);
-		return;
-	}
 	sj->redo = 0;
-	sj->pending = 1;
+	sj->pending = 0;
 	for (unsigned int d = 0; live; d++, live >>= 1) {
 		struct kc_io *io = &sj->write[d];
 
@@ -394,8 +311,209 @@ static void offload_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		sj->pending++;
 		io_start(kc, io);
 	}
-	if (!--sj->pending)
-		subjob_finish(kc, sj);
+	return sj->pending;
+}
+
+/* WRITING: the chunk goes to every live destination.  Returns the writes
+ * started (none: a chunk that failed to read, all zeros skipped, or every
+ * destination ends before it).
+ *
+ * A chunk that failed to read is never written.  Otherwise the healthy
+ * destinations get it, and the failed ones too where it lies below their
+ * failure: a job stopped by an error or a cancel starts no new sub-job,
+ * but those under way finish, as in the kernel.  Except WRITE_SEQ's, once
+ * the job stopped: a sequential stream must not get a hole, and a chunk
+ * after one that failed would make one.  A destination that does not get
+ * a chunk lacks it (sj_done). */
+static unsigned int write_start(struct kcopyd_client *kc, struct kc_subjob *sj)
+{
+	struct kc_job *job = sj->job;
+	unsigned int live = (job->live & sj->mask) | failed_above(job, sj);
+
+	if (!sj->read_ok || (job->stop && (job->flags & KCOPYD_WRITE_SEQ)))
+		live = 0;
+	else if ((job->flags & KCOPYD_SKIP_ZEROES) && job->kind == KC_JOB_COPY &&
+		 all_zero(sj->buf, sj->len)) {
+		kc_stat_add(&kc->stats.bytes_skipped, (uint64_t)sj->len * (unsigned)__builtin_popcount(live));
+		sj->held |= live;       /* destinations already read as zeros there */
+		live = 0;
+	}
+	sj->pending = 0;
+	for (unsigned int d = 0; live; d++, live >>= 1) {
+		struct kc_io *io = &sj->write[d];
+
+		if (!(live & 1))
+			continue;
+		io->op = job->kind == KC_JOB_ZERO ? KC_OP_ZERO : KC_OP_WRITE;
+		io->bd = job->dests[d].r.bdev;
+		io->dest = (uint8_t)d;
+		io->zero_mode = 0;
+		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+		io->len = clip_to_end(io->bd, io->off, sj->len);
+		io->done = 0;
+		io->retries = 0;
+		io->buf = sj->buf;
+		if (!io->len) {
+			sj->held |= 1u << d;    /* all of it past the end of the file */
+			continue;
+		}
+		sj->pending++;
+		io_start(kc, io);
+	}
+	return sj->pending;
+}
+
+/* After the read (or for zeroing, at once): WRITE_SEQ writes a chunk only
+ * when every earlier one of its job has been written. */
+static enum kc_sj_state write_turn(const struct kc_job *job, const struct kc_subjob *sj)
+{
+	if ((job->flags & KCOPYD_WRITE_SEQ) && sj->index != job->next_write)
+		return KC_SJ_PARKED;
+	return KC_SJ_WRITING;
+}
+
+static void sj_advance(struct kcopyd_client *kc, struct kc_subjob *sj);
+
+/* Hand the buffer a sub-job waits for, if the pool has it now. */
+static void give_memory(struct kcopyd_client *kc)
+{
+	struct kc_subjob *w = kc->mem_wait;
+
+	if (!w || !(w->buf = kc_pool_alloc(&kc->pool, w->order)))
+		return;
+	kc->mem_wait = NULL;
+	sj_advance(kc, w);
+}
+
+/* WRITE_SEQ: start the parked sub-job whose turn it is.  Returns true if
+ * there was one: it then owns the job's completion check, which it may
+ * already have made (and completed the job) before we return. */
+static bool unpark_next(struct kcopyd_client *kc, struct kc_job *job)
+{
+	for (struct kc_subjob **pp = &job->parked; *pp; pp = &(*pp)->next) {
+		struct kc_subjob *sj = *pp;
+
+		if (sj->index == job->next_write) {
+			*pp = sj->next;
+			sj_advance(kc, sj);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* DONE, then FREE. */
+static void sj_done(struct kcopyd_client *kc, struct kc_subjob *sj)
+{
+	struct kc_job *job = sj->job;
+	unsigned int all = job->num_dests == 32 ? ~0u : (1u << job->num_dests) - 1;
+
+	/* Every destination whose write of this chunk did not end (a failed
+	 * write counts in its err_sector) lacks the chunk from its start. */
+	for (unsigned int d = 0, m = all & ~sj->held; m; d++, m >>= 1)
+		if (m & 1)
+			note_hole(job, d, sj->rel);
+
+	kc_pool_free(&kc->pool, sj->buf, sj->order);
+	sj->state = KC_SJ_FREE;
+	sj->next = kc->free_subjobs;
+	kc->free_subjobs = sj;
+	kc->busy_subjobs--;
+	job->in_flight--;
+	/* The sub-job that waits for memory may be of this job: it counts in
+	 * in_flight, and if WRITE_SEQ, parks until this one's turn is over. */
+	give_memory(kc);
+	if (job->flags & KCOPYD_WRITE_SEQ) {
+		job->next_write++;
+		if (unpark_next(kc, job))
+			return;
+	}
+	job_maybe_done(kc, job);
+}
+
+#ifndef NDEBUG
+/* The moves sj_advance may make, checked in builds with assertions. */
+static const uint8_t sj_moves[] = {
+	[KC_SJ_FREE] = 1u << KC_SJ_WAIT_MEM,
+	[KC_SJ_WAIT_MEM] = 1u << KC_SJ_READING | 1u << KC_SJ_COPYING | 1u << KC_SJ_PARKED |
+			   1u << KC_SJ_WRITING,
+	[KC_SJ_READING] = 1u << KC_SJ_PARKED | 1u << KC_SJ_WRITING,
+	[KC_SJ_COPYING] = 1u << KC_SJ_READING | 1u << KC_SJ_DONE,
+	[KC_SJ_PARKED] = 1u << KC_SJ_WRITING,
+	[KC_SJ_WRITING] = 1u << KC_SJ_DONE,
+	[KC_SJ_DONE] = 1u << KC_SJ_FREE,
+};
+#endif
+
+/* The one place a sub-job moves on: from the state it is in, where it goes
+ * next, then what it does there -- start its I/O and wait for it, or, with
+ * nothing to wait for, move on at once. */
+static void sj_advance(struct kcopyd_client *kc, struct kc_subjob *sj)
+{
+	struct kc_job *job = sj->job;
+
+	for (;;) {
+		enum kc_sj_state to;
+
+		switch ((enum kc_sj_state)sj->state) {
+		case KC_SJ_WAIT_MEM:            /* its buffer came */
+			if (job->stop) {
+				/* Stopped meanwhile: the chunk is not started,
+				 * but keeps its WRITE_SEQ turn. */
+				sj->read_ok = false;
+				to = write_turn(job, sj);
+			} else if (job->kind == KC_JOB_ZERO) {
+				sj->read_ok = true;     /* nothing to read */
+				to = write_turn(job, sj);
+			} else {
+				to = job->offload && copy_fits(job, sj) ? KC_SJ_COPYING : KC_SJ_READING;
+			}
+			break;
+		case KC_SJ_READING:             /* the read ended: sj->read_ok */
+			to = write_turn(job, sj);
+			break;
+		case KC_SJ_COPYING:             /* every copy ended */
+			if (sj->redo)
+				sj->mask = sj->redo;    /* those that failed: the ordinary way */
+			to = sj->redo ? KC_SJ_READING : KC_SJ_DONE;
+			break;
+		case KC_SJ_PARKED:              /* its turn came */
+			to = KC_SJ_WRITING;
+			break;
+		case KC_SJ_WRITING:             /* every write ended */
+			to = KC_SJ_DONE;
+			break;
+		default:
+			kc_fail("sub-job in state %u cannot move on", sj->state);
+		}
+#ifndef NDEBUG
+		if (!(sj_moves[sj->state] & (1u << to)))
+			kc_fail("sub-job: no move from state %u to %u", sj->state, to);
+#endif
+		sj->state = (uint8_t)to;
+		switch (to) {
+		case KC_SJ_READING:
+			read_start(kc, sj);
+			return;
+		case KC_SJ_COPYING:
+			if (copy_start(kc, sj))
+				return;
+			break;
+		case KC_SJ_PARKED:
+			sj->next = job->parked;
+			job->parked = sj;
+			return;
+		case KC_SJ_WRITING:
+			if (write_start(kc, sj))
+				return;
+			break;
+		case KC_SJ_DONE:
+			sj_done(kc, sj);
+			return;
+		default:
+			break;
+		}
+	}
 }
 
 /* An offloaded copy ended.  Any failure, and any copy that ended short
@@ -421,13 +539,17 @@ static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 	}
 	if (--sj->pending)
 		return;
-	if (!sj->redo) {
+	if (!sj->redo)
 		kc_stat_add(&kc->stats.bytes_read, sj->len);
-		subjob_finish(kc, sj);
-		return;
-	}
-	sj->mask = sj->redo;
-	read_start(kc, sj);
+	sj_advance(kc, sj);
+}
+
+/* The read ended, ok or not (a failed chunk is never written). */
+static void read_end(struct kcopyd_client *kc, struct kc_subjob *sj, bool ok)
+{
+	sj->read_ok = ok;
+	sj->pending = 0;
+	sj_advance(kc, sj);
 }
 
 static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
@@ -445,11 +567,11 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
 			job->stop = true;
-		subjob_ready(kc, sj, false);    /* a chunk that failed to read is never written */
+		read_end(kc, sj, false);
 		return;
 	}
 	kc_stat_add(&kc->stats.bytes_read, sj->len);
-	subjob_ready(kc, sj, true);
+	read_end(kc, sj, true);
 }
 
 static void write_done(struct kcopyd_client *kc, struct kc_io *io, int res)
@@ -465,7 +587,7 @@ static void write_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			    io->len);
 	}
 	if (!--sj->pending)
-		subjob_finish(kc, sj);
+		sj_advance(kc, sj);
 }
 
 /* A zeroing fast path is not supported here: forget it and try the next,
@@ -525,7 +647,7 @@ static void io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 	if ((res == -EAGAIN || res == -EINTR) && io->retries < KC_MAX_RETRIES) {
 		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
 			/* Its chunk is never written anyway (apply_cancel). */
-			subjob_ready(kc, io->sj, false);
+			read_end(kc, io->sj, false);
 			return;
 		}
 		kc_stat_add(&kc->stats.retries, 1);
@@ -681,16 +803,17 @@ static int64_t throttle(struct kcopyd_client *kc, uint32_t len)
 	return wait > INT64_MAX ? INT64_MAX : (int64_t)wait + 1;
 }
 
-static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t len,
-			 char *buf, unsigned int order)
+/* FREE -> WAIT_MEM: a sub-job takes the job's next chunk, then its buffer
+ * if the pool has one (else it waits in kc->mem_wait). */
+static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t len)
 {
 	struct kc_subjob *sj = kc->free_subjobs;
 
 	kc->free_subjobs = sj->next;
 	kc->busy_subjobs++;
+	sj->state = KC_SJ_WAIT_MEM;
 	sj->job = job;
-	sj->buf = buf;
-	sj->order = order;
+	sj->order = order_for(len);
 	sj->len = len;
 	sj->zeroed = false;
 	sj->held = 0;
@@ -700,12 +823,12 @@ static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t 
 	job->in_flight++;
 	kc_stat_add(&kc->stats.sub_jobs, 1);
 	sj->mask = job->live;
-	if (job->kind == KC_JOB_ZERO)
-		subjob_ready(kc, sj, true);
-	else if (job->offload)
-		offload_start(kc, sj);
-	else
-		read_start(kc, sj);
+	sj->buf = kc_pool_alloc(&kc->pool, sj->order);
+	if (!sj->buf) {
+		kc->mem_wait = sj;      /* sj_done hands it the next buffer freed */
+		return;
+	}
+	sj_advance(kc, sj);
 }
 
 /* The throttle's timer only brings the engine round: dispatch() runs on
@@ -716,22 +839,20 @@ static void throttle_fire(struct kcopyd_client *kc, struct kc_timer *t)
 	(void)t;
 }
 
-/* Hand out sub-jobs while there are descriptors, pool memory and throttle
- * budget.  Jobs are served in order; memory is not given to a later job
- * while an earlier one waits for it, so a large job cannot starve.  When
- * the throttle holds a sub-job back, its timer is armed for the time the
- * budget will be there. */
+/* Hand out sub-jobs while there are descriptors, throttle budget, and no
+ * sub-job waiting for memory.  Jobs are served in order; memory is not
+ * given to a later job while an earlier one waits for it, so a large job
+ * cannot starve.  When the throttle holds a sub-job back, its timer is
+ * armed for the time the budget will be there. */
 static void dispatch(struct kcopyd_client *kc)
 {
 	struct kc_job **jp = &kc->queue;
 
-	while (*jp && kc->free_subjobs) {
+	while (*jp && kc->free_subjobs && !kc->mem_wait) {
 		struct kc_job *job = *jp;
 		uint64_t left = job->total - job->issued;
 		uint32_t len;
-		unsigned int order;
 		int64_t wait;
-		char *buf;
 
 		if (job->stop || !left) {       /* nothing more to hand out */
 			*jp = job->next;
@@ -748,7 +869,6 @@ static void dispatch(struct kcopyd_client *kc)
 		if (job->offload && !kc->offload && kc_tpool_create(kc, 2, &kc->offload))
 			job->offload = false;
 		len = left < kc->sub_job_size ? (uint32_t)left : kc->sub_job_size;
-		order = order_for(len);
 		wait = throttle(kc, len);
 		if (wait) {
 			kc->throttle_timer.fn = throttle_fire;
@@ -756,13 +876,7 @@ static void dispatch(struct kcopyd_client *kc)
 			return;
 		}
 		kc_timer_cancel(&kc->timers, &kc->throttle_timer);
-		buf = kc_pool_alloc(&kc->pool, order);
-		if (!buf) {
-			if (__atomic_load_n(&kc->rate, __ATOMIC_RELAXED))    /* give the budget back */
-				kc->rate_tokens = sat_add(kc->rate_tokens, len);
-			return;
-		}
-		subjob_start(kc, job, len, buf, order);
+		subjob_start(kc, job, len);
 	}
 }
 
@@ -805,7 +919,7 @@ static void apply_cancel(struct kcopyd_client *kc, uint64_t upto)
 
 		retry = io->next;
 		kc_timer_cancel(&kc->timers, &io->retry);
-		subjob_ready(kc, io->sj, false);        /* as a failed read, unrecorded */
+		read_end(kc, io->sj, false);            /* as a failed read, unrecorded */
 	}
 }
 

@@ -194,10 +194,22 @@ struct kc_job {
 
 enum { KC_JOB_COPY, KC_JOB_ZERO, KC_JOB_CALLBACK };
 
+/* A sub-job's state: see engine.c, where sj_advance() alone changes it. */
+enum kc_sj_state {
+	KC_SJ_FREE,
+	KC_SJ_WAIT_MEM,
+	KC_SJ_READING,
+	KC_SJ_COPYING,
+	KC_SJ_PARKED,
+	KC_SJ_WRITING,
+	KC_SJ_DONE,
+};
+
 /* A sub-job: one chunk of a job, with its buffer and its I/Os. */
 struct kc_subjob {
 	struct kc_subjob *next;       /* free list, or a job's parked list */
 	struct kc_job *job;
+	uint8_t state;                /* enum kc_sj_state */
 	char *buf;
 	unsigned int order;           /* buffer size is PAGE << order */
 	uint64_t index;
@@ -209,7 +221,7 @@ struct kc_subjob {
 	unsigned int held;            /* destinations whose write of this chunk ended (done, failed,
 					 skipped as zeros or past a file's end): the others lack it */
 	bool zeroed;                  /* buf holds zeros (zero fallback) */
-	bool have_data;               /* WRITE_SEQ, parked: the read succeeded */
+	bool read_ok;                 /* the chunk is in buf (read, or zeroing: nothing to read) */
 	struct kc_io read;
 	struct kc_io write[KCOPYD_MAX_REGIONS];
 };
@@ -289,6 +301,7 @@ struct kcopyd_client {
 	unsigned int depth;
 	struct kc_subjob *subjobs;    /* depth descriptors */
 	struct kc_subjob *free_subjobs;
+	struct kc_subjob *mem_wait;   /* the sub-job waiting for a pool buffer, or NULL */
 	unsigned int busy_subjobs;
 	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
 	struct kc_job *done, **done_tail;     /* callbacks to run */
