@@ -557,6 +557,14 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 	struct kc_subjob *sj = io->sj;
 	struct kc_job *job = sj->job;
 
+	/* Past the size the device had when it was opened, inside its last
+	 * sector, a read gives zeros: whether the file ends there or has
+	 * grown since. */
+	if (!res && io->off + io->len > io->bd->size) {
+		uint32_t from = io->bd->size > io->off ? (uint32_t)(io->bd->size - io->off) : 0;
+
+		memset(io->buf + from, 0, io->len - from);
+	}
 	if (res < 0) {
 		sector_t sector = (io->off + io->done) >> KCOPYD_SECTOR_SHIFT;
 
@@ -638,13 +646,76 @@ static void retry_later(struct kcopyd_client *kc, struct kc_io *io)
 	kc_timer_arm(&kc->timers, &io->retry, kc_now_ns() + delay);
 }
 
+/* What a request's result calls for: the policy, the same for every
+ * endpoint.  -EAGAIN and -EINTR are retried after a pause that grows, a
+ * bounded number of times, then fail with that error.  A short transfer
+ * goes on from where it stopped.  A transfer that ends early (0 bytes)
+ * meets the end-of-file rule.  Everything else is final: for zeroing and
+ * in-kernel copies too, whose per-operation completions decide on their
+ * fallbacks themselves. */
+enum kc_verdict { KC_AGAIN_NOW, KC_AGAIN_LATER, KC_FINAL };
+
+/* A read or write that moved nothing before its end.  A write that makes
+ * no progress fails.  A read ends early: a read error (the source is
+ * shorter than its size at open), unless it is past that size, inside
+ * the last sector, which reads as zeros (read_done).  An in-kernel copy
+ * is left short: copy_done redoes it the ordinary way. */
+static int eof_rule(struct kc_io *io)
+{
+	switch (io->op) {
+	case KC_OP_WRITE:
+		return -EIO;
+	case KC_OP_READ:
+		if (io->off + io->done < io->bd->size)
+			return -ENODATA;
+		io->done = io->len;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static enum kc_verdict io_policy(struct kcopyd_client *kc, struct kc_io *io, int *res)
+{
+	if ((*res == -EAGAIN || *res == -EINTR) && io->retries < KC_MAX_RETRIES)
+		return KC_AGAIN_LATER;
+	if (io->op == KC_OP_ZERO)       /* fallocate: 0 or an error */
+		return KC_FINAL;
+	if (*res > 0) {
+		io->done += (uint32_t)*res;
+		*res = 0;
+		if (io->done < io->len) {
+			if (io->op != KC_OP_COPY)
+				kc_stat_add(&kc->stats.retries, 1);
+			return KC_AGAIN_NOW;
+		}
+	} else if (*res == 0 && io->done < io->len) {
+		*res = eof_rule(io);
+	}
+	return KC_FINAL;
+}
+
+static void zero_done(struct kcopyd_client *kc, struct kc_io *io, int res)
+{
+	if (res < 0 && zero_fallback(kc, io, res))
+		return;
+	write_done(kc, io, res);
+}
+
+static void (*const op_done[])(struct kcopyd_client *, struct kc_io *, int) = {
+	[KC_OP_READ] = read_done,
+	[KC_OP_WRITE] = write_done,
+	[KC_OP_ZERO] = zero_done,
+	[KC_OP_COPY] = copy_done,
+};
+
 /* Every I/O ends here, from whichever backend or endpoint ran it, through
- * the ready or the completed list. */
+ * the ready or the completed list: the policy, then the completion of its
+ * kind of operation. */
 static void io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
-	/* A transient error is retried after a growing pause, on the engine's
-	 * timer, a bounded number of times: then the I/O fails with it. */
-	if ((res == -EAGAIN || res == -EINTR) && io->retries < KC_MAX_RETRIES) {
+	switch (io_policy(kc, io, &res)) {
+	case KC_AGAIN_LATER:
 		if (io->op == KC_OP_READ && io->sj->job->cancelled) {
 			/* Its chunk is never written anyway (apply_cancel). */
 			read_end(kc, io->sj, false);
@@ -653,52 +724,13 @@ static void io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 		kc_stat_add(&kc->stats.retries, 1);
 		retry_later(kc, io);
 		return;
-	}
-	if (io->op == KC_OP_ZERO) {
-		if (res < 0 && zero_fallback(kc, io, res))
-			return;
-		write_done(kc, io, res);
-		return;
-	}
-	if (io->op == KC_OP_COPY && res > 0 && io->done + (uint32_t)res < io->len) {
-		io->done += (uint32_t)res;
+	case KC_AGAIN_NOW:
 		io_start(kc, io);
 		return;
+	case KC_FINAL:
+		break;
 	}
-	if (io->op == KC_OP_COPY) {
-		if (res > 0)
-			io->done += (uint32_t)res;
-		copy_done(kc, io, res);
-		return;
-	}
-	if (res > 0) {
-		io->done += (uint32_t)res;
-		if (io->done < io->len) {       /* short transfer: go on from there */
-			kc_stat_add(&kc->stats.retries, 1);
-			io_start(kc, io);
-			return;
-		}
-		res = 0;
-	} else if (res == 0 && io->done < io->len) {
-		if (io->op == KC_OP_WRITE)
-			res = -EIO;             /* a write that makes no progress */
-		else if (io->off + io->done < io->bd->size)
-			res = -ENODATA;         /* the source ends before its size at open */
-		else
-			io->done = io->len;     /* its last sector: zeroed below */
-	}
-	/* Past the size the device had when it was opened, inside its last
-	 * sector, a read gives zeros: whether the file ends there or has
-	 * grown since. */
-	if (io->op == KC_OP_READ && !res && io->off + io->len > io->bd->size) {
-		uint32_t from = io->bd->size > io->off ? (uint32_t)(io->bd->size - io->off) : 0;
-
-		memset(io->buf + from, 0, io->len - from);
-	}
-	if (io->op == KC_OP_READ)
-		read_done(kc, io, res);
-	else
-		write_done(kc, io, res);
+	op_done[io->op](kc, io, res);
 }
 
 /* An I/O ended, on the engine thread: queue it (see the head comment). */
