@@ -75,8 +75,25 @@ static void file_close(struct block_device *bd)
 	close(bd->fd);
 }
 
+static unsigned int file_caps(const struct block_device *bd)
+{
+	return (kc_cap(&bd->can_zero_range) || kc_cap(&bd->can_punch_hole) ? KC_CAP_ZERO : 0) |
+	       (kc_cap(&bd->can_offload) ? KC_CAP_COPY_FROM : 0) |
+	       (bd->fd_direct >= 0 ? KC_CAP_DIRECT : 0) | (bd->blockdev ? KC_CAP_BLOCKDEV : 0);
+}
+
+/* One file (st_dev, st_ino) or one block device (st_rdev): a block device
+ * and a file are distinct here, as are a loop device and its backing file
+ * (the command's set-up checks see through those). */
+static bool file_same_storage(const struct block_device *a, const struct block_device *b)
+{
+	return a->blockdev == b->blockdev && a->id_dev == b->id_dev && a->id_ino == b->id_ino;
+}
+
 const struct kc_endpoint_ops kc_endpoint_file = {
 	.name = "file",
+	.caps = file_caps,
+	.same_storage = file_same_storage,
 	.submit = file_submit,
 	.flush = file_flush,
 	.close = file_close,
@@ -91,9 +108,9 @@ static int probe_blockdev(struct block_device *bd)
 		return -errno;
 	if (ioctl(bd->fd, BLKPBSZGET, &pbs) < 0)
 		pbs = lbs;
-	bd->size = bytes;
-	bd->lbs = (unsigned int)lbs;
-	bd->pbs = (unsigned int)pbs;
+	bd->geom.size = bytes;
+	bd->geom.lbs = (unsigned int)lbs;
+	bd->geom.pbs = (unsigned int)pbs;
 	bd->can_zero_range = bd->can_punch_hole = true;
 	return 0;
 }
@@ -135,7 +152,7 @@ static int open_direct(struct block_device *bd, const struct stat *st, const cha
 		return -errno;
 	if (!same_file(st, &dst))
 		return -ESTALE;
-	align = bd->blockdev ? bd->lbs : 4096;
+	align = bd->blockdev ? bd->geom.lbs : 4096;
 	if (statx(bd->fd_direct, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
 		align = stx.stx_dio_offset_align;
@@ -183,15 +200,16 @@ static int bdev_open(const char *path, int acc, unsigned int bflags, struct bloc
 		bd->id_dev = st.st_rdev;
 		bd->id_ino = 0;
 	} else {
-		bd->size = (uint64_t)st.st_size;
-		bd->lbs = KCOPYD_SECTOR_SIZE;
-		bd->pbs = st.st_blksize > 0 ? (unsigned int)st.st_blksize : 4096;
+		bd->geom.size = (uint64_t)st.st_size;
+		bd->geom.lbs = KCOPYD_SECTOR_SIZE;
+		bd->geom.pbs = st.st_blksize > 0 ? (unsigned int)st.st_blksize : 4096;
 		bd->can_zero_range = bd->can_punch_hole = true;
 		bd->id_dev = st.st_dev;
 		bd->id_ino = st.st_ino;
 	}
-	bd->sectors = (bd->size + KCOPYD_SECTOR_SIZE - 1) >> KCOPYD_SECTOR_SHIFT;
-	bd->writable = acc == O_RDWR;
+	bd->geom.sectors = (bd->geom.size + KCOPYD_SECTOR_SIZE - 1) >> KCOPYD_SECTOR_SHIFT;
+	bd->geom.writable = acc == O_RDWR;
+	bd->geom.clip_at_size = !bd->blockdev;
 	/* Memory file systems: O_DIRECT means nothing there, so do not pretend. */
 	if (!(bflags & KCOPYD_BDEV_DIRECT) && !bd->blockdev && in_memory_fs(bd->fd))
 		bflags |= KCOPYD_BDEV_BUFFERED;
@@ -233,6 +251,20 @@ static int bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flag
 	return 0;
 }
 
+static const struct block_device *unwrap(const struct block_device *bd)
+{
+	while (bd->ops->base)
+		bd = bd->ops->base(bd);
+	return bd;
+}
+
+bool kc_same_storage(const struct block_device *a, const struct block_device *b)
+{
+	a = unwrap(a);
+	b = unwrap(b);
+	return a == b || (a->ops == b->ops && a->ops->same_storage && a->ops->same_storage(a, b));
+}
+
 /* The public entry points keep errno as they found it. */
 KC_EXPORT int kcopyd_bdev_open_ex(const char *path, int open_flags, unsigned int bdev_flags,
 				  struct block_device **result)
@@ -262,37 +294,37 @@ KC_EXPORT void kcopyd_bdev_close(struct block_device *bdev)
 
 KC_EXPORT sector_t kcopyd_bdev_sectors(const struct block_device *bdev)
 {
-	return bdev ? bdev->sectors : 0;
+	return bdev ? bdev->geom.sectors : 0;
 }
 
 KC_EXPORT uint64_t kcopyd_bdev_size(const struct block_device *bdev)
 {
-	return bdev ? bdev->size : 0;
+	return bdev ? bdev->geom.size : 0;
 }
 
 KC_EXPORT unsigned int kcopyd_bdev_logical_block_size(const struct block_device *bdev)
 {
-	return bdev ? bdev->lbs : 0;
+	return bdev ? bdev->geom.lbs : 0;
 }
 
 KC_EXPORT unsigned int kcopyd_bdev_physical_block_size(const struct block_device *bdev)
 {
-	return bdev ? bdev->pbs : 0;
+	return bdev ? bdev->geom.pbs : 0;
 }
 
 KC_EXPORT int kcopyd_bdev_is_blockdev(const struct block_device *bdev)
 {
-	return bdev && bdev->blockdev;
+	return bdev && (kc_caps(bdev) & KC_CAP_BLOCKDEV);
 }
 
 KC_EXPORT int kcopyd_bdev_is_direct(const struct block_device *bdev)
 {
-	return bdev && bdev->fd_direct >= 0;
+	return bdev && (kc_caps(bdev) & KC_CAP_DIRECT);
 }
 
 KC_EXPORT int kcopyd_bdev_can_zero(const struct block_device *bdev)
 {
-	return bdev && (kc_cap(&bdev->can_zero_range) || kc_cap(&bdev->can_punch_hole));
+	return bdev && (kc_caps(bdev) & KC_CAP_ZERO);
 }
 
 KC_EXPORT int kcopyd_bdev_flush(struct block_device *bdev)

@@ -288,29 +288,25 @@ KC_EXPORT int kcopyd_client_cancel(struct kcopyd_client *kc)
 
 /* ---- job submission ---------------------------------------------------- */
 
-static bool same_device(const struct block_device *a, const struct block_device *b)
-{
-	return a == b || (a->blockdev == b->blockdev && a->id_dev == b->id_dev &&
-			  a->id_ino == b->id_ino);
-}
-
 static bool overlap(const struct io_region *a, const struct io_region *b)
 {
-	return same_device(a->bdev, b->bdev) && a->sector < b->sector + b->count &&
+	return kc_same_storage(a->bdev, b->bdev) && a->sector < b->sector + b->count &&
 	       b->sector < a->sector + a->count;
 }
 
 static int check_region(const struct io_region *r)
 {
+	const struct kc_geom *g;
 	unsigned int spb;
 
 	if (!r->bdev)
 		return -EINVAL;
-	if (r->sector > r->bdev->sectors || r->count > r->bdev->sectors - r->sector)
+	g = &r->bdev->geom;
+	if (r->sector > g->sectors || r->count > g->sectors - r->sector)
 		return -EINVAL;
 	/* No read-modify-write: on a device of 4096-byte logical blocks a region
 	 * must start and end on a block boundary. */
-	spb = r->bdev->lbs >> KCOPYD_SECTOR_SHIFT;
+	spb = g->lbs >> KCOPYD_SECTOR_SHIFT;
 	if (spb > 1 && (r->sector % spb || r->count % spb))
 		return -EINVAL;
 	return 0;
@@ -325,7 +321,7 @@ static int check_dests(const struct io_region *from, unsigned int num_dests,
 
 		if (ret)
 			return ret;
-		if (!d->bdev->writable)
+		if (!d->bdev->geom.writable)
 			return -EBADF;
 		if (d->count != (from ? from->count : dests[0].count))
 			return -EINVAL;
@@ -371,11 +367,15 @@ static int plan_overlap(struct kc_job *job)
 static bool can_offload(const struct kcopyd_client *kc, const struct kc_job *job)
 {
 	if (kc->offload_off || job->serial || job->num_dests != 1 || job->total < KC_OFFLOAD_MIN ||
-	    (job->flags & (KCOPYD_SKIP_ZEROES | KCOPYD_WRITE_SEQ)) || !job->from.bdev->can_offload)
+	    (job->flags & (KCOPYD_SKIP_ZEROES | KCOPYD_WRITE_SEQ)) ||
+	    !(kc_caps(job->from.bdev) & KC_CAP_COPY_FROM))
 		return false;
-	for (unsigned int i = 0; i < job->num_dests; i++)
-		if (!job->dests[i].r.bdev->can_offload)
+	for (unsigned int i = 0; i < job->num_dests; i++) {
+		const struct block_device *d = job->dests[i].r.bdev;
+
+		if (d->ops != job->from.bdev->ops || !(kc_caps(d) & KC_CAP_COPY_FROM))
 			return false;
+	}
 	return true;
 }
 

@@ -215,9 +215,9 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
  * kcopyd_bdev_sectors() rounds the size up), so it keeps its size. */
 static uint32_t clip_to_end(const struct block_device *bd, uint64_t off, uint32_t len)
 {
-	if (bd->blockdev || off + len <= bd->size)
+	if (!bd->geom.clip_at_size || off + len <= bd->geom.size)
 		return len;
-	return off >= bd->size ? 0 : (uint32_t)(bd->size - off);
+	return off >= bd->geom.size ? 0 : (uint32_t)(bd->geom.size - off);
 }
 
 /* The destinations of the sub-job that failed since it started, at a
@@ -279,7 +279,7 @@ static void read_start(struct kcopyd_client *kc, struct kc_subjob *sj)
  * holds there now (it may have grown), which only the read path does. */
 static bool copy_fits(const struct kc_job *job, const struct kc_subjob *sj)
 {
-	return (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel + sj->len <= job->from.bdev->size;
+	return (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel + sj->len <= job->from.bdev->geom.size;
 }
 
 /* COPYING: each destination copies its chunk in the kernel, from the
@@ -560,8 +560,8 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 	/* Past the size the device had when it was opened, inside its last
 	 * sector, a read gives zeros: whether the file ends there or has
 	 * grown since. */
-	if (!res && io->off + io->len > io->bd->size) {
-		uint32_t from = io->bd->size > io->off ? (uint32_t)(io->bd->size - io->off) : 0;
+	if (!res && io->off + io->len > io->bd->geom.size) {
+		uint32_t from = io->bd->geom.size > io->off ? (uint32_t)(io->bd->geom.size - io->off) : 0;
 
 		memset(io->buf + from, 0, io->len - from);
 	}
@@ -666,7 +666,7 @@ static int eof_rule(struct kc_io *io)
 	case KC_OP_WRITE:
 		return -EIO;
 	case KC_OP_READ:
-		if (io->off + io->done < io->bd->size)
+		if (io->off + io->done < io->bd->geom.size)
 			return -ENODATA;
 		io->done = io->len;
 		return 0;

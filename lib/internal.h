@@ -46,9 +46,34 @@ enum kc_op {
 	KC_OP_COPY,     /* in-kernel copy (copy_file_range) from src_fd/src_off */
 };
 
+/* What a device is, set when it is opened and read-only after. */
+struct kc_geom {
+	uint64_t size;                /* bytes at open: the end-of-file rules are against it */
+	sector_t sectors;             /* size rounded up to sectors */
+	unsigned int lbs, pbs;        /* logical and physical block size (regions: lbs-aligned) */
+	bool writable;                /* destinations need it (-EBADF) */
+	bool clip_at_size;            /* never written past size (a regular file keeps its size) */
+};
+
+/* What a device can do now (kc_endpoint_ops.caps): fast paths drop out
+ * after their first "not supported". */
+#define KC_CAP_ZERO      (1u << 0)    /* zeroing may beat writing zeros: kcopyd_bdev_can_zero */
+#define KC_CAP_COPY_FROM (1u << 1)    /* in-kernel copies with another of its kind */
+#define KC_CAP_DIRECT    (1u << 2)    /* bypasses the page cache: kcopyd_bdev_is_direct */
+#define KC_CAP_BLOCKDEV  (1u << 3)    /* kcopyd_bdev_is_blockdev */
+
 /* An endpoint: what the engine talks to, without knowing what it is. */
 struct kc_endpoint_ops {
 	const char *name;
+	/* KC_CAP_* bits; any thread, never blocks. */
+	unsigned int (*caps)(const struct block_device *bd);
+	/* The device a wrapper sits on (a fault endpoint over a file), or
+	 * NULL: it is its own.  The same-storage test unwraps both sides. */
+	const struct block_device *(*base)(const struct block_device *bd);
+	/* Called only for two unwrapped devices of these ops: true when they
+	 * may reach the same bytes at the same offsets.  Devices of different
+	 * kinds are taken as distinct. */
+	bool (*same_storage)(const struct block_device *a, const struct block_device *b);
 	/* Start io.  Its completion is reported exactly once, with
 	 * kc_io_report() on the engine thread (through the backend, or from
 	 * inside submit itself) or kc_io_report_async() from any thread. */
@@ -60,11 +85,10 @@ struct kc_endpoint_ops {
 struct block_device {
 	const struct kc_endpoint_ops *ops;
 	void *priv;                   /* the endpoint's own state */
-	uint64_t size;                /* bytes */
-	sector_t sectors;             /* size rounded up to sectors */
-	unsigned int lbs, pbs;        /* logical and physical block size */
+	struct kc_geom geom;
+	/* The file endpoint's (bdev.c), until its I/O moves behind the ops. */
 	unsigned int dio_align;       /* O_DIRECT offset/length/memory alignment */
-	bool writable, blockdev;
+	bool blockdev;
 	dev_t id_dev;                 /* identity, to find overlaps: */
 	ino_t id_ino;                 /* st_dev/st_ino, or st_rdev/0 */
 	int fd_direct;                /* -1 when O_DIRECT is not used */
@@ -76,6 +100,14 @@ struct block_device {
 	atomic_bool can_zero_range, can_punch_hole;
 	atomic_bool can_offload;      /* a buffered regular file: copy_file_range */
 };
+
+static inline unsigned int kc_caps(const struct block_device *bd)
+{
+	return bd->ops->caps ? bd->ops->caps(bd) : 0;
+}
+
+/* bdev.c: whether a and b may reach the same bytes (see same_storage). */
+bool kc_same_storage(const struct block_device *a, const struct block_device *b);
 
 static inline bool kc_cap(const atomic_bool *cap)
 {

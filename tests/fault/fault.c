@@ -200,8 +200,24 @@ static void fault_close(struct block_device *bd)
 	fault_free(bd->priv);
 }
 
+/* What it offers is the configuration's: zeroing as claimed, never an
+ * in-kernel copy or direct I/O; a block device if the inner one is. */
+static unsigned int fault_caps(const struct block_device *bd)
+{
+	return (kc_cap(&bd->can_zero_range) || kc_cap(&bd->can_punch_hole) ? KC_CAP_ZERO : 0) |
+	       (kc_caps(((struct fault_dev *)bd->priv)->inner) & KC_CAP_BLOCKDEV);
+}
+
+/* It reaches the inner device's bytes at the same offsets. */
+static const struct block_device *fault_base(const struct block_device *bd)
+{
+	return ((const struct fault_dev *)bd->priv)->inner;
+}
+
 static const struct kc_endpoint_ops fault_ops = {
 	.name = "fault",
+	.caps = fault_caps,
+	.base = fault_base,
 	.submit = fault_submit,
 	.flush = fault_flush,
 	.close = fault_close,
@@ -235,10 +251,10 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 	pthread_cond_init(&f->cond, NULL);
 	f->queue_tail = &f->queue;
 	f->inner = inner;
-	*bd = *inner;           /* size, block sizes, identity, writability */
 	bd->ops = &fault_ops;
 	bd->priv = f;
-	bd->fd_direct = -1;
+	bd->geom = inner->geom;         /* size, block sizes, writability */
+	bd->fd = bd->fd_direct = -1;    /* its I/O is its own: run_io on the inner device */
 	bd->can_punch_hole = (cfg->zero_offer & KC_FAULT_PUNCH_HOLE) != 0;
 	bd->can_zero_range = (cfg->zero_offer & KC_FAULT_ZERO_RANGE) != 0;
 	bd->can_offload = false;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A fault-injecting endpoint, for tests: it wraps a real device and fails
- * chosen requests, cuts transfers short and delays completions.  It is built
- * into the library but not exported from the shared object: tests link the
- * static library (libkcopyd_internal_dep) to use it.
+ * chosen requests, cuts transfers short and delays completions.  A test-only
+ * library (tests/fault/meson.build: fault_dep), never part of libkcopyd; it
+ * reaches the engine through lib/internal.h.  It stands for its inner device
+ * in the same-storage checks (ops->base).
  *
  * Every fault it injects is logged, so a test can check that each callback
  * reports exactly the faults that hit its job.
