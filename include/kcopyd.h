@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 #define KCOPYD_VERSION_MAJOR 0
-#define KCOPYD_VERSION_MINOR 1
+#define KCOPYD_VERSION_MINOR 3
 #define KCOPYD_VERSION_MICRO 0
 
 typedef uint64_t sector_t;                 /* 512-byte sectors */
@@ -98,6 +98,12 @@ int  kcopyd_client_wait(struct kcopyd_client *kc);
  * the call are not affected.  Safe from any thread, including from a
  * callback.  Returns 0, or -EINVAL when kc is NULL. */
 int  kcopyd_client_cancel(struct kcopyd_client *kc);
+
+/* The same for the jobs submitted before the call with this context (the
+ * pointer given to kcopyd_copy and the others), and only those: the others
+ * go on.  Safe from any thread, including from a callback.  Returns 0,
+ * -EINVAL when kc is NULL, -ENOMEM.  (KCOPYD_0.3) */
+int  kcopyd_cancel(struct kcopyd_client *kc, const void *context);
 
 /* The engine the client runs on: "io_uring" or "threads" (the fallback).
  * The environment variable KCOPYD_ENGINE=threads|io_uring forces one. */

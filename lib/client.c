@@ -142,6 +142,12 @@ static void client_free(struct kcopyd_client *kc)
 	kc_pool_fini(&kc->pool);
 	free(kc->subjobs);
 	kc_timers_fini(&kc->timers);
+	while (kc->cancels) {           /* a cancel that came as the engine ended */
+		struct kc_cancel *c = kc->cancels;
+
+		kc->cancels = c->next;
+		free(c);
+	}
 	pthread_mutex_destroy(&kc->lock);
 	pthread_cond_destroy(&kc->idle_cond);
 	free(kc);
@@ -280,6 +286,29 @@ KC_EXPORT int kcopyd_client_cancel(struct kcopyd_client *kc)
 		return -EINVAL;
 	pthread_mutex_lock(&kc->lock);
 	kc->cancel_upto = kc->submit_seq;
+	kc_wake_locked(kc);
+	pthread_mutex_unlock(&kc->lock);
+	KC_ERRNO_RESTORE;
+	return 0;
+}
+
+KC_EXPORT int kcopyd_cancel(struct kcopyd_client *kc, const void *context)
+{
+	KC_ERRNO_SAVE;
+	struct kc_cancel *c;
+
+	if (!kc)
+		return -EINVAL;
+	c = malloc(sizeof(*c));
+	if (!c) {
+		KC_ERRNO_RESTORE;
+		return -ENOMEM;
+	}
+	c->context = context;
+	pthread_mutex_lock(&kc->lock);
+	c->upto = kc->submit_seq;
+	c->next = kc->cancels;
+	kc->cancels = c;
 	kc_wake_locked(kc);
 	pthread_mutex_unlock(&kc->lock);
 	KC_ERRNO_RESTORE;

@@ -195,6 +195,15 @@ static void io_start(struct kcopyd_client *kc, struct kc_io *io)
 	io->bd->ops->submit(kc, io);
 }
 
+/* The job starts no new sub-job.  dispatch() takes it off the queue on
+ * its next turn, even behind a job the throttle holds back, so that its
+ * callback does not wait for the throttle. */
+static void job_stop(struct kc_job *job)
+{
+	job->stop = true;
+	job->kc->retire = true;
+}
+
 static void record_write_error(struct kc_job *job, unsigned int d, int err, uint64_t off)
 {
 	struct kc_dest *dest = &job->dests[d];
@@ -207,7 +216,7 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 	job->write_err |= 1u << d;
 	job->live &= ~(1u << d);
 	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
-		job->stop = true;
+		job_stop(job);
 }
 
 /* How much of len bytes at off may be written to bd: a regular file is never
@@ -420,15 +429,15 @@ static void sj_done(struct kcopyd_client *kc, struct kc_subjob *sj)
 	kc->free_subjobs = sj;
 	kc->busy_subjobs--;
 	job->in_flight--;
-	/* The sub-job that waits for memory may be of this job: it counts in
-	 * in_flight, and if WRITE_SEQ, parks until this one's turn is over. */
-	give_memory(kc);
-	if (job->flags & KCOPYD_WRITE_SEQ) {
+	if (job->flags & KCOPYD_WRITE_SEQ)
 		job->next_write++;
-		if (unpark_next(kc, job))
-			return;
-	}
-	job_maybe_done(kc, job);
+	/* WRITE_SEQ: the parked sub-job whose turn it is now, if there is
+	 * one, owns the job's end. */
+	if (!(job->flags & KCOPYD_WRITE_SEQ) || !unpark_next(kc, job))
+		job_maybe_done(kc, job);
+	/* Last: the sub-job waiting for memory may be of this job (it counts
+	 * in in_flight, so the job did not end above), and may end at once. */
+	give_memory(kc);
 }
 
 #ifndef NDEBUG
@@ -574,7 +583,7 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			job->read_err_sector = sector;
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
-			job->stop = true;
+			job_stop(job);
 		read_end(kc, sj, false);
 		return;
 	}
@@ -876,9 +885,33 @@ static void throttle_fire(struct kcopyd_client *kc, struct kc_timer *t)
  * given to a later job while an earlier one waits for it, so a large job
  * cannot starve.  When the throttle holds a sub-job back, its timer is
  * armed for the time the budget will be there. */
+/* Take the stopped jobs off the queue: those with nothing in flight end. */
+static void retire_stopped(struct kcopyd_client *kc)
+{
+	struct kc_job **jp = &kc->queue;
+
+	kc->retire = false;
+	while (*jp) {
+		struct kc_job *job = *jp;
+
+		if (!job->stop) {
+			jp = &job->next;
+			continue;
+		}
+		*jp = job->next;
+		if (!*jp)
+			kc->queue_tail = jp;
+		job->queued = false;
+		job_maybe_done(kc, job);
+	}
+}
+
 static void dispatch(struct kcopyd_client *kc)
 {
 	struct kc_job **jp = &kc->queue;
+
+	if (kc->retire)
+		retire_stopped(kc);
 
 	while (*jp && kc->free_subjobs && !kc->mem_wait) {
 		struct kc_job *job = *jp;
@@ -912,18 +945,20 @@ static void dispatch(struct kcopyd_client *kc)
 	}
 }
 
-/* kcopyd_client_cancel(): every job submitted up to upto that still has
+/* kcopyd_client_cancel() (c NULL) and kcopyd_cancel() (c: its context):
+ * every job submitted up to upto (with that context) that still has
  * sub-jobs to hand out starts no more; those in flight finish.  A job that
  * already stopped on an error, or has handed out all its work, ends as it
  * would have. */
-static void apply_cancel(struct kcopyd_client *kc, uint64_t upto)
+static void apply_cancel(struct kcopyd_client *kc, uint64_t upto, const struct kc_cancel *c)
 {
 	struct kc_io *retry = NULL;
 
 	for (struct kc_job *job = kc->queue; job; job = job->next) {
-		if (job->seq > upto || job->stop || job->issued == job->total)
+		if (job->seq > upto || (c && job->context != c->context) || job->stop ||
+		    job->issued == job->total)
 			continue;
-		job->stop = true;
+		job_stop(job);
 		job->cancelled = true;
 		if (!job->read_err) {
 			/* The first sector of the source (or, for zeroing, of the
@@ -1004,6 +1039,7 @@ void *kc_engine_main(void *arg)
 	for (;;) {
 		struct kc_job *incoming;
 		struct kc_io *completed;
+		struct kc_cancel *cancels;
 		uint64_t cancel;
 		bool exit_now, sleep;
 
@@ -1014,12 +1050,21 @@ void *kc_engine_main(void *arg)
 		completed = kc->completed;
 		kc->completed = NULL;
 		cancel = kc->cancel_upto;
+		cancels = kc->cancels;
+		kc->cancels = NULL;
 		kc->kicked = false;
 		pthread_mutex_unlock(&kc->lock);
 		take_incoming(kc, incoming);
 		if (cancel != kc->cancel_seen) {
-			apply_cancel(kc, cancel);
+			apply_cancel(kc, cancel, NULL);
 			kc->cancel_seen = cancel;
+		}
+		while (cancels) {
+			struct kc_cancel *c = cancels;
+
+			cancels = c->next;
+			apply_cancel(kc, c->upto, c);
+			free(c);
 		}
 		run_deferred(kc, completed);
 		drain_ready(kc);
@@ -1035,7 +1080,7 @@ void *kc_engine_main(void *arg)
 		/* Reports made while dispatching (a fast path refused at
 		 * once) are handled on the next turn, before it dispatches. */
 		sleep = !kc->incoming && !kc->completed && !kc->ready && !kc->done && !exit_now &&
-			kc->cancel_upto == kc->cancel_seen && !kc->kicked;
+			kc->cancel_upto == kc->cancel_seen && !kc->cancels && !kc->kicked;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)

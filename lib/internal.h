@@ -323,6 +323,11 @@ struct kcopyd_client {
 	uint64_t epoch_jobs[2];       /* outstanding jobs of epochs wait_epoch-1, wait_epoch (by parity) */
 	uint64_t submit_seq;          /* jobs (not prepared callbacks) submitted so far */
 	uint64_t cancel_upto;         /* kcopyd_client_cancel: jobs with seq <= this stop */
+	struct kc_cancel {            /* kcopyd_cancel: not yet applied, newest first */
+		struct kc_cancel *next;
+		const void *context;
+		uint64_t upto;        /* jobs with seq <= this and this context stop */
+	} *cancels;
 
 	/* --- owned by the engine thread --- */
 	const struct kc_backend_ops *backend;
@@ -334,6 +339,7 @@ struct kcopyd_client {
 	struct kc_subjob *subjobs;    /* depth descriptors */
 	struct kc_subjob *free_subjobs;
 	struct kc_subjob *mem_wait;   /* the sub-job waiting for a pool buffer, or NULL */
+	bool retire;                  /* a queued job stopped: dispatch takes it off */
 	unsigned int busy_subjobs;
 	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
 	struct kc_job *done, **done_tail;     /* callbacks to run */

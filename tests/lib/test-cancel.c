@@ -17,7 +17,13 @@
  *  - in each case dest_err_sector is the first sector the destination does
  *    not hold (the sector of the first byte that differs from the source, or
  *    the end), and a cancelled job's read_err_sector the same sector;
- *  - cancel(NULL) is -EINVAL.
+ *  - cancel(NULL) is -EINVAL;
+ *  - kcopyd_cancel(kc, context), three throttled copies: only the job with
+ *    that context calls back, -ECANCELED, whole sub-jobs, dest_err_sector
+ *    right; the other two go on and, the rate removed, end complete; a
+ *    context no job has changes nothing; a job submitted after the call
+ *    with the same context runs to its end; kcopyd_cancel(NULL, ...) is
+ *    -EINVAL.
  * "Soon" is a 20 s limit, where the throttle would hold the jobs for days.
  */
 #include <errno.h>
@@ -319,6 +325,66 @@ static void mid_flight(void)
 	tu_log("ok: cancel in flight, %u of 30 runs cancelled", cancelled);
 }
 
+static void by_context(void)
+{
+	struct kcopyd_client *kc = tu_client(512);
+	struct block_device *s = tu_open(src, O_RDONLY), *d[4];
+	const char *path[4];
+	struct io_region from = tu_region(s, 0, SIZE / 512), to[4];
+	struct done dn[4];
+	int other;
+
+	CHECK_EQ(kcopyd_cancel(NULL, &other), -EINVAL);
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "ctx%d", i);
+		d[i] = fresh(name, &path[i]);
+		to[i] = tu_region(d[i], 0, SIZE / 512);
+		done_init(&dn[i]);
+	}
+	CHECK_OK(kcopyd_client_set_sub_job_size(kc, SUB));
+	CHECK_OK(kcopyd_client_set_rate(kc, 1));
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(kcopyd_copy_ex(kc, &from, 1, &to[i], 0, done_cb, &dn[i]));
+	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	CHECK_OK(kcopyd_cancel(kc, &other));            /* no job has it */
+	CHECK_OK(kcopyd_cancel(kc, &dn[1]));
+	done_wait(&dn[1], "the throttled copy cancelled by its context");
+	CHECK_EQ(dn[1].res.read_err, -ECANCELED);
+	CHECK_EQ(dn[1].res.write_err, 0);
+	nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
+	for (int i = 0; i < 3; i += 2) {
+		pthread_mutex_lock(&dn[i].lock);
+		if (dn[i].calls)
+			FAIL("job %d, of another context, called back (read_err %d) at a cancel",
+			     i, dn[i].res.read_err);
+		pthread_mutex_unlock(&dn[i].lock);
+	}
+	/* The same context again, after the call: not cancelled. */
+	CHECK_OK(kcopyd_copy_ex(kc, &from, 1, &to[3], 0, done_cb, &dn[1]));
+	dn[1].calls = 0;
+	CHECK_OK(kcopyd_client_set_rate(kc, 0));
+	done_wait(&dn[0], "a copy of another context");
+	done_wait(&dn[2], "a copy of another context");
+	done_wait(&dn[1], "a copy submitted with the cancelled context after the cancel");
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(dn[i].res.read_err, 0);
+		CHECK_EQ(dn[i].res.write_err, 0);
+	}
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(s);
+	for (int i = 0; i < 4; i++)
+		kcopyd_bdev_close(d[i]);
+	for (int i = 0; i < 4; i += (i == 0 ? 2 : 1))
+		if (tu_cmp_files(path[i], 0, src, 0, SIZE))
+			FAIL("copy %d, not cancelled, is wrong", i);
+	whole_chunks(path[1], data, SIZE, SUB, "copy cancelled by context");
+	if (!tu_cmp_files(path[1], 0, src, 0, SIZE))
+		FAIL("the cancelled copy was completed after all");
+	tu_log("ok: kcopyd_cancel stops the jobs of one context only");
+}
+
 int main(void)
 {
 	tu_init("test-cancel");
@@ -328,5 +394,6 @@ int main(void)
 	nothing_in_flight();
 	from_callback();
 	mid_flight();
+	by_context();
 	tu_pass();
 }
