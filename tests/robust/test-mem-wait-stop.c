@@ -23,7 +23,7 @@ int main(void)
 	struct kc_fault_rule rule = { .ops = KC_FAULT_WRITE, .start = 4096, .end = 8192, .error = -EIO };
 	struct kc_fault_config cfg = { .rules = &rule, .num_rules = 1 };
 	uint8_t *data = ru_malloc(SIZE), *old = ru_malloc(SIZE), *got = ru_malloc(SIZE);
-	const char *src, *bad, *good;
+	char *src, *bad, *good;
 	struct block_device *s, *d, *g;
 	struct kcopyd_client *kc;
 
@@ -78,6 +78,9 @@ int main(void)
 	free(data);
 	free(old);
 	free(got);
+	free(src);
+	free(bad);
+	free(good);
 	ru_log("ok: a stop while a chunk waits for memory: one callback, the bytes as reported");
 	ru_pass();
 }
