@@ -416,10 +416,12 @@ static int report(const struct options *o, const struct device *src, const struc
 
 int cmd_verify(struct options *o)
 {
-	struct device src, dests[MAX_DESTS];
+	/* Static (one verify a process): on the stack MAX_DESTS of them
+	 * would take 33 KiB, more than a small ulimit -s leaves. */
+	static struct device src, dests[MAX_DESTS];
+	static struct dev_snap ss, ds[MAX_DESTS];
 	unsigned int n = (unsigned int)o->npaths - 1;
 	uint64_t off = 0, len = 0, dst_off = o->dest_offset == NOT_SET ? 0 : o->dest_offset;
-	struct dev_snap ss, ds[MAX_DESTS];
 	char src_change[160] = "";
 	struct progress p;
 	int code = EXIT_SETUP, sig, cmp;
