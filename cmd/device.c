@@ -966,7 +966,7 @@ static int open_under(dev_t loop, dev_t dev, ino_t ino)
  * says so and goes on, as nothing can open that file by name to write it. */
 static int lock_under(const struct device *d, const struct identity *x, bool exclusive)
 {
-	char sys[PATH_MAX];
+	static char sys[PATH_MAX];      /* not on the stack; set-up is single-threaded */
 	const char *loop = sysfs_dir(x->loop, sys) ? basename(sys) : "?";
 	struct under_lock *u = NULL;
 	int ret;

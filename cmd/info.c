@@ -64,7 +64,10 @@ static int64_t sysfs_i64(const char *dir, const char *name)
 /* The queue attributes of a partition live in its disk's directory. */
 static void probe_sysfs(struct info *in, dev_t rdev)
 {
-	char link[64], dir[PATH_MAX], queue[PATH_MAX + 16];
+	/* Static: the command is single-threaded here, and two PATH_MAX
+	 * buffers are 8 KiB of stack. */
+	static char dir[PATH_MAX], queue[PATH_MAX + 16];
+	char link[64];
 
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(rdev), minor(rdev));
 	if (!realpath(link, dir))

@@ -160,6 +160,7 @@ struct device {
 	bool verified;               /* verify compared all of it: it matched */
 	uint64_t diff_off;
 	const char *note;            /* why it did not complete, when no errno */
+	char note_buf[128];          /* room for a note made up at run time */
 	/* Set when err_off, the first byte it does not hold, is not where
 	 * its own write failed but where something else left it short (the
 	 * source's read failed there, or the run stopped): says what. */

@@ -86,7 +86,7 @@ static bool still_compared(const struct device *d)
 /* Compare [off, off + len) of d with want.  A difference before a spot
  * that cannot be read is the one reported (the first bad byte); a
  * destination that ends early differs where it ends. */
-static void compare_one(struct device *d, const char *want, char *buf, size_t len, uint64_t off)
+static size_t compare_one(struct device *d, const char *want, char *buf, size_t len, uint64_t off)
 {
 	size_t before;
 	ssize_t got = read_upto(d->fd, buf, len, off, &before);
@@ -100,9 +100,26 @@ static void compare_one(struct device *d, const char *want, char *buf, size_t le
 	} else if (got < 0) {
 		device_fail(d, read_what, (int)got, off + before);
 	} else if (before < len) {
-		d->differs = true;
-		d->diff_off = off + before;
+		struct stat st;
+		uint64_t size_now = d->size;     /* a block device's does not change */
+
+		/* A read that ended early where the device still has bytes
+		 * showed no difference: that part is not verified.  Only a
+		 * device that really ends there differs at its end. */
+		if (fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode))
+			size_now = (uint64_t)st.st_size;
+		if (size_now > off + before) {
+			snprintf(d->note_buf, sizeof(d->note_buf),
+				 "not verified: the read ended early at byte %llu (the %s "
+				 "still has %llu bytes)", (unsigned long long)(off + before),
+				 device_kind_name(d), (unsigned long long)size_now);
+			d->note = d->note_buf;
+		} else {
+			d->differs = true;
+			d->diff_off = off + before;
+		}
 	}
+	return before;       /* read from both and compared */
 }
 
 const char *source_error_text(const struct device *src, int err, uint64_t off, uint64_t end_now,
@@ -111,11 +128,20 @@ const char *source_error_text(const struct device *src, int err, uint64_t off, u
 	if (err != -ENODATA)
 		snprintf(buf, size, "read failed at byte %llu: %s", (unsigned long long)off,
 			 strerror(-err));
+	else if (end_now != NOT_SET && end_now > off && end_now == src->size)
+		/* Not cut short: the size is what it was, the read just stopped. */
+		snprintf(buf, size, "a read ended early at byte %llu (the file still has %llu "
+			 "bytes)", (unsigned long long)off, (unsigned long long)end_now);
+	else if (end_now != NOT_SET && end_now > off)
+		/* Its size changed, but it still goes on past where the read stopped. */
+		snprintf(buf, size, "a read ended early at byte %llu (the file still has %llu "
+			 "bytes; it had %llu when the run began)", (unsigned long long)off,
+			 (unsigned long long)end_now, (unsigned long long)src->size);
 	else if (end_now == NOT_SET || end_now == off)   /* it ended early: it shrank under us */
 		snprintf(buf, size, "read failed at byte %llu: the source ends there, before its size "
 			 "of %llu bytes when the run began", (unsigned long long)off,
 			 (unsigned long long)src->size);
-	else     /* what was read below off had been read before the cut */
+	else     /* it now ends below off: what was read there came before the cut */
 		snprintf(buf, size, "read failed at byte %llu: the source ended early there (cut "
 			 "short under the run: it has %llu bytes now, %llu when the run began)",
 			 (unsigned long long)off, (unsigned long long)end_now,
@@ -243,15 +269,21 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		}
 		/* What was read before a failure is compared first: a
 		 * destination that differs there differs, whatever comes after. */
+		size_t done = before;   /* compared with every destination compared */
+
 		for (unsigned int i = 0; i < n; i++)
-			if (still_compared(&dests[i]))
-				compare_one(&dests[i], want, buf, before, dst_off + pos);
+			if (still_compared(&dests[i])) {
+				size_t c = compare_one(&dests[i], want, buf, before, dst_off + pos);
+
+				if (c < done)
+					done = c;
+			}
 		if (signal_caught()) {
 			/* A destination's read cut short left the chunk unfinished. */
 			ret = interrupted(dests, n, signal_caught());
 			break;
 		}
-		p->moved = pos + before;
+		p->moved = pos + done;
 		if (got < 0 || before < chunk) {
 			source_failed(src, dests, n, got < 0 ? (int)got : -ENODATA,
 				      src_off + pos + before);
@@ -281,6 +313,11 @@ static int setup(const struct options *o, struct device *src, struct device *des
 		*len = *off <= src->size ? src->size - *off : 0;
 	if (device_check_range(src, "--offset/--length", *off, *len, false))
 		return -1;
+	if (*len > (uint64_t)INT64_MAX - (o->dest_offset == NOT_SET ? 0 : o->dest_offset)) {
+		errmsg("%s: --dest-offset/--length: the range is too large",
+		       n ? dests[0].path : src->path);
+		return -1;
+	}
 	for (unsigned int i = 0; i < n; i++)
 		if (device_stat(&dests[i], false) || device_open_read(&dests[i]) ||
 		    device_lock(&dests[i], false))
@@ -379,10 +416,12 @@ static int report(const struct options *o, const struct device *src, const struc
 
 int cmd_verify(struct options *o)
 {
-	struct device src, dests[MAX_DESTS];
+	/* Static (one verify a process): on the stack MAX_DESTS of them
+	 * would take 33 KiB, more than a small ulimit -s leaves. */
+	static struct device src, dests[MAX_DESTS];
+	static struct dev_snap ss, ds[MAX_DESTS];
 	unsigned int n = (unsigned int)o->npaths - 1;
 	uint64_t off = 0, len = 0, dst_off = o->dest_offset == NOT_SET ? 0 : o->dest_offset;
-	struct dev_snap ss, ds[MAX_DESTS];
 	char src_change[160] = "";
 	struct progress p;
 	int code = EXIT_SETUP, sig, cmp;

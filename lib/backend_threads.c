@@ -115,7 +115,7 @@ int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_t
 	sigfillset(&all);       /* signals are for the application's threads */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (; t->nthreads < nthreads && !ret; t->nthreads++) {
-		ret = -pthread_create(&t->threads[t->nthreads], NULL, worker, t);
+		ret = -kc_thread_start(&t->threads[t->nthreads], worker, t);
 		if (ret)
 			break;
 	}

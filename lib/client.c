@@ -161,7 +161,7 @@ static int start_thread(struct kcopyd_client *kc)
 	/* Signals are for the application's threads, not for the engine. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&kc->thread, NULL, kc_engine_main, kc);
+	ret = kc_thread_start(&kc->thread, kc_engine_main, kc);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -ret;
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ulimit -s: no stack limit a shell user can set kills kcopyd without a
+# message.  A hard limit below what kcopyd needs (256 KiB) is refused at
+# once (exit 2, the message naming the limit, JSON with --json, nothing
+# written); a soft limit below it with room under the hard one is raised
+# and the run works; at the documented minimum every command works.
+. "$(dirname "$0")/common.bash"
+
+[ "$(ulimit -H -s)" = unlimited ] || skip "the hard stack limit is not unlimited here"
+mib=$((1024 * 1024))
+random a $mib
+random b.orig $mib
+cp a same
+files=(a b same)
+
+# limited HARD SOFT ARGS...: kcopyd ARGS under those limits (KiB, or unlimited).
+limited() {
+	local hard=$1 soft=$2; shift 2
+	( ulimit -S -s "$soft" && ulimit -H -s "$hard" || exit 99
+	  exec "$KCOPYD" "$@" ) >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+
+msg="kcopyd: the stack limit (ulimit -s) is 64 KiB; kcopyd needs at least 256 KiB"
+for args in "copy a new" "copy a b" "copy --verify a b" "verify a same" "zero b" "info a b"; do
+	cp b.orig b
+	before=$(digest b)
+	limited 64 64 $args
+	[ "$rc" -eq 2 ] || { cat "$T/err"; fail "ulimit -s 64, $args: exit $rc, expected 2"; }
+	err_has "$msg"
+	[ "$(digest b)" = "$before" ] || fail "ulimit -s 64, $args: b changed"
+	[ ! -e new ] || fail "ulimit -s 64, $args: new was created"
+done
+limited 64 64 verify --json a same
+[ "$rc" -eq 2 ] || fail "ulimit -s 64, verify --json: exit $rc"
+json_is 'j["error"]' "the stack limit (ulimit -s) is 64 KiB; kcopyd needs at least 256 KiB"
+json_is 'j["exit_code"]' 2
+
+# works LIMITS...: every command works under limited LIMITS.
+works() {
+	rm -f new; cp b.orig b
+	limited "$@" copy a new
+	[ "$rc" -eq 0 ] || { cat "$T/err"; fail "ulimit $*: copy to a new file: exit $rc"; }
+	same a new
+	limited "$@" copy --verify a b
+	[ "$rc" -eq 0 ] || { cat "$T/err"; fail "ulimit $*: copy to an existing file: exit $rc"; }
+	same a b
+	limited "$@" verify a same b
+	[ "$rc" -eq 0 ] || { cat "$T/err"; fail "ulimit $*: verify: exit $rc"; }
+	limited "$@" zero b
+	[ "$rc" -eq 0 ] || { cat "$T/err"; fail "ulimit $*: zero: exit $rc"; }
+	cmp -n $mib b /dev/zero || fail "ulimit $*: not zeroed"
+	limited "$@" info a b
+	[ "$rc" -eq 0 ] || { cat "$T/err"; fail "ulimit $*: info: exit $rc"; }
+}
+# Soft only, the hard limit unlimited: raised, and it works.
+works unlimited 64
+works unlimited 16
+# At the documented minimum, soft and hard.
+works 256 256
+works 1024 1024
+exit 0
