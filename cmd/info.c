@@ -250,7 +250,7 @@ int cmd_info(struct options *o)
 		for (int i = 0; i < o->npaths; i++)
 			print_json_device(&j, &in[i]);
 		json_close(&j, ']');
-		json_int(&j, "exit_code", code);
+		json_exit_code(&j, code);
 		json_end(&j);
 	} else {
 		printf("engine: %s (libkcopyd %s)\n", engine, kcopyd_version());

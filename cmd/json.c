@@ -16,6 +16,7 @@ void json_begin(struct json *j, FILE *f)
 		signals_json_begun();
 	j->f = f;
 	j->depth = 0;
+	j->exit_code = -1;
 	j->need_comma[0] = false;
 	fputc('{', f);
 }
@@ -23,10 +24,19 @@ void json_begin(struct json *j, FILE *f)
 void json_end(struct json *j)
 {
 	fputs("}\n", j->f);
-	if (j->f == stdout)
+	if (j->f == stdout) {
 		flush_stdout();
-	else
+		if (j->exit_code >= 0)
+			signals_json_done(j->exit_code);
+	} else {
 		fflush(j->f);
+	}
+}
+
+void json_exit_code(struct json *j, int code)
+{
+	j->exit_code = code;
+	json_int(j, "exit_code", code);
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0. */

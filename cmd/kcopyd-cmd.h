@@ -100,6 +100,9 @@ void signals_on_stop(void (*fn)(void *), void *arg);
  * calls signals_json_begun). */
 void signals_json(const char *cmd_name);
 void signals_json_begun(void);
+/* The command's JSON, with its exit status, is out: a stop signal from now
+ * on exits with that status, saying the run had ended. */
+void signals_json_done(int code);
 
 /* Point descriptor fd at /dev/null opened with flags (a closed standard
  * descriptor filled, an output that must not be written); 0 or -errno. */
@@ -389,10 +392,14 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 struct json {
 	FILE *f;
 	int depth;
+	int exit_code;                /* json_exit_code's, or -1 */
 	bool need_comma[JSON_MAX_DEPTH];
 };
 void json_begin(struct json *j, FILE *f);
 void json_end(struct json *j);
+/* The "exit_code" field: once the object is out on standard output, a
+ * later stop signal exits with this status (signals_json_done). */
+void json_exit_code(struct json *j, int code);
 void json_object(struct json *j, const char *key);
 void json_array(struct json *j, const char *key);
 void json_close(struct json *j, char bracket);

@@ -144,6 +144,13 @@ void signals_json_begun(void)
 	json_started = true;
 }
 
+static _Atomic int json_done_code = -1;
+
+void signals_json_done(int code)
+{
+	json_done_code = code;
+}
+
 /* The JSON of an exit at once: the command, the error (what stderr says),
  * the signal and the exit status.  Written with write(2) whole, not through
  * stdout's buffer, which the main thread owns. */
@@ -183,10 +190,19 @@ static _Noreturn void exit_now(int code, int sig, const char *what, bool last)
 {
 	static char msg[1600];
 
+	int done = json_done_code;
+
 	if (last)
 		pthread_mutex_lock(&words_lock);    /* never unlocked: we end here */
-	snprintf(msg, sizeof(msg), "%s%s%.*s", signal_name(sig), what,
-		 last ? last_words_len : 0, last_words);
+	if (done >= 0) {
+		/* The JSON said how the run ended: the status stays its. */
+		snprintf(msg, sizeof(msg), "%s after the run had ended: exiting with its status %d",
+			 signal_name(sig), done);
+		code = done;
+	} else {
+		snprintf(msg, sizeof(msg), "%s%s%.*s", signal_name(sig), what,
+			 last ? last_words_len : 0, last_words);
+	}
 	if (stderr_tty)
 		say("\r\033[K", 4);         /* rub out a progress line */
 	say("kcopyd: ", 8);

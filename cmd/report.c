@@ -326,7 +326,7 @@ static void print_json(const struct report *rep, int code)
 		}
 	}
 	json_str(&j, "signal", r->signal ? signal_name(r->signal) : NULL);
-	json_int(&j, "exit_code", code);
+	json_exit_code(&j, code);
 	json_end(&j);
 }
 
@@ -362,13 +362,21 @@ static uint64_t held_by_all(const struct report *rep)
 static void say_interrupted(const struct report *rep)
 {
 	const struct runner *r = rep->r;
+	unsigned int failed = 0;
+
+	for (unsigned int i = 0; i < r->ndests; i++)
+		failed += r->dests[i].failed;
 
 	if (!r->stop && verify_interrupted(r))
 		errmsg("interrupted by %s during the verify pass: the %s finished, but is not verified",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
-	else if (!rep->interrupted)
+	else if (!rep->interrupted && !failed)
 		errmsg("%s: the %s was complete on every destination before it could take "
 		       "effect: it had nothing left to stop",
+		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
+	else if (!rep->interrupted)
+		errmsg("%s: the %s had ended before it could take effect (with the failures "
+		       "above): it had nothing left to stop",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
 	else if (rep->log && rep->resume_at != NOT_SET)
 		errmsg("interrupted at byte %llu; rerun with the same --log to resume",
@@ -429,6 +437,6 @@ void report_setup_error(const struct options *o)
 	json_begin(&j, stdout);
 	json_str(&j, "command", o->cmd_name);
 	json_str(&j, "error", first_error());
-	json_int(&j, "exit_code", EXIT_SETUP);
+	json_exit_code(&j, EXIT_SETUP);
 	json_end(&j);
 }

@@ -385,7 +385,7 @@ static void print_json(const struct device *src, const char *src_change,
 	}
 	json_close(&j, ']');
 	json_str(&j, "signal", sig ? signal_name(sig) : NULL);
-	json_int(&j, "exit_code", code);
+	json_exit_code(&j, code);
 	json_end(&j);
 }
 

@@ -3,7 +3,8 @@
 # that comes by default (and with --flush) is checked, the failing
 # destination is named, the others are complete and ok, the exit status is
 # 1; --no-flush does not fsync at all.  The directory of a created file is
-# flushed too, and its failure is reported.
+# flushed too, and its failure is reported.  A stop signal during a flush
+# that then fails does not say the copy was complete on every destination.
 . "$(dirname "$0")/faultfs.bash"
 ff_begin
 random src $((4 * M))
@@ -71,8 +72,30 @@ c_log_rerun() {
 	same src m.back/d1
 }
 
+c_stop_in_failing_flush() {
+	ff_rule m "fsync d2 delay=1500 err=EIO"
+	KCOPYD_ENGINE=$e "$KCOPYD" copy --json src m/d1 m/d2 >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$! i
+	for ((i = 0; i < 100; i++)); do     # the flush of d2 has begun
+		sed -n 's/^0 seen=\([0-9]*\).*/\1/p' m/.faultfs | grep -qv '^0$' && break
+		sleep 0.05
+	done
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || { cat "$T/err"; fail "exit $rc, expected 1 (a flush failed)"; }
+	err_has "m/d2: flush failed: Input/output error"
+	grep -q "complete on every destination" "$T/err" && { cat "$T/err"; fail "said complete on every destination"; }
+	err_has "had ended before it could take effect (with the failures above)"
+	json_is 'j["destinations"][1]["status"]' failed
+	json_is 'j["destinations"][0]["status"]' ok
+	json_is 'j["exit_code"]' 1
+	same src m.back/d1
+}
+
 for e in "${ENGINES[@]}"; do
-	for c in default flush enospc no_flush directory log_rerun; do
+	for c in default flush enospc no_flush directory log_rerun stop_in_failing_flush; do
 		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/d3 run.log
 		run_case "$e/$c" "c_$c"
 	done
