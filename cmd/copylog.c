@@ -601,7 +601,7 @@ static int check_key(struct parser *p, uint64_t chunk)
 	if (p->offset != k->offset || p->length != k->length || p->dest_offset != k->dest_offset)
 		return STALE("it was written for another range (offset %" PRIu64 ", length %" PRIu64
 			     ", dest-offset %" PRIu64 ")", p->offset, p->length, p->dest_offset);
-	if (!chunk || chunk % 512 || chunk > (1ULL << 40) ||
+	if (!chunk || chunk % 512 || chunk > COPYLOG_MAX_CHUNK ||
 	    (p->length + chunk - 1) / chunk > COPYLOG_MAX_CHUNKS)
 		return BAD("line %u: the chunk size %" PRIu64 " is not usable", p->lineno, chunk);
 	/* The source is only read: any change since the log began is not ours
@@ -1028,9 +1028,11 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	size_t len = 0;
 	int ret;
 
-	if (!chunk || chunk % 512 || (key->length + chunk - 1) / chunk > COPYLOG_MAX_CHUNKS)
-		return fail(why, whylen, -EINVAL, "the chunk size must be a multiple of 512 "
-			    "and divide the range into at most %u chunks", COPYLOG_MAX_CHUNKS);
+	/* What copylog_parse accepts, so that a log written is a log read. */
+	if (!chunk || chunk % 512 || chunk > COPYLOG_MAX_CHUNK ||
+	    (key->length + chunk - 1) / chunk > COPYLOG_MAX_CHUNKS)
+		return fail(why, whylen, -EINVAL, "the chunk size must be a multiple of 512 up to "
+			    "2^43 and divide the range into at most %u chunks", COPYLOG_MAX_CHUNKS);
 	if (!k.boot && read_text("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) == 0 &&
 	    boot[0] && strspn(boot, "0123456789abcdef-") == strlen(boot))
 		k.boot = boot;

@@ -22,6 +22,8 @@
 
 #define COPYLOG_MAX_DESTS 32
 #define COPYLOG_MAX_CHUNKS (1u << 20)    /* a log with more chunks is refused */
+/* The largest chunk: a range of up to 2^63 bytes in COPYLOG_MAX_CHUNKS. */
+#define COPYLOG_MAX_CHUNK (1ULL << 43)
 #define COPYLOG_VERSION 2
 
 /* What a device was when it was looked at.  Files: their inode and times,

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# copy --log over a range of 1 EiB and more (sparse files on tmpfs): the log
+# the run writes (its chunks grow past 2^40 bytes to stay within the chunk
+# count) is one the next run reads; the rerun finds nothing to do and exits
+# 0, and the destination is exact where the source has data.
+. "$(dirname "$0")/common.bash"
+need_root
+tmpfs "$T/m" 64M
+cd "$T/m" || fail "cd"
+trap 'cd /; _cleanup' EXIT
+for size in 1E 4611686018427387904 9223372036854771712; do
+	rm -f big d l
+	truncate -s "$size" big || skip "tmpfs refuses a $size file"
+	printf 'data at the start' | dd of=big conv=notrunc status=none
+	printf 'and at the end' | dd of=big bs=1 seek=$(($(stat -c %s big) - 14)) conv=notrunc status=none
+	expect 0 copy -q --log l big d
+	[ -s l ] || fail "$size: no log written"
+	expect 0 copy --log l big d
+	grep -qi "damaged\|not usable" "$T/err" && { cat "$T/err"; fail "$size: the run's own log refused"; }
+	[ "$(stat -c %s d)" = "$(stat -c %s big)" ] || fail "$size: destination size differs"
+	cmp -n 17 big d || fail "$size: the data at the start differs"
+	[ "$(tail -c 14 d)" = "and at the end" ] || fail "$size: the data at the end differs"
+done
+echo "ok: logs of 1 EiB to 2^63-4096 byte ranges are read back"
