@@ -276,10 +276,10 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 			return &c->dests[i];
 	if (stat(name, &st) || !S_ISREG(st.st_mode))
 		return NULL;
-	if (device_stores_file(&c->src, &st))
+	if (device_stores_file(&c->src, name))
 		return &c->src;
 	for (unsigned int i = 0; i < c->n; i++)
-		if (device_stores_file(&c->dests[i], &st))
+		if (device_stores_file(&c->dests[i], name))
 			return &c->dests[i];
 	return NULL;
 }

@@ -464,15 +464,29 @@ bool device_shares_storage(const struct device *a, const struct device *b)
 	return device_meet(a, 0, UINT64_MAX, b, 0, UINT64_MAX, 0) != MEET_NONE;
 }
 
-/* Is the regular file st where some of d's bytes really are (d itself, the
- * file under a loop device over it, however deep)? */
-bool device_stores_file(const struct device *d, const struct stat *st)
+/* Is the regular file name where some of d's bytes really are (d itself,
+ * the file under a loop device over it, however deep, the upper or lower
+ * file an overlayfs name reaches)?  The file is opened (O_PATH: nothing is
+ * read) for its identity: the overlay's layers are found through a
+ * descriptor, a stat alone would see only the overlay's own inode. */
+bool device_stores_file(const struct device *d, const char *name)
 {
 	struct device f;
+	struct stat st;
+	bool ret;
+	int fd = open(name, O_PATH | O_CLOEXEC);
 
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
 	device_init(&f, "");
-	set_identity(&f, -1, st);
-	return device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+	set_identity(&f, fd, &st);
+	close(fd);
+	ret = device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+	return ret;
 }
 
 bool stat_same_file(const struct stat *a, const struct stat *b)

@@ -211,7 +211,7 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 /* Any of a's bytes are b's: our writes to one change the other. */
 bool device_shares_storage(const struct device *a, const struct device *b);
 struct stat;
-bool device_stores_file(const struct device *d, const struct stat *st);
+bool device_stores_file(const struct device *d, const char *name);
 /* Is the block device open on fd mounted or claimed by someone (an
  * exclusive open of it fails with EBUSY)? */
 bool device_claimed(int fd);
