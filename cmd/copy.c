@@ -284,6 +284,40 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 	return NULL;
 }
 
+/* The log's files go in the directory of logname (canonical): its file
+ * system must not live in the source's range (writing the log would
+ * change the source under the copy; anywhere in a file source, whose
+ * times then change) nor in a destination's (the copy would overwrite the
+ * log, and the log the copy). */
+static int check_log_fs(const struct copy *c, const char *logname)
+{
+	char *copy = strdup(logname);
+	const char *dir;
+	int ret = 0;
+
+	if (!copy) {
+		errmsg("out of memory");
+		return -1;
+	}
+	dir = dirname(copy);
+	if (device_holds_dir(&c->src, c->src.kind == DEV_FILE ? 0 : c->off,
+			     c->src.kind == DEV_FILE ? UINT64_MAX : c->len, dir)) {
+		errmsg("--log %s: its directory %s is on a file system stored in the source %s; "
+		       "the log would be written inside the source", c->o->log, dir, c->src.path);
+		ret = -1;
+	}
+	for (unsigned int i = 0; i < c->n && !ret; i++) {
+		if (device_holds_dir(&c->dests[i], c->dst_off, c->len, dir)) {
+			errmsg("--log %s: its directory %s is on a file system stored in the "
+			       "destination %s; the log would be written inside the destination, "
+			       "which the copy overwrites", c->o->log, dir, c->dests[i].path);
+			ret = -1;
+		}
+	}
+	free(copy);
+	return ret;
+}
+
 /* The log's own files (the log, the temporary file it is rewritten
  * through, its lock file) must not be any device it describes, however
  * they are named; the log must be a regular file (or not exist yet), the
@@ -320,7 +354,7 @@ static int check_log_path(const struct copy *c, const char *logfile, const char 
 		free(name);
 		free(canon);
 	}
-	return ret;
+	return ret ? ret : check_log_fs(c, logname);
 }
 
 /* A file destination that was removed or cut short since the log was

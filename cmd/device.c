@@ -489,6 +489,25 @@ bool device_stores_file(const struct device *d, const char *name)
 	return ret;
 }
 
+/* Does the file system that holds directory dir live where some of
+ * [off, off + len) of d's bytes are (d a loop device or its backing file,
+ * the disk or partition under that file system...)?  A file written in dir
+ * is then written into those bytes of d. */
+bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir)
+{
+	struct device f;
+	struct stat st;
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	device_init(&f, "");
+	if (fstat(fd, &st) == 0)
+		set_identity(&f, fd, &st);
+	close(fd);
+	return device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
+}
+
 bool stat_same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_rdev == b->st_rdev &&

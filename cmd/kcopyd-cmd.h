@@ -212,6 +212,7 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 bool device_shares_storage(const struct device *a, const struct device *b);
 struct stat;
 bool device_stores_file(const struct device *d, const char *name);
+bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir);
 /* Is the block device open on fd mounted or claimed by someone (an
  * exclusive open of it fails with EBUSY)? */
 bool device_claimed(int fd);
