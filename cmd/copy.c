@@ -763,6 +763,7 @@ static void log_forget_unverified(struct copy *c, struct report *rep)
 {
 	uint64_t chunk = copylog_chunk(c->log), n = copylog_chunks(c->log);
 	bool forgot = false;
+	int err;
 
 	for (unsigned int i = 0; i < c->n; i++) {
 		const struct device *d = &c->dests[i];
@@ -777,10 +778,23 @@ static void log_forget_unverified(struct copy *c, struct report *rep)
 	}
 	if (!forgot)
 		return;
-	if (copylog_finish(c->log))
-		errmsg("--log %s: cannot record that the verify pass found differences: a rerun "
-		       "with it would trust them", c->o->log);
 	rep->resume_at = NOT_SET;
+	if ((err = copylog_finish(c->log))) {
+		/* The log on disk still says those chunks were copied: a rerun
+		 * would trust them.  Removed, a rerun copies everything again;
+		 * if even that fails, the message says to remove it. */
+		int gone = copylog_discard(c->log);
+
+		snprintf(rep->r->log_error, sizeof(rep->r->log_error),
+			 "cannot record that the verify pass found differences: %s; %s",
+			 strerror(-err), gone ? "the log still says they were copied" :
+			 "the log was removed");
+		errmsg("--log %s: %s%s", c->o->log, rep->r->log_error,
+		       gone ? ": remove it before a rerun, which would trust them" :
+		       ": a rerun copies everything again");
+		rep->r->log_unclosed = true;
+		return;
+	}
 	for (uint64_t i = 0; i < n && rep->resume_at == NOT_SET; i++)
 		if (chunk_todo(c, i))
 			rep->resume_at = c->off + i * chunk;
