@@ -261,6 +261,24 @@ static char *dest_name(const struct device *d)
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
 }
 
+/* Do canonical names a and b name one file (that may not exist yet): the
+ * same name, or one names it through an overlayfs and the other in the
+ * overlay's upper layer, where the overlay creates it? */
+static bool same_new_name(const char *a, const char *b)
+{
+	char *ua, *ub;
+	bool same;
+
+	if (!strcmp(a, b))
+		return true;
+	ua = overlay_upper_name(a);
+	ub = overlay_upper_name(b);
+	same = (ua && !strcmp(ua, b)) || (ub && !strcmp(a, ub)) || (ua && ub && !strcmp(ua, ub));
+	free(ua);
+	free(ub);
+	return same;
+}
+
 /* Which device, if any, the log's file name (canonical: canon) is: by
  * what it is (through any symlink or hard link), or for a destination not
  * created yet, by its name. */
@@ -272,7 +290,7 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 	if (!strcmp(canon, k->source))
 		return &c->src;
 	for (unsigned int i = 0; i < k->ndests; i++)
-		if (!strcmp(canon, k->dests[i]))
+		if (same_new_name(canon, k->dests[i]))
 			return &c->dests[i];
 	if (stat(name, &st) || !S_ISREG(st.st_mode))
 		return NULL;

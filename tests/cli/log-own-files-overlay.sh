@@ -2,7 +2,8 @@
 # copy --log FILE: the log's own files (FILE, FILE.tmp, FILE.lock) named
 # through an overlayfs mount are the files of its upper (or lower) layer
 # they reach: a source or destination named by its layer path is the same
-# file, and the other way round.  Refused (exit 2), every file left as it
+# file, and the other way round, also when neither exists yet (the
+# overlay creates the file in its upper layer).  Refused (exit 2), every file left as it
 # was, none created or removed.
 . "$(dirname "$0")/common.bash"
 need_root
@@ -30,6 +31,11 @@ for suf in "" .tmp .lock; do
 	cp src "lower/b.log$suf"
 	refused m/b.log "is the source lower/b.log$suf; $own" "lower/b.log$suf" d1
 	rm "lower/b.log$suf"
+	# Neither there yet: a new destination by its layer path, the log's
+	# file to be created through the overlay (which creates it there), or
+	# the other way round.
+	refused m/n.log "is the destination upper/n.log$suf; $own" src "upper/n.log$suf"
+	refused upper/n.log "is the destination m/n.log$suf; $own" src d1 "m/n.log$suf"
 done
 # Not refused: a log in the overlay beside a source in its upper layer.
 cp src upper/s
