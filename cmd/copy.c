@@ -261,6 +261,24 @@ static char *dest_name(const struct device *d)
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
 }
 
+/* Do canonical names a and b name one file (that may not exist yet): the
+ * same name, or one names it through an overlayfs and the other in the
+ * overlay's upper layer, where the overlay creates it? */
+static bool same_new_name(const char *a, const char *b)
+{
+	char *ua, *ub;
+	bool same;
+
+	if (!strcmp(a, b))
+		return true;
+	ua = overlay_upper_name(a);
+	ub = overlay_upper_name(b);
+	same = (ua && !strcmp(ua, b)) || (ub && !strcmp(a, ub)) || (ua && ub && !strcmp(ua, ub));
+	free(ua);
+	free(ub);
+	return same;
+}
+
 /* Which device, if any, the log's file name (canonical: canon) is: by
  * what it is (through any symlink or hard link), or for a destination not
  * created yet, by its name. */
@@ -272,16 +290,50 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 	if (!strcmp(canon, k->source))
 		return &c->src;
 	for (unsigned int i = 0; i < k->ndests; i++)
-		if (!strcmp(canon, k->dests[i]))
+		if (same_new_name(canon, k->dests[i]))
 			return &c->dests[i];
 	if (stat(name, &st) || !S_ISREG(st.st_mode))
 		return NULL;
-	if (device_stores_file(&c->src, &st))
+	if (device_stores_file(&c->src, name))
 		return &c->src;
 	for (unsigned int i = 0; i < c->n; i++)
-		if (device_stores_file(&c->dests[i], &st))
+		if (device_stores_file(&c->dests[i], name))
 			return &c->dests[i];
 	return NULL;
+}
+
+/* The log's files go in the directory of logname (canonical): its file
+ * system must not live in the source's range (writing the log would
+ * change the source under the copy; anywhere in a file source, whose
+ * times then change) nor in a destination's (the copy would overwrite the
+ * log, and the log the copy). */
+static int check_log_fs(const struct copy *c, const char *logname)
+{
+	char *copy = strdup(logname);
+	const char *dir;
+	int ret = 0;
+
+	if (!copy) {
+		errmsg("out of memory");
+		return -1;
+	}
+	dir = dirname(copy);
+	if (device_holds_dir(&c->src, c->src.kind == DEV_FILE ? 0 : c->off,
+			     c->src.kind == DEV_FILE ? UINT64_MAX : c->len, dir)) {
+		errmsg("--log %s: its directory %s is on a file system stored in the source %s; "
+		       "the log would be written inside the source", c->o->log, dir, c->src.path);
+		ret = -1;
+	}
+	for (unsigned int i = 0; i < c->n && !ret; i++) {
+		if (device_holds_dir(&c->dests[i], c->dst_off, c->len, dir)) {
+			errmsg("--log %s: its directory %s is on a file system stored in the "
+			       "destination %s; the log would be written inside the destination, "
+			       "which the copy overwrites", c->o->log, dir, c->dests[i].path);
+			ret = -1;
+		}
+	}
+	free(copy);
+	return ret;
 }
 
 /* The log's own files (the log, the temporary file it is rewritten
@@ -320,7 +372,7 @@ static int check_log_path(const struct copy *c, const char *logfile, const char 
 		free(name);
 		free(canon);
 	}
-	return ret;
+	return ret ? ret : check_log_fs(c, logname);
 }
 
 /* A file destination that was removed or cut short since the log was
@@ -729,6 +781,7 @@ static void log_forget_unverified(struct copy *c, struct report *rep)
 {
 	uint64_t chunk = copylog_chunk(c->log), n = copylog_chunks(c->log);
 	bool forgot = false;
+	int err;
 
 	for (unsigned int i = 0; i < c->n; i++) {
 		const struct device *d = &c->dests[i];
@@ -743,10 +796,23 @@ static void log_forget_unverified(struct copy *c, struct report *rep)
 	}
 	if (!forgot)
 		return;
-	if (copylog_finish(c->log))
-		errmsg("--log %s: cannot record that the verify pass found differences: a rerun "
-		       "with it would trust them", c->o->log);
 	rep->resume_at = NOT_SET;
+	if ((err = copylog_finish(c->log))) {
+		/* The log on disk still says those chunks were copied: a rerun
+		 * would trust them.  Removed, a rerun copies everything again;
+		 * if even that fails, the message says to remove it. */
+		int gone = copylog_discard(c->log);
+
+		snprintf(rep->r->log_error, sizeof(rep->r->log_error),
+			 "cannot record that the verify pass found differences: %s; %s",
+			 strerror(-err), gone ? "the log still says they were copied" :
+			 "the log was removed");
+		errmsg("--log %s: %s%s", c->o->log, rep->r->log_error,
+		       gone ? ": remove it before a rerun, which would trust them" :
+		       ": a rerun copies everything again");
+		rep->r->log_unclosed = true;
+		return;
+	}
 	for (uint64_t i = 0; i < n && rep->resume_at == NOT_SET; i++)
 		if (chunk_todo(c, i))
 			rep->resume_at = c->off + i * chunk;

@@ -1207,9 +1207,28 @@ static int probe_writable(struct copylog *l)
 	return ret;
 }
 
+/* fsync the directory path is in: what was renamed or removed there is
+ * durable.  Returns 0 or a negative errno (none if it cannot be opened). */
+static int sync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd) < 0)
+			ret = -errno;
+		close(fd);
+	}
+	free(copy);
+	return ret;
+}
+
 static int write_file(const char *path, const char *buf, size_t len)
 {
-	char *tmp, *dir;
+	char *tmp;
 	int fd, ret = 0;
 
 	fd = create_tmp(path, &tmp);
@@ -1236,16 +1255,8 @@ static int write_file(const char *path, const char *buf, size_t len)
 		return ret;
 	}
 	/* The rename is durable once the directory is. */
-	strcpy(tmp, path);
-	dir = dirname(tmp);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (fsync(fd) < 0)
-			ret = -errno;
-		close(fd);
-	}
 	free(tmp);
-	return ret;
+	return sync_dir_of(path);
 }
 
 static int commit(struct copylog *l, bool closed)
@@ -1306,4 +1317,13 @@ int copylog_begin(struct copylog *l)
 int copylog_finish(struct copylog *l)
 {
 	return commit(l, true);
+}
+
+int copylog_discard(struct copylog *l)
+{
+	if (!l->path)
+		return 0;
+	if (unlink(l->path) < 0 && errno != ENOENT)
+		return -errno;
+	return sync_dir_of(l->path);      /* gone for good once it is durable */
 }

@@ -117,6 +117,10 @@ int copylog_begin(struct copylog *l);
  * destination may have changed since the last commit by the run's own
  * writes).  Returns 0 or a negative errno. */
 int copylog_finish(struct copylog *l);
+/* Remove the log file (not its lock: still held until copylog_free), when
+ * what it says can no longer be trusted and it cannot be rewritten: a rerun
+ * then starts afresh.  Returns 0 or a negative errno. */
+int copylog_discard(struct copylog *l);
 /* The log's text as it would be written (malloc'd; for tests). */
 char *copylog_format(const struct copylog *l, size_t *len);
 

@@ -248,6 +248,76 @@ static bool overlay_layer(struct device *d, const char *layer, const char *rel,
 	return true;
 }
 
+/* The overlayfs mount of device dev that path (as the kernel names it) is
+ * under, the deepest: path relative to the overlay's root in rel, the
+ * mount's options in opts (absolute layer paths only are of use). */
+static bool overlay_mount(dev_t dev, const char *path, char *rel, size_t rsize, char *opts,
+			  size_t osize)
+{
+	size_t best = 0, cap = 0;
+	char *line = NULL;
+	FILE *mi;
+
+	opts[0] = 0;
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (!mi)
+		return false;
+	while (getline(&line, &cap, mi) > 0) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep, *o;
+		unsigned int maj, min;
+		size_t len;
+
+		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mnt) != 4 ||
+		    makedev(maj, min) != dev || !(sep = strstr(line, " - overlay ")))
+			continue;
+		unescape(root);
+		unescape(mnt);
+		len = strcmp(mnt, "/") ? strlen(mnt) : 0;
+		if (strncmp(path, mnt, len) || (path[len] != '/' && path[len]) || len < best)
+			continue;
+		o = strchr(sep + 11, ' ');
+		if (!o)
+			continue;
+		best = len;
+		snprintf(rel, rsize, "%s%s", strcmp(root, "/") ? root : "", path + len);
+		snprintf(opts, osize, "%s", o + 1);
+		opts[strcspn(opts, "\n")] = 0;
+	}
+	free(line);
+	fclose(mi);
+	return opts[0] != 0;
+}
+
+/* The value of option key ("upperdir=") in opts, unescaped, into v. */
+static bool overlay_option(const char *opts, const char *key, char *v, size_t vsize)
+{
+	const char *o = strstr(opts, key);
+
+	if (!o || (o != opts && o[-1] != ','))
+		return false;
+	o += strlen(key);
+	snprintf(v, vsize, "%.*s", (int)strcspn(o, ","), o);
+	unescape(v);
+	return true;
+}
+
+/* The path the kernel gives descriptor fd, if it is on overlayfs. */
+static bool overlay_fd_path(int fd, char *path, size_t size)
+{
+	char self[64];
+	struct statfs sf;
+	ssize_t n;
+
+	if (fd < 0 || fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_SUPER_MAGIC)
+		return false;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, path, size - 1);
+	if (n <= 0)
+		return false;
+	path[n] = 0;
+	return true;
+}
+
 /* A file opened through overlayfs reads (and, once copied up, writes) a
  * file of its upper or lower layer: add that file's identity.  The layers
  * are the mount's options in /proc/self/mountinfo (absolute paths only),
@@ -255,63 +325,48 @@ static bool overlay_layer(struct device *d, const char *layer, const char *rel,
  * it must have the inode number the overlay reports. */
 static void overlay_identity(struct device *d, int fd, const struct stat *st)
 {
-	char self[64], path[PATH_MAX], best_root[PATH_MAX] = "", best_opts[4096] = "";
-	size_t best = 0, cap = 0;
-	char *line = NULL;
-	struct statfs sf;
-	ssize_t n;
-	FILE *mi;
+	char path[PATH_MAX], rel[PATH_MAX], opts[4096];
 
-	if (fd < 0 || fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_SUPER_MAGIC)
-		return;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	n = readlink(self, path, sizeof(path) - 1);
-	if (n <= 0)
-		return;
-	path[n] = 0;
-	mi = fopen("/proc/self/mountinfo", "re");
-	if (!mi)
-		return;
-	while (getline(&line, &cap, mi) > 0) {
-		char root[PATH_MAX], mnt[PATH_MAX], *sep, *opts;
-		unsigned int maj, min;
-		size_t len;
-
-		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mnt) != 4 ||
-		    makedev(maj, min) != st->st_dev || !(sep = strstr(line, " - overlay ")))
-			continue;
-		unescape(root);
-		unescape(mnt);
-		len = strcmp(mnt, "/") ? strlen(mnt) : 0;
-		if (strncmp(path, mnt, len) || (path[len] != '/' && path[len]) || len < best)
-			continue;
-		opts = strchr(sep + 11, ' ');
-		if (!opts)
-			continue;
-		best = len;
-		snprintf(best_root, sizeof(best_root), "%s%s", strcmp(root, "/") ? root : "",
-			 path + len);
-		snprintf(best_opts, sizeof(best_opts), "%s", opts + 1);
-		best_opts[strcspn(best_opts, "\n")] = 0;
-	}
-	free(line);
-	fclose(mi);
-	if (!best_opts[0])
+	if (!overlay_fd_path(fd, path, sizeof(path)) ||
+	    !overlay_mount(st->st_dev, path, rel, sizeof(rel), opts, sizeof(opts)))
 		return;
 	/* upperdir first (what a copied-up file is), then each lowerdir. */
 	for (int pass = 0; pass < 2; pass++) {
-		const char *key = pass ? "lowerdir=" : "upperdir=";
-		char *o = strstr(best_opts, key), *save = NULL, v[4096];
+		char *save = NULL, v[4096];
 
-		if (!o || (o != best_opts && o[-1] != ','))
+		if (!overlay_option(opts, pass ? "lowerdir=" : "upperdir=", v, sizeof(v)))
 			continue;
-		o += strlen(key);
-		snprintf(v, sizeof(v), "%.*s", (int)strcspn(o, ","), o);
-		unescape(v);
 		for (char *layer = strtok_r(v, ":", &save); layer; layer = strtok_r(NULL, ":", &save))
-			if (overlay_layer(d, layer, best_root, st, pass == 0))
+			if (overlay_layer(d, layer, rel, st, pass == 0))
 				return;
 	}
+}
+
+char *overlay_upper_name(const char *canon)
+{
+	char *copy = strdup(canon), *full = NULL, *base;
+	char path[PATH_MAX], rel[PATH_MAX], opts[4096], v[4096], upper[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (!copy)
+		return NULL;
+	base = strrchr(copy, '/');
+	if (!base || base == copy) {
+		free(copy);
+		return NULL;
+	}
+	*base++ = 0;
+	fd = open(copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && overlay_fd_path(fd, path, sizeof(path)) &&
+	    overlay_mount(st.st_dev, path, rel, sizeof(rel), opts, sizeof(opts)) &&
+	    overlay_option(opts, "upperdir=", v, sizeof(v)) && v[0] == '/' && realpath(v, upper) &&
+	    asprintf(&full, "%s%s/%s", strcmp(upper, "/") ? upper : "", rel, base) < 0)
+		full = NULL;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return full;
 }
 
 /* What fd is (fstat'ed into st): the identities replace any before. */
@@ -464,15 +519,48 @@ bool device_shares_storage(const struct device *a, const struct device *b)
 	return device_meet(a, 0, UINT64_MAX, b, 0, UINT64_MAX, 0) != MEET_NONE;
 }
 
-/* Is the regular file st where some of d's bytes really are (d itself, the
- * file under a loop device over it, however deep)? */
-bool device_stores_file(const struct device *d, const struct stat *st)
+/* Is the regular file name where some of d's bytes really are (d itself,
+ * the file under a loop device over it, however deep, the upper or lower
+ * file an overlayfs name reaches)?  The file is opened (O_PATH: nothing is
+ * read) for its identity: the overlay's layers are found through a
+ * descriptor, a stat alone would see only the overlay's own inode. */
+bool device_stores_file(const struct device *d, const char *name)
 {
 	struct device f;
+	struct stat st;
+	bool ret;
+	int fd = open(name, O_PATH | O_CLOEXEC);
 
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
 	device_init(&f, "");
-	set_identity(&f, -1, st);
-	return device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+	set_identity(&f, fd, &st);
+	close(fd);
+	ret = device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+	return ret;
+}
+
+/* Does the file system that holds directory dir live where some of
+ * [off, off + len) of d's bytes are (d a loop device or its backing file,
+ * the disk or partition under that file system...)?  A file written in dir
+ * is then written into those bytes of d. */
+bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir)
+{
+	struct device f;
+	struct stat st;
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	device_init(&f, "");
+	if (fstat(fd, &st) == 0)
+		set_identity(&f, fd, &st);
+	close(fd);
+	return device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
 }
 
 bool stat_same_file(const struct stat *a, const struct stat *b)

@@ -211,7 +211,12 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 /* Any of a's bytes are b's: our writes to one change the other. */
 bool device_shares_storage(const struct device *a, const struct device *b);
 struct stat;
-bool device_stores_file(const struct device *d, const struct stat *st);
+bool device_stores_file(const struct device *d, const char *name);
+/* The name a file canon (a canonical path; it may not exist yet) has, or
+ * would have once created, in the upper layer of the overlayfs its
+ * directory is on (malloc'd), or NULL when it is on none. */
+char *overlay_upper_name(const char *canon);
+bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir);
 /* Is the block device open on fd mounted or claimed by someone (an
  * exclusive open of it fails with EBUSY)? */
 bool device_claimed(int fd);

@@ -359,6 +359,9 @@ static uint64_t held_by_all(const struct report *rep)
 	return held;
 }
 
+#define LOG_SRC_CHANGED "the log cannot resume this copy: the source changed during the run, " \
+	"and a rerun with the log would be refused (remove it to copy again)"
+
 static void say_interrupted(const struct report *rep)
 {
 	const struct runner *r = rep->r;
@@ -378,6 +381,8 @@ static void say_interrupted(const struct report *rep)
 		errmsg("%s: the %s had ended before it could take effect (with the failures "
 		       "above): it had nothing left to stop",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
+	else if (rep->log && r->src_changed)
+		errmsg("interrupted; %s", LOG_SRC_CHANGED);
 	else if (rep->log && rep->resume_at != NOT_SET)
 		errmsg("interrupted at byte %llu; rerun with the same --log to resume",
 		       (unsigned long long)rep->resume_at);
@@ -402,6 +407,10 @@ int report_finish(struct report *rep)
 		r->signal = signal_caught();
 	rep->moved = runner_moved(r, &rep->stats);
 	runner_check_changes(r);
+	/* A rerun with the log refuses a source changed since it was
+	 * written: there is nothing to resume. */
+	if (rep->log && r->src_changed)
+		rep->resume_at = NOT_SET;
 	incomplete = mark_incomplete(rep);
 	print_errors(rep);
 	code = any_problem(r) ? EXIT_FAILED : EXIT_OK;
@@ -416,6 +425,8 @@ int report_finish(struct report *rep)
 	if (r->signal) {
 		say_interrupted(rep);
 		signal_answered();
+	} else if (rep->log && r->src_changed && incomplete) {
+		errmsg("%s", LOG_SRC_CHANGED);
 	} else if (rep->log && rep->resume_at != NOT_SET && incomplete) {
 		/* Stopped by an error (the log's own rewrite, a read): where a
 		 * rerun starts, as the log on disk says. */

@@ -103,7 +103,10 @@ static void set_last_words(struct runner *r)
 			break;
 		len += (size_t)n;
 	}
-	if (r->log_path && r->log_on_disk)
+	if (r->log_path && r->src && r->src_changed)
+		signals_last_words("; the copy is incomplete: %s; the log %s cannot resume it: the "
+				   "source changed during the run", list, r->log_path);
+	else if (r->log_path && r->log_on_disk)
 		signals_last_words("; %s incomplete: %s; the log %s resumes it from its last record",
 				   r->src ? "the copy is" : "the zeroing is", list, r->log_path);
 	else if (r->log_path)
@@ -859,8 +862,10 @@ static void watch(struct runner *r, bool say)
 			src_size = r->dest_snap[i].size;
 	if (r->src && !r->src_changed &&
 	    snap_changed(r->src, &r->src_snap, src_size, !source_written(r), r->src_change,
-			 sizeof(r->src_change)))
+			 sizeof(r->src_change))) {
 		r->src_changed = true;
+		set_last_words(r);      /* a second stop signal must not offer to resume */
+	}
 	/* We write the destinations, so only their sizes are ours to know:
 	 * a file ends as large as set-up made it. */
 	for (unsigned int i = 0; i < r->ndests; i++) {

@@ -65,6 +65,28 @@ refused() {
 	[ ! -e new ] || fail "$what: new was created"
 }
 
+# snapshot: every name under the scratch directory (but the last command's
+# out and err, and the directory named by $SNAPSHOT_SKIP, if any), and the
+# checksum of every file.
+snapshot() {
+	local skip=./${SNAPSHOT_SKIP:-out}
+	find . -path ./out -o -path ./err -o -path "$skip" -prune -o -print | sort
+	find . -path "$skip" -prune -o -type f ! -path ./out ! -path ./err -print0 | sort -z |
+		xargs -0 sha256sum
+}
+
+# log_refused LOG WHAT ARGS...: copy --log LOG ARGS exits 2, the message
+# names LOG and WHAT, and no file changed (nor was created, nor removed).
+log_refused() {
+	local log=$1 what=$2 before after; shift 2
+	before=$(snapshot)
+	expect 2 copy --log "$log" "$@"
+	err_has "--log $log: "
+	err_has "$what"
+	after=$(snapshot)
+	[ "$before" = "$after" ] || fail "files changed: $(diff <(echo "$before") <(echo "$after"))"
+}
+
 same() { cmp -- "$1" "$2" || fail "$2 differs from $1"; }
 
 digest() { if [ -e "$1" ]; then sha256sum <"$1"; else echo missing; fi; }

@@ -15,23 +15,7 @@ random src $((256 * 1024 + 100))
 random d1 $((256 * 1024 + 100))
 echo keep >victim
 
-# snapshot: every name here (but the command's own out and err), and the
-# checksum of every file.
-snapshot() {
-	find . -path ./out -o -path ./err -o -print | sort
-	find . -type f ! -path ./out ! -path ./err -print0 | sort -z | xargs -0 sha256sum
-}
-# refused LOG WHAT ARGS...: exit 2, the message names LOG and WHAT, and no
-# file changed (nor was created, nor removed).
-refused() {
-	local log=$1 what=$2 before after; shift 2
-	before=$(snapshot)
-	expect 2 copy --log "$log" "$@"
-	err_has "--log $log: "
-	err_has "$what"
-	after=$(snapshot)
-	[ "$before" = "$after" ] || fail "files changed: $(diff <(echo "$before") <(echo "$after"))"
-}
+refused() { log_refused "$@"; }
 own="cannot be the source or a destination"
 
 # The temporary file is the source, or a destination (existing, or not yet).
