@@ -14,6 +14,7 @@
  * rather than it turning into zeros on the destinations.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,16 +50,23 @@ static bool take(struct extent_iter *it, uint64_t to, bool is_data, uint64_t *of
 	return true;
 }
 
+/* The last bytes below 2^63 that SEEK_DATA is trusted with.  tmpfs (Linux
+ * 6.x) rounds the size up to a page in a signed 64-bit offset: for a file
+ * within a page of 2^63 bytes that overflows, and SEEK_DATA says there is
+ * no data (ENXIO) where there is.  Past this point the file is read. */
+#define SEEK_TRUSTED_END (INT64_MAX - (1 << 20) + 1)
+
 /* SEEK_DATA found no data from pos on: a hole up to the end of the file as
  * it is now (whole blocks of it), and past that end, data that is missing. */
 static bool take_last_hole(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data)
 {
 	struct stat st;
-	uint64_t eof;
+	uint64_t eof, size;
 
 	if (fstat(it->fd, &st) < 0)
 		return take(it, it->end, true, off, len, data);
-	eof = (uint64_t)st.st_size > it->base ? (uint64_t)st.st_size - it->base : 0;
+	size = (uint64_t)st.st_size < SEEK_TRUSTED_END ? (uint64_t)st.st_size : SEEK_TRUSTED_END;
+	eof = size > it->base ? size - it->base : 0;
 	eof -= eof % it->align;
 	if (eof >= it->end)
 		return take(it, it->end, false, off, len, data);
