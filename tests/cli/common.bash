@@ -97,6 +97,17 @@ random() {
 		dd of="$1" bs=64K seek="${3:-0}" oflag=seek_bytes conv=notrunc iflag=fullblock status=none
 }
 
+# flip FILE AT: the byte at AT replaced by its complement, so it differs
+# whatever it was (a fixed byte written over random data is the same one
+# time in 256).
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 -- "$1" | tr -d ' ')
+	[ -n "$b" ] || fail "flip: $1 has no byte $2"
+	printf "\\$(printf %03o $((255 - b)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # sparse FILE: about 9 MiB of random data, holes, a block of written
 # zeros, and a size that is not a multiple of 512.
 sparse() {

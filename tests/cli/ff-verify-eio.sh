@@ -40,7 +40,7 @@ c_source_eio() {
 # first bad byte) is what is reported, not the later read error.
 c_differs_first() {
 	cp src m.back/d1
-	printf 'X' | dd of=m.back/d1 bs=1 seek=1000 conv=notrunc status=none
+	flip m.back/d1 1000
 	ff_rule m "read d1 off=2M len=4K err=EIO"
 	fk "$e" verify --json src m/d1
 	ff_fires m 0
@@ -72,7 +72,7 @@ c_whole_eio() {
 # spot: the difference is found.
 c_whole_differs_first() {
 	cp src m.back/d1
-	printf 'X' | dd of=m.back/d1 bs=1 seek=$((M + 1000)) conv=notrunc status=none
+	flip m.back/d1 $((M + 1000))
 	ff_rule m "read d1 off=1M+4K len=4K err=EIO whole=1"
 	fk "$e" verify --json src m/d1
 	ff_fires m 0

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/common.bash"
 [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}${KCOPYD_WRAP:-}" ] && skip "ulimit -v under a sanitizer or valgrind"
 random a $((2 * 1024 * 1024)); cp a b
-printf X | dd of=b bs=1 seek=5000 conv=notrunc status=none
+flip b 5000
 said=0
 for ((v = 3000; v <= 36000; v += 750)); do
 	(ulimit -v $v; exec "$KCOPYD" verify a b) >"$T/out" 2>"$T/err" </dev/null
