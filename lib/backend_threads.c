@@ -8,8 +8,10 @@
  *  - as the offload pool of any client, for in-kernel copies
  *    (copy_file_range), which io_uring has no operation for.
  *
- * A finished request goes back to the engine through kc_io_report_async(), so the
- * engine sees exactly what the io_uring backend would give it.
+ * They run system calls (struct kc_sysreq) and know nothing of jobs or
+ * devices.  A finished call goes back to the engine through
+ * kc_sys_report_async(), so its issuer sees exactly what the io_uring
+ * backend would give it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,31 +31,29 @@ struct kc_tpool {
 	struct kcopyd_client *kc;
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond;
-	struct kc_io *work, **work_tail;   /* requests not yet taken by a worker */
+	struct kc_sysreq *work, **work_tail;   /* calls not yet taken by a worker */
 	bool stop;
 	unsigned int nthreads;
 	pthread_t threads[MAX_WORKERS];
 };
 
-static int do_io(struct kc_io *io)
+static int do_sys(struct kc_sysreq *r)
 {
-	off_t off = (off_t)(io->off + io->done), src;
-	size_t len = io->len - io->done;
+	off_t off = (off_t)r->off, src = (off_t)r->src_off;
 	ssize_t n;
 
-	switch (io->op) {
-	case KC_OP_READ:
-		n = pread(io->fd, io->buf + io->done, len, off);
+	switch (r->op) {
+	case KC_SYS_READ:
+		n = pread(r->fd, r->buf, r->len, off);
 		break;
-	case KC_OP_WRITE:
-		n = pwrite(io->fd, io->buf + io->done, len, off);
+	case KC_SYS_WRITE:
+		n = pwrite(r->fd, r->buf, r->len, off);
 		break;
-	case KC_OP_COPY:
-		src = (off_t)(io->src_off + io->done);
-		n = copy_file_range(io->src_fd, &src, io->fd, &off, len, 0);
+	case KC_SYS_COPY_RANGE:
+		n = copy_file_range(r->src_fd, &src, r->fd, &off, r->len, 0);
 		break;
 	default:
-		n = fallocate(io->fd, io->zero_mode, (off_t)io->off, (off_t)io->len);
+		n = fallocate(r->fd, r->mode, off, (off_t)r->len);
 		break;
 	}
 	return n < 0 ? -errno : (int)n;
@@ -65,18 +65,18 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
-		struct kc_io *io;
+		struct kc_sysreq *r;
 
 		while (!t->work && !t->stop)
 			pthread_cond_wait(&t->work_cond, &t->lock);
 		if (!t->work)
 			break;
-		io = t->work;
-		t->work = io->next;
+		r = t->work;
+		t->work = r->next;
 		if (!t->work)
 			t->work_tail = &t->work;
 		pthread_mutex_unlock(&t->lock);
-		kc_io_report_async(t->kc, io, do_io(io));
+		kc_sys_report_async(t->kc, r, do_sys(r));
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -128,22 +128,42 @@ int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_t
 	return 0;
 }
 
-void kc_tpool_submit(struct kc_tpool *t, int fd, struct kc_io *io)
+void kc_tpool_submit(struct kc_tpool *t, struct kc_sysreq *r)
 {
-	io->fd = fd;
-	io->next = NULL;
+	r->next = NULL;
 	pthread_mutex_lock(&t->lock);
-	*t->work_tail = io;
-	t->work_tail = &io->next;
+	*t->work_tail = r;
+	t->work_tail = &r->next;
 	pthread_cond_signal(&t->work_cond);
 	pthread_mutex_unlock(&t->lock);
+}
+
+/* io_uring has no copy_file_range: those run on a pool of the client's own,
+ * whichever its backend.  Made when first needed; if it cannot be, the
+ * call fails with why, and its issuer goes the ordinary way. */
+void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
+{
+	if (r->op != KC_SYS_COPY_RANGE) {
+		kc->backend->submit(kc, r);
+		return;
+	}
+	if (!kc->offload) {
+		int err = kc_tpool_create(kc, 2, &kc->offload);
+
+		if (err) {
+			kc->offload_off = true;     /* no more in-kernel copies on this client */
+			kc_sys_report(kc, r, err);
+			return;
+		}
+	}
+	kc_tpool_submit(kc->offload, r);
 }
 
 /* ---- the fallback backend ---------------------------------------------- */
 
 struct tbackend {
 	struct kc_tpool *pool;
-	int efd;                /* wakes the engine: kc_io_report_async() and new jobs */
+	int efd;                /* wakes the engine: kc_sys_report_async() and new jobs */
 };
 
 static void threads_fini(struct kcopyd_client *kc)
@@ -178,17 +198,11 @@ static int threads_init(struct kcopyd_client *kc)
 	return ret;
 }
 
-static void threads_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
+static void threads_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 {
 	struct tbackend *b = kc->backend_priv;
 
-	kc_tpool_submit(b->pool, fd, io);
-}
-
-static void threads_fallocate(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode)
-{
-	io->zero_mode = (uint8_t)mode;
-	threads_rw(kc, fd, io);
+	kc_tpool_submit(b->pool, r);
 }
 
 static void threads_flush(struct kcopyd_client *kc)
@@ -196,7 +210,7 @@ static void threads_flush(struct kcopyd_client *kc)
 	(void)kc;       /* requests start as soon as they are queued */
 }
 
-/* Completions arrive on kc->completed; all there is to wait for is the wake. */
+/* Completions arrive on kc->sys_completed; all there is to wait for is the wake. */
 static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 {
 	struct tbackend *b = kc->backend_priv;
@@ -212,7 +226,7 @@ static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 
 static void threads_poll(struct kcopyd_client *kc)
 {
-	(void)kc;       /* requests are started when queued, completions come on kc->completed */
+	(void)kc;       /* calls start when queued, their ends come on kc->sys_completed */
 }
 
 static void threads_wake(struct kcopyd_client *kc)
@@ -226,8 +240,7 @@ const struct kc_backend_ops kc_backend_threads = {
 	.name = "threads",
 	.init = threads_init,
 	.fini = threads_fini,
-	.rw = threads_rw,
-	.fallocate = threads_fallocate,
+	.submit = threads_submit,
 	.flush = threads_flush,
 	.wait = threads_wait,
 	.poll = threads_poll,

@@ -34,7 +34,7 @@
 #define SMALL_SQ 4      /* KC_TEST_CQSMALL */
 #define SMALL_CQ 8
 #define CQ_SLACK 8      /* CQ entries kept for the wake and timer reads */
-#define WAKE_TAG 1ULL   /* user_data of the eventfd read; kc_io pointers are aligned */
+#define WAKE_TAG 1ULL   /* user_data of the eventfd read; kc_sysreq pointers are aligned */
 #define TIMER_TAG 2ULL  /* user_data of the timerfd read */
 
 struct uring {
@@ -57,7 +57,7 @@ struct uring {
 	uint64_t failing_since;       /* io_uring_enter failing (enter_failed), or 0 */
 	/* No IORING_FEAT_NODROP: requests in flight are capped at cap. */
 	unsigned int cap, inflight;
-	struct kc_io *held, **held_tail;
+	struct kc_sysreq *held, **held_tail;
 	struct kc_uring_counts counts;
 };
 
@@ -112,7 +112,7 @@ static void fail_unsubmitted(struct kcopyd_client *kc, struct uring *u, int err)
 			u->tfd_armed = false;
 		} else {
 			u->inflight--;
-			kc_io_report(kc, (struct kc_io *)(uintptr_t)tag, err);
+			kc_sys_report(kc, (struct kc_sysreq *)(uintptr_t)tag, err);
 		}
 	}
 	sq->sqe_head = sq->sqe_tail = head;
@@ -157,7 +157,7 @@ static unsigned int reap_some(struct kcopyd_client *kc, struct uring *u)
 				kc_stat_add(&u->counts.timeout_cqes, 1);
 			} else {
 				u->inflight--;
-				kc_io_report(kc, (struct kc_io *)(uintptr_t)tag, cqes[i]->res);
+				kc_sys_report(kc, (struct kc_sysreq *)(uintptr_t)tag, cqes[i]->res);
 			}
 		}
 		io_uring_cq_advance(&u->ring, n);
@@ -289,74 +289,65 @@ static void uring_fini(struct kcopyd_client *kc)
 }
 
 /* No IORING_FEAT_NODROP and the CQ could fill: hold the request back. */
-static bool hold(struct uring *u, int fd, struct kc_io *io)
+static bool hold(struct uring *u, struct kc_sysreq *r)
 {
 	if (!u->cap || u->inflight < u->cap)
 		return false;
-	io->fd = fd;
-	io->next = NULL;
+	r->next = NULL;
 	kc_stat_add(&u->counts.held, 1);
-	*u->held_tail = io;
-	u->held_tail = &io->next;
+	*u->held_tail = r;
+	u->held_tail = &r->next;
 	return true;
 }
 
-static void uring_rw(struct kcopyd_client *kc, int fd, struct kc_io *io)
+static void uring_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 {
 	struct uring *u = kc->backend_priv;
 	struct io_uring_sqe *sqe;
-	char *buf = io->buf + io->done;
-	unsigned int len = io->len - io->done;
-	uint64_t off = io->off + io->done;
 
-	if (hold(u, fd, io))
+	if (hold(u, r))
 		return;
 	sqe = get_sqe(kc, u);
 	u->inflight++;
-	/* Fixed buffers for O_DIRECT only: for buffered I/O the kernel copies
-	 * from a fixed buffer by a slower path (measured: ~35% more copy time). */
-	if (io->direct && (uintptr_t)buf - (uintptr_t)u->fixed_base < u->fixed_len) {
-		if (io->op == KC_OP_READ)
-			io_uring_prep_read_fixed(sqe, fd, buf, len, off, 0);
-		else
-			io_uring_prep_write_fixed(sqe, fd, buf, len, off, 0);
-	} else if (io->op == KC_OP_READ) {
-		io_uring_prep_read(sqe, fd, buf, len, off);
-	} else {
-		io_uring_prep_write(sqe, fd, buf, len, off);
+	switch (r->op) {
+	case KC_SYS_FALLOCATE:
+		io_uring_prep_fallocate(sqe, r->fd, r->mode, r->off, r->len);
+		break;
+	case KC_SYS_READ:
+	case KC_SYS_WRITE:
+		/* Fixed buffers for O_DIRECT only: for buffered I/O the kernel
+		 * copies from a fixed buffer by a slower path (measured: ~35%
+		 * more copy time). */
+		if ((r->flags & KC_SYS_FIXED_OK) &&
+		    (uintptr_t)r->buf - (uintptr_t)u->fixed_base < u->fixed_len) {
+			if (r->op == KC_SYS_READ)
+				io_uring_prep_read_fixed(sqe, r->fd, r->buf, r->len, r->off, 0);
+			else
+				io_uring_prep_write_fixed(sqe, r->fd, r->buf, r->len, r->off, 0);
+		} else if (r->op == KC_SYS_READ) {
+			io_uring_prep_read(sqe, r->fd, r->buf, r->len, r->off);
+		} else {
+			io_uring_prep_write(sqe, r->fd, r->buf, r->len, r->off);
+		}
+		break;
+	default:
+		kc_fail("io_uring backend: system call %u is not one of its own", r->op);
 	}
-	if (io->punt)
+	if (r->flags & KC_SYS_ASYNC)
 		sqe->flags |= IOSQE_ASYNC;
-	io_uring_sqe_set_data(sqe, io);
-}
-
-static void uring_fallocate(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode)
-{
-	struct uring *u = kc->backend_priv;
-	struct io_uring_sqe *sqe;
-
-	io->zero_mode = (uint8_t)mode;
-	if (hold(u, fd, io))
-		return;
-	sqe = get_sqe(kc, u);
-	u->inflight++;
-	io_uring_prep_fallocate(sqe, fd, mode, io->off, io->len);
-	io_uring_sqe_set_data(sqe, io);
+	io_uring_sqe_set_data(sqe, r);
 }
 
 /* Start the held requests the CQ has room for now. */
 static void release_held(struct kcopyd_client *kc, struct uring *u)
 {
 	while (u->held && u->inflight < u->cap) {
-		struct kc_io *io = u->held;
+		struct kc_sysreq *r = u->held;
 
-		u->held = io->next;
+		u->held = r->next;
 		if (!u->held)
 			u->held_tail = &u->held;
-		if (io->op == KC_OP_ZERO)
-			uring_fallocate(kc, io->fd, io, io->zero_mode);
-		else
-			uring_rw(kc, io->fd, io);
+		uring_submit(kc, r);
 	}
 }
 
@@ -454,8 +445,7 @@ const struct kc_backend_ops kc_backend_uring = {
 	.name = "io_uring",
 	.init = uring_init,
 	.fini = uring_fini,
-	.rw = uring_rw,
-	.fallocate = uring_fallocate,
+	.submit = uring_submit,
 	.flush = uring_flush,
 	.wait = uring_wait,
 	.poll = uring_poll,

@@ -183,6 +183,7 @@ static int client_create(unsigned int num_pages, struct kcopyd_client **result)
 	kc->queue_tail = &kc->queue;
 	kc->done_tail = &kc->done;
 	kc->ready_tail = &kc->ready;
+	kc->sys_ready_tail = &kc->sys_ready;
 	kc->offload_off = env_is(getenv("KCOPYD_OFFLOAD"), "0");
 	kc->punt_writes = !env_is(getenv("KCOPYD_PUNT_WRITES"), "0");
 	ret = kc_pool_init(&kc->pool, num_pages);

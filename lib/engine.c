@@ -5,15 +5,18 @@
  *
  *   incoming   jobs submitted by any thread (under kc->lock), not yet seen;
  *   queue      jobs with work left to hand out to sub-jobs;
- *   completed  I/Os reported from another thread (kc_io_report_async:
- *              the thread workers, an injected fault);
+ *   completed  I/Os and system calls that ended on another thread
+ *              (kc_io_report_async, kc_sys_report_async: the thread
+ *              workers, an injected fault);
  *   done       jobs whose last sub-job finished: their callbacks are due.
  *
- * and one of its own, ready: I/Os reported on the engine thread
- * (kc_io_report: io_uring's completions, an unsupported fast path).  A
- * report only queues; the engine handles the queue at fixed points of its
- * turn, outside every call into an endpoint or a backend, so a completion
- * never runs inside the code that produced it.
+ * and one of its own, ready: the same, ended on the engine thread
+ * (kc_sys_report: io_uring's completions; kc_io_report: an endpoint's
+ * report, an unsupported fast path).  A report only queues; the engine
+ * handles the queues at fixed points of its turn, outside every call into
+ * an endpoint or a backend, so a completion never runs inside the code
+ * that produced it.  An ended system call goes to its issuer first (the
+ * file endpoint, which may try its next fast path), which reports the I/O.
  *
  * A sub-job reads one chunk of the source into a pool buffer, then writes
  * that buffer to every live destination; when its last write completes the
@@ -309,7 +312,7 @@ static unsigned int copy_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		io->op = KC_OP_COPY;
 		io->bd = job->dests[d].r.bdev;
 		io->dest = (uint8_t)d;
-		io->src_fd = job->from.bdev->fd;
+		io->src = job->from.bdev;
 		io->src_off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->len = clip_to_end(io->bd, io->off, sj->len);
@@ -356,7 +359,6 @@ static unsigned int write_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		io->op = job->kind == KC_JOB_ZERO ? KC_OP_ZERO : KC_OP_WRITE;
 		io->bd = job->dests[d].r.bdev;
 		io->dest = (uint8_t)d;
-		io->zero_mode = 0;
 		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->len = clip_to_end(io->bd, io->off, sj->len);
 		io->done = 0;
@@ -537,10 +539,10 @@ static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 	struct kc_job *job = sj->job;
 
 	if (res < 0 || io->done < io->len) {
-		if (res == -EXDEV || res == -EOPNOTSUPP || res == -EINVAL || res == -ENOSYS) {
-			kc_cap_clear(&io->bd->can_offload);
+		/* The endpoint will not copy again (it dropped the cap), or
+		 * this client cannot: the rest of the job goes the ordinary way. */
+		if (res < 0 && (kc->offload_off || !(kc_caps(io->bd) & KC_CAP_COPY_FROM)))
 			job->offload = false;
-		}
 		sj->redo |= 1u << io->dest;
 	} else {
 		kc_stat_add(&kc->stats.bytes_written, io->len);
@@ -607,25 +609,12 @@ static void write_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 		sj_advance(kc, sj);
 }
 
-/* A zeroing fast path is not supported here: forget it and try the next,
- * or write a zeroed buffer.  Returns true if the I/O was restarted. */
-static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
+/* The endpoint has no zeroing fast path left (it tried its own in turn):
+ * the chunk is written from a zeroed buffer. */
+static void write_zeros(struct kcopyd_client *kc, struct kc_io *io)
 {
 	struct kc_subjob *sj = io->sj;
 
-	if (res != -EOPNOTSUPP && res != -EINVAL && res != -ENOTTY && res != -ENODEV)
-		return false;
-	if (io->zero_mode) {
-		/* Forget the path this request tried, not whichever is still
-		 * set: other requests (of this client or another) may have
-		 * failed it first and moved on to the next one already. */
-		if (io->zero_mode & FALLOC_FL_PUNCH_HOLE)
-			kc_cap_clear(&io->bd->can_punch_hole);
-		else
-			kc_cap_clear(&io->bd->can_zero_range);
-		io_start(kc, io);
-		return true;
-	}
 	if (!sj->zeroed) {
 		memset(sj->buf, 0, sj->len);
 		sj->zeroed = true;
@@ -633,7 +622,6 @@ static bool zero_fallback(struct kcopyd_client *kc, struct kc_io *io, int res)
 	io->op = KC_OP_WRITE;
 	io->done = 0;
 	io_start(kc, io);
-	return true;
 }
 
 static void retry_fire(struct kcopyd_client *kc, struct kc_timer *t)
@@ -688,7 +676,7 @@ static enum kc_verdict io_policy(struct kcopyd_client *kc, struct kc_io *io, int
 {
 	if ((*res == -EAGAIN || *res == -EINTR) && io->retries < KC_MAX_RETRIES)
 		return KC_AGAIN_LATER;
-	if (io->op == KC_OP_ZERO)       /* fallocate: 0 or an error */
+	if (io->op == KC_OP_ZERO)       /* zeroing: 0 or an error */
 		return KC_FINAL;
 	if (*res > 0) {
 		io->done += (uint32_t)*res;
@@ -706,8 +694,10 @@ static enum kc_verdict io_policy(struct kcopyd_client *kc, struct kc_io *io, int
 
 static void zero_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
-	if (res < 0 && zero_fallback(kc, io, res))
+	if (res == -EOPNOTSUPP) {
+		write_zeros(kc, io);
 		return;
+	}
 	write_done(kc, io, res);
 }
 
@@ -751,17 +741,49 @@ void kc_io_report(struct kcopyd_client *kc, struct kc_io *io, int res)
 	kc->ready_tail = &io->next;
 }
 
-/* Handle the I/Os reported on the engine thread, those that their handling
- * reports included. */
+/* A system call ended, on the engine thread (io_uring's completions): queue
+ * it for its issuer's done function, as kc_io_report does for I/Os. */
+void kc_sys_report(struct kcopyd_client *kc, struct kc_sysreq *r, int res)
+{
+	r->res = res;
+	r->next = NULL;
+	*kc->sys_ready_tail = r;
+	kc->sys_ready_tail = &r->next;
+}
+
+/* A system call ended on another thread (a worker): on the locked list. */
+void kc_sys_report_async(struct kcopyd_client *kc, struct kc_sysreq *r, int res)
+{
+	r->res = res;
+	pthread_mutex_lock(&kc->lock);
+	r->next = kc->sys_completed;
+	kc->sys_completed = r;
+	kc_wake_locked(kc);
+	pthread_mutex_unlock(&kc->lock);
+}
+
+/* The ended system calls go to their issuers, who report their I/Os (or
+ * try again: the next fast path); then the I/Os reported on the engine
+ * thread are handled, those that their handling reports included. */
 static void drain_ready(struct kcopyd_client *kc)
 {
-	while (kc->ready) {
-		struct kc_io *io = kc->ready;
+	while (kc->sys_ready || kc->ready) {
+		while (kc->sys_ready) {
+			struct kc_sysreq *r = kc->sys_ready;
 
-		kc->ready = io->next;
-		if (!kc->ready)
-			kc->ready_tail = &kc->ready;
-		io_complete(kc, io, io->res);
+			kc->sys_ready = r->next;
+			if (!kc->sys_ready)
+				kc->sys_ready_tail = &kc->sys_ready;
+			r->done(kc, r, r->res);
+		}
+		while (kc->ready) {
+			struct kc_io *io = kc->ready;
+
+			kc->ready = io->next;
+			if (!kc->ready)
+				kc->ready_tail = &kc->ready;
+			io_complete(kc, io, io->res);
+		}
 	}
 }
 
@@ -789,8 +811,14 @@ void kc_wake_locked(struct kcopyd_client *kc)
 	}
 }
 
-static void run_deferred(struct kcopyd_client *kc, struct kc_io *list)
+static void run_deferred(struct kcopyd_client *kc, struct kc_sysreq *calls, struct kc_io *list)
 {
+	while (calls) {
+		struct kc_sysreq *r = calls;
+
+		calls = r->next;
+		r->done(kc, r, r->res);
+	}
 	while (list) {
 		struct kc_io *io = list;
 
@@ -931,8 +959,6 @@ static void dispatch(struct kcopyd_client *kc)
 			jp = &job->next;
 			continue;
 		}
-		if (job->offload && !kc->offload && kc_tpool_create(kc, 2, &kc->offload))
-			job->offload = false;
 		len = left < kc->sub_job_size ? (uint32_t)left : kc->sub_job_size;
 		wait = throttle(kc, len);
 		if (wait) {
@@ -1039,6 +1065,7 @@ void *kc_engine_main(void *arg)
 	for (;;) {
 		struct kc_job *incoming;
 		struct kc_io *completed;
+		struct kc_sysreq *sys_completed;
 		struct kc_cancel *cancels;
 		uint64_t cancel;
 		bool exit_now, sleep;
@@ -1049,6 +1076,8 @@ void *kc_engine_main(void *arg)
 		kc->incoming_tail = &kc->incoming;
 		completed = kc->completed;
 		kc->completed = NULL;
+		sys_completed = kc->sys_completed;
+		kc->sys_completed = NULL;
 		cancel = kc->cancel_upto;
 		cancels = kc->cancels;
 		kc->cancels = NULL;
@@ -1066,7 +1095,7 @@ void *kc_engine_main(void *arg)
 			apply_cancel(kc, c->upto, c);
 			free(c);
 		}
-		run_deferred(kc, completed);
+		run_deferred(kc, sys_completed, completed);
 		drain_ready(kc);
 
 		if (kc->timers.n)
@@ -1079,7 +1108,8 @@ void *kc_engine_main(void *arg)
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
 		/* Reports made while dispatching (a fast path refused at
 		 * once) are handled on the next turn, before it dispatches. */
-		sleep = !kc->incoming && !kc->completed && !kc->ready && !kc->done && !exit_now &&
+		sleep = !kc->incoming && !kc->completed && !kc->sys_completed && !kc->ready &&
+			!kc->sys_ready && !kc->done && !exit_now &&
 			kc->cancel_upto == kc->cancel_seen && !kc->cancels && !kc->kicked;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);

@@ -12,14 +12,14 @@
  * Devices are endpoints behind an ops table (struct kc_endpoint_ops): the
  * engine hands them struct kc_io requests and they report each one back with
  * kc_io_report() (on the engine thread) or kc_io_report_async() (any
- * thread): a report only queues it for the engine.  The file endpoint (bdev.c) passes its requests to the
- * client's I/O backend: io_uring (backend_uring.c) or, where io_uring is not
- * available, a small pool of threads doing pread/pwrite (backend_threads.c).
+ * thread): a report only queues it for the engine.  The file endpoint
+ * (file.c) turns its requests into system calls (struct kc_sysreq) that the
+ * client's I/O backend runs: io_uring (backend_uring.c) or, where io_uring
+ * is not available, a small pool of threads (backend_threads.c).
  */
 #ifndef KCOPYD_INTERNAL_H
 #define KCOPYD_INTERNAL_H
 
-#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -63,7 +63,7 @@ enum kc_op {
 	KC_OP_READ,
 	KC_OP_WRITE,
 	KC_OP_ZERO,
-	KC_OP_COPY,     /* in-kernel copy (copy_file_range) from src_fd/src_off */
+	KC_OP_COPY,     /* in-kernel copy from io->src at io->src_off */
 };
 
 /* What a device is, set when it is opened and read-only after. */
@@ -94,9 +94,16 @@ struct kc_endpoint_ops {
 	 * may reach the same bytes at the same offsets.  Devices of different
 	 * kinds are taken as distinct. */
 	bool (*same_storage)(const struct block_device *a, const struct block_device *b);
-	/* Start io.  Its completion is reported exactly once, with
-	 * kc_io_report() on the engine thread (through the backend, or from
-	 * inside submit itself) or kc_io_report_async() from any thread. */
+	/* Start io (on the engine thread).  Its completion is reported
+	 * exactly once, with kc_io_report() on the engine thread (from a
+	 * system call's done function, or from inside submit itself) or
+	 * kc_io_report_async() from any thread.  A positive result is the
+	 * bytes moved (short is fine: the engine asks for the rest), 0 no
+	 * more data.  KC_OP_ZERO: 0, or -EOPNOTSUPP when no fast path is left
+	 * (the endpoint tries its own in turn), and the engine writes zeros.
+	 * KC_OP_COPY (asked only where both sides have these ops and
+	 * KC_CAP_COPY_FROM): any failure makes the engine redo the chunk by
+	 * read and write; an endpoint that will not copy again drops the cap. */
 	void (*submit)(struct kcopyd_client *kc, struct kc_io *io);
 	int (*flush)(struct block_device *bd);
 	void (*close)(struct block_device *bd);
@@ -106,19 +113,6 @@ struct block_device {
 	const struct kc_endpoint_ops *ops;
 	void *priv;                   /* the endpoint's own state */
 	struct kc_geom geom;
-	/* The file endpoint's (bdev.c), until its I/O moves behind the ops. */
-	unsigned int dio_align;       /* O_DIRECT offset/length/memory alignment */
-	bool blockdev;
-	dev_t id_dev;                 /* identity, to find overlaps: */
-	ino_t id_ino;                 /* st_dev/st_ino, or st_rdev/0 */
-	int fd_direct;                /* -1 when O_DIRECT is not used */
-	int fd;                       /* buffered (always open) */
-	/* Fast paths, cleared after their first ENOTSUP so they are tried
-	 * once.  Every client using the device reads and clears them from its
-	 * own engine thread, and submitters read them: atomics (relaxed is
-	 * enough, they only ever go from true to false).  Use kc_cap(). */
-	atomic_bool can_zero_range, can_punch_hole;
-	atomic_bool can_offload;      /* a buffered regular file: copy_file_range */
 };
 
 static inline unsigned int kc_caps(const struct block_device *bd)
@@ -129,33 +123,62 @@ static inline unsigned int kc_caps(const struct block_device *bd)
 /* bdev.c: whether a and b may reach the same bytes (see same_storage). */
 bool kc_same_storage(const struct block_device *a, const struct block_device *b);
 
-static inline bool kc_cap(const atomic_bool *cap)
+/* An endpoint's cascade of fast paths (zeroing, say), tried in order, each
+ * dropped after its first "not supported" so that it is tried once.  Every
+ * client using the device reads and drops them from its own engine thread,
+ * and submitters read them: an atomic (relaxed is enough, paths only ever
+ * go away).  A request drops the path it tried, not whichever is first
+ * now: another may have dropped that one already and moved on. */
+struct kc_paths {
+	atomic_uint ok;               /* bit i: path i may work */
+};
+
+static inline void kc_paths_init(struct kc_paths *p, unsigned int n)
 {
-	return atomic_load_explicit(cap, memory_order_relaxed);
+	atomic_init(&p->ok, (1u << n) - 1);
 }
 
-static inline void kc_cap_clear(atomic_bool *cap)
+static inline int kc_paths_next(const struct kc_paths *p)     /* -1: none left */
 {
-	atomic_store_explicit(cap, false, memory_order_relaxed);
+	unsigned int ok = atomic_load_explicit(&p->ok, memory_order_relaxed);
+
+	return ok ? __builtin_ctz(ok) : -1;
 }
 
-/* The zeroing fast path to try next on bd, as an fallocate(2) mode, or 0
- * when none is left.  PUNCH_HOLE first: on a file it frees the blocks, so
- * zeroing never allocates (a sparse destination stays sparse, a nearly full
- * file system does not fill up); on a block device the kernel turns it into
- * a write-zeroes that may unmap and never falls back to writing zeros (a
- * loop device punches a hole in its backing file; a device without
- * write-zeroes says EOPNOTSUPP).  Then ZERO_RANGE: on a file it allocates
- * zeroed blocks; on a block device it is BLKZEROOUT, which writes zeros
- * where the device cannot do better.  Both read back as zeros. */
-static inline int kc_zero_mode(const struct block_device *bd)
+static inline bool kc_paths_any(const struct kc_paths *p)
 {
-	if (kc_cap(&bd->can_punch_hole))
-		return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	if (kc_cap(&bd->can_zero_range))
-		return FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-	return 0;
+	return atomic_load_explicit(&p->ok, memory_order_relaxed) != 0;
 }
+
+static inline void kc_paths_drop(struct kc_paths *p, unsigned int path)
+{
+	atomic_fetch_and_explicit(&p->ok, ~(1u << path), memory_order_relaxed);
+}
+
+/* A system call for the client's backend to run (the file endpoint's
+ * requests): it ends in done(), on the engine thread, called at a fixed
+ * point of the engine's turn (never inside the backend's own code). */
+enum kc_sys_op {
+	KC_SYS_READ,          /* pread(fd, buf, len, off) */
+	KC_SYS_WRITE,         /* pwrite(fd, buf, len, off) */
+	KC_SYS_FALLOCATE,     /* fallocate(fd, mode, off, len): 0 or -errno */
+	KC_SYS_COPY_RANGE,    /* copy_file_range(src_fd, src_off, fd, off, len): on a thread pool */
+};
+#define KC_SYS_ASYNC    (1u << 0)     /* on io_uring's workers, not inline */
+#define KC_SYS_FIXED_OK (1u << 1)     /* O_DIRECT: the pool may go as a registered buffer */
+struct kc_sysreq {
+	uint8_t op;                   /* enum kc_sys_op */
+	uint8_t flags;                /* KC_SYS_* */
+	uint8_t tag;                  /* the issuer's own */
+	int fd, src_fd;
+	int mode;
+	char *buf;
+	uint64_t off, src_off;
+	uint32_t len;
+	int res;
+	struct kc_sysreq *next;       /* on a backend's or the client's lists */
+	void (*done)(struct kcopyd_client *kc, struct kc_sysreq *r, int res);
+};
 
 /* The engine's timers (timer.c): a min-heap on kc_now_ns(), with room
  * reserved for every timer that can be armed at once, so arming never
@@ -187,16 +210,18 @@ struct kc_io {
 	uint32_t len, done;
 	uint8_t op;                   /* enum kc_op */
 	uint8_t dest;                 /* destination index for writes */
-	uint8_t zero_mode;            /* the fallocate mode being tried */
-	bool punt;                    /* run it on the backend's workers, not inline */
-	bool direct;                  /* on the O_DIRECT descriptor */
-	int fd;                       /* the descriptor chosen for this attempt */
-	int src_fd;                   /* KC_OP_COPY: the source */
-	uint64_t src_off;
-	int res;                      /* completion result, set by the backend */
-	struct kc_io *next;           /* on the client's completion list */
 	uint8_t retries;              /* -EAGAIN/-EINTR resubmissions of this attempt */
+	const struct block_device *src;   /* KC_OP_COPY: the source, */
+	uint64_t src_off;                 /* and where in it (bytes) */
+	int res;                      /* completion result, from the report */
+	struct kc_io *next;           /* on the client's completion lists */
 	struct kc_timer retry;        /* armed while it waits for its retry */
+	/* The endpoint's own, per request: the file endpoint's system call,
+	 * or any endpoint's scratch. */
+	union {
+		struct kc_sysreq sys;
+		uint64_t u64[4];
+	} ep;
 };
 
 /* -EAGAIN and -EINTR are retried at most this many times per I/O, after a
@@ -298,10 +323,10 @@ struct kc_backend_ops {
 	const char *name;
 	int (*init)(struct kcopyd_client *kc);
 	void (*fini)(struct kcopyd_client *kc);
-	/* Start a read, write or fallocate on fd; its completion is reported
-	 * with kc_io_report() or kc_io_report_async(). */
-	void (*rw)(struct kcopyd_client *kc, int fd, struct kc_io *io);
-	void (*fallocate)(struct kcopyd_client *kc, int fd, struct kc_io *io, int mode);
+	/* Start a read, write or fallocate (never COPY_RANGE: kc_sys_submit
+	 * runs those on its pool); its end is reported with kc_sys_report()
+	 * or kc_sys_report_async(). */
+	void (*submit)(struct kcopyd_client *kc, struct kc_sysreq *r);
 	/* Push queued requests to the kernel (or the workers). */
 	void (*flush)(struct kcopyd_client *kc);
 	/* Wait for completions (or a wake-up) for at most timeout_ns (<0: forever),
@@ -317,12 +342,15 @@ struct kc_backend_ops {
 extern const struct kc_backend_ops kc_backend_uring;
 extern const struct kc_backend_ops kc_backend_threads;
 
-/* Worker threads for blocking I/O (backend_threads.c); completions go
- * through kc_io_report_async(). */
+/* Worker threads for blocking system calls (backend_threads.c); their ends
+ * go through kc_sys_report_async(). */
 struct kc_tpool;
 int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_tpool **result);
 void kc_tpool_destroy(struct kc_tpool *t);
-void kc_tpool_submit(struct kc_tpool *t, int fd, struct kc_io *io);
+void kc_tpool_submit(struct kc_tpool *t, struct kc_sysreq *r);
+/* Run r on the client's backend, or a copy_file_range on the client's copy
+ * pool (made when first needed). */
+void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r);
 
 struct kcopyd_client {
 	pthread_t thread;
@@ -331,6 +359,7 @@ struct kcopyd_client {
 	struct kc_job *incoming, **incoming_tail;   /* submitted, not yet seen by the engine */
 	uint64_t outstanding;         /* jobs submitted whose callback has not returned */
 	struct kc_io *completed;      /* I/Os reported from other threads (kc_io_report_async) */
+	struct kc_sysreq *sys_completed;  /* system calls ended on other threads (kc_sys_report_async) */
 	bool sleeping;                /* engine is (about to be) blocked in wait() */
 	bool kicked;                  /* a setting changed since the engine's last turn began */
 	bool exiting;
@@ -364,6 +393,7 @@ struct kcopyd_client {
 	struct kc_job *queue, **queue_tail;   /* jobs with work left to hand out */
 	struct kc_job *done, **done_tail;     /* callbacks to run */
 	struct kc_io *ready, **ready_tail;    /* I/Os reported on this thread (kc_io_report) */
+	struct kc_sysreq *sys_ready, **sys_ready_tail;  /* system calls ended (kc_sys_report) */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0 */
 	bool punt_writes;                     /* buffered writes on io_uring's workers */
@@ -409,11 +439,17 @@ void kc_client_wake(struct kcopyd_client *kc);
 void *kc_engine_main(void *arg);
 void kc_io_report(struct kcopyd_client *kc, struct kc_io *io, int res);
 void kc_io_report_async(struct kcopyd_client *kc, struct kc_io *io, int res);
+void kc_sys_report(struct kcopyd_client *kc, struct kc_sysreq *r, int res);
+void kc_sys_report_async(struct kcopyd_client *kc, struct kc_sysreq *r, int res);
 void kc_wake_locked(struct kcopyd_client *kc);
 void kc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
-/* bdev.c: the local file / block device endpoint */
-extern const struct kc_endpoint_ops kc_endpoint_file;
+/* file.c: the local file / block device endpoint.  kc_file_open fills bd
+ * (acc: O_RDONLY or O_RDWR; bflags: KCOPYD_BDEV_*), leaving nothing open
+ * on failure.  kc_file_fd: its buffered descriptor, -1 for another kind
+ * (for the test endpoint, which does its I/O on the file it wraps). */
+int kc_file_open(const char *path, int acc, unsigned int bflags, struct block_device *bd);
+int kc_file_fd(const struct block_device *bd);
 
 static inline void kc_stat_add(uint64_t *counter, uint64_t n)
 {

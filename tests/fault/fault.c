@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ struct fault_dev {
 	uint64_t shorts;
 	uint64_t eof;                 /* reads end here (kc_fault_set_eof) */
 	uint64_t zero_tries[2];       /* punch hole, zero range */
+	struct kc_paths zero;         /* zeroing paths still offered: bit 0 punch hole, 1 zero range */
 	pthread_t threads[FAULT_WORKERS];
 	unsigned int nthreads;
 };
@@ -94,20 +96,38 @@ static uint32_t pick_length(struct fault_dev *f, struct kc_io *io)
 	return len;
 }
 
+/* Zeroing: the paths the device still offers, in turn, as the file
+ * endpoint does (punch a hole, then zero a range); one that does not work
+ * (cfg.zero_works) fails as on a file system without it, and is dropped
+ * (the one tried: another request may have dropped it already).  None
+ * left: -EOPNOTSUPP, and the engine writes zeros. */
+static int run_zero(struct fault_dev *f, int fd, struct kc_io *io)
+{
+	int path;
+
+	while ((path = kc_paths_next(&f->zero)) >= 0) {
+		int mode = (path ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE) | FALLOC_FL_KEEP_SIZE;
+		int res = 0;
+
+		__atomic_add_fetch(&f->zero_tries[path], 1, __ATOMIC_RELAXED);
+		if (!(f->cfg.zero_works & (1u << path)))
+			res = -EOPNOTSUPP;
+		else if (fallocate(fd, mode, (off_t)io->off, (off_t)io->len) < 0)
+			res = -errno;
+		if (res != -EOPNOTSUPP)
+			return res;
+		kc_paths_drop(&f->zero, (unsigned int)path);
+	}
+	return -EOPNOTSUPP;
+}
+
 static int run_io(struct fault_dev *f, struct kc_io *io, uint32_t len)
 {
-	int fd = f->inner->fd;
+	int fd = kc_file_fd(f->inner);
 	ssize_t n;
 
-	if (io->op == KC_OP_ZERO) {
-		unsigned int path = io->zero_mode & FALLOC_FL_PUNCH_HOLE ?
-			KC_FAULT_PUNCH_HOLE : KC_FAULT_ZERO_RANGE;
-
-		if (!io->zero_mode || !(f->cfg.zero_works & path))
-			return -EOPNOTSUPP;
-		n = fallocate(fd, io->zero_mode, (off_t)io->off, (off_t)io->len);
-		return n < 0 ? -errno : 0;
-	}
+	if (io->op == KC_OP_ZERO)
+		return run_zero(f, fd, io);
 	if (!len)
 		return 0;       /* past the end set by kc_fault_set_eof() */
 	if (io->op == KC_OP_READ)
@@ -138,8 +158,6 @@ static void *fault_worker(void *arg)
 		res = pick_fault(f, io);
 		if (!res && io->op != KC_OP_ZERO)
 			len = pick_length(f, io);
-		if (io->op == KC_OP_ZERO && io->zero_mode)
-			f->zero_tries[io->zero_mode & FALLOC_FL_PUNCH_HOLE ? 0 : 1]++;
 		if (f->cfg.delay_max_us)
 			delay = (uint32_t)(next_rand(f) % f->cfg.delay_max_us);
 		pthread_mutex_unlock(&f->lock);
@@ -160,10 +178,6 @@ static void fault_submit(struct kcopyd_client *kc, struct kc_io *io)
 	struct fault_dev *f = io->bd->priv;
 
 	(void)kc;
-	/* A zeroing request tries the next fast path the device still
-	 * claims, as the file endpoint does; 0: the engine writes zeros. */
-	if (io->op == KC_OP_ZERO)
-		io->zero_mode = (uint8_t)kc_zero_mode(io->bd);
 	io->next = NULL;
 	pthread_mutex_lock(&f->lock);
 	*f->queue_tail = io;
@@ -204,8 +218,9 @@ static void fault_close(struct block_device *bd)
  * in-kernel copy or direct I/O; a block device if the inner one is. */
 static unsigned int fault_caps(const struct block_device *bd)
 {
-	return (kc_cap(&bd->can_zero_range) || kc_cap(&bd->can_punch_hole) ? KC_CAP_ZERO : 0) |
-	       (kc_caps(((struct fault_dev *)bd->priv)->inner) & KC_CAP_BLOCKDEV);
+	const struct fault_dev *f = bd->priv;
+
+	return (kc_paths_any(&f->zero) ? KC_CAP_ZERO : 0) | (kc_caps(f->inner) & KC_CAP_BLOCKDEV);
 }
 
 /* It reaches the inner device's bytes at the same offsets. */
@@ -254,10 +269,7 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 	bd->ops = &fault_ops;
 	bd->priv = f;
 	bd->geom = inner->geom;         /* size, block sizes, writability */
-	bd->fd = bd->fd_direct = -1;    /* its I/O is its own: run_io on the inner device */
-	bd->can_punch_hole = (cfg->zero_offer & KC_FAULT_PUNCH_HOLE) != 0;
-	bd->can_zero_range = (cfg->zero_offer & KC_FAULT_ZERO_RANGE) != 0;
-	bd->can_offload = false;
+	atomic_init(&f->zero.ok, cfg->zero_offer & (KC_FAULT_PUNCH_HOLE | KC_FAULT_ZERO_RANGE));
 	f->eof = UINT64_MAX;
 	for (; f->nthreads < FAULT_WORKERS; f->nthreads++) {
 		if (pthread_create(&f->threads[f->nthreads], NULL, fault_worker, f)) {
@@ -315,8 +327,6 @@ uint64_t kc_fault_zero_tries(struct block_device *bd, unsigned int path)
 	struct fault_dev *f = bd->priv;
 	uint64_t n;
 
-	pthread_mutex_lock(&f->lock);
-	n = f->zero_tries[path == KC_FAULT_PUNCH_HOLE ? 0 : 1];
-	pthread_mutex_unlock(&f->lock);
+	n = __atomic_load_n(&f->zero_tries[path == KC_FAULT_PUNCH_HOLE ? 0 : 1], __ATOMIC_RELAXED);
 	return n;
 }
