@@ -818,6 +818,31 @@ static void log_forget_unverified(struct copy *c, struct report *rep)
 			rep->resume_at = c->off + i * chunk;
 }
 
+/* --verify was asked for, but the run stopped (a stop signal, --fail-fast
+ * after another device failed, an internal error) before its read-back:
+ * no destination is verified, and none may be reported so, even one that
+ * got every byte.  Those left incomplete are said so later, over this. */
+static void mark_unverified(struct runner *r)
+{
+	static char why[96];
+
+	if (r->signal)
+		snprintf(why, sizeof(why), "not verified: interrupted (%s) before the verify pass",
+			 signal_name(r->signal));
+	else if (r->fail_fast)
+		snprintf(why, sizeof(why), "not verified: the run stopped after another device "
+			 "failed (--fail-fast)");
+	else
+		snprintf(why, sizeof(why), "not verified: the run stopped before the verify pass");
+	for (unsigned int i = 0; i < r->ndests; i++) {
+		struct device *d = &r->dests[i];
+
+		d->verified = false;
+		if (!d->failed && !d->differs && !d->note)
+			d->note = why;
+	}
+}
+
 static int run(struct copy *c)
 {
 	struct runner r;
@@ -897,6 +922,8 @@ static int run(struct copy *c)
 		compare_ranges(&c->src, c->off, c->dests, c->n, c->dst_off, c->len, &p);
 		if (c->log)
 			log_forget_unverified(c, &rep);
+	} else if (c->o->verify) {
+		mark_unverified(&r);
 	}
 	code = report_finish(&rep);
 	runner_fini(&r);

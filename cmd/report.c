@@ -229,7 +229,7 @@ static void print_summary(const struct report *rep)
 		if (problem(d, buf, sizeof(buf), true))
 			printf("  %s: FAILED: %s\n", d->path, buf);
 		else
-			printf("  %s: ok%s\n", d->path, rep->o->verify ? ", verified" : "");
+			printf("  %s: ok%s\n", d->path, d->verified ? ", verified" : "");
 	}
 }
 
@@ -259,7 +259,7 @@ static void json_dest(struct json *j, const struct report *rep, const struct dev
 	json_offset(j, "first_failing_offset", p ? first_bad_offset(d) : NOT_SET);
 	json_str(j, "changed", d->changed[0] ? d->changed : NULL);
 	json_bool(j, "created", d->created);
-	json_bool(j, "verified", !p && rep->o->verify);
+	json_bool(j, "verified", !p && d->verified);
 	if (!rep->src)
 		json_u64(j, "bytes", d->len);
 	json_close(j, '}');
@@ -362,7 +362,7 @@ static uint64_t held_by_all(const struct report *rep)
 #define LOG_SRC_CHANGED "the log cannot resume this copy: the source changed during the run, " \
 	"and a rerun with the log would be refused (remove it to copy again)"
 
-static void say_interrupted(const struct report *rep)
+static void say_interrupted(const struct report *rep, unsigned int incomplete)
 {
 	const struct runner *r = rep->r;
 	unsigned int failed = 0;
@@ -372,6 +372,9 @@ static void say_interrupted(const struct report *rep)
 
 	if (!r->stop && verify_interrupted(r))
 		errmsg("interrupted by %s during the verify pass: the %s finished, but is not verified",
+		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
+	else if (!incomplete && !failed && verify_interrupted(r))
+		errmsg("interrupted by %s before the verify pass: the %s finished, but is not verified",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
 	else if (!rep->interrupted && !failed)
 		errmsg("%s: the %s was complete on every destination before it could take "
@@ -423,7 +426,7 @@ int report_finish(struct report *rep)
 	if (rep->interrupted)
 		code = 128 + r->signal;
 	if (r->signal) {
-		say_interrupted(rep);
+		say_interrupted(rep, incomplete);
 		signal_answered();
 	} else if (rep->log && r->src_changed && incomplete) {
 		errmsg("%s", LOG_SRC_CHANGED);
