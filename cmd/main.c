@@ -315,11 +315,27 @@ static void cpu_limit_margin(void)
 	setrlimit(RLIMIT_CPU, &rl);
 }
 
+/* First thing of all, before a word is written (--help into a closed pipe
+ * or a file past ulimit -f): the write fails and says so, rather than a
+ * signal ending the program without a word. */
+static void ignore_write_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGXFSZ, &sa, NULL);
+	sigaction(SIGTTOU, &sa, NULL);
+	sigaction(SIGTTIN, &sa, NULL);
+}
+
 /* Before any other thread exists, so that every thread inherits the mask.
  * Returns 0, or -1 (said) when the signal thread cannot be started. */
 int signals_install(void)
 {
-	struct sigaction sa, old;
+	struct sigaction old;
 	pthread_attr_t attr;
 	pthread_t t;
 	int err;
@@ -336,13 +352,6 @@ int signals_install(void)
 		sigaddset(&taken, sig);
 	sigaddset(&taken, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &taken, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGXFSZ, &sa, NULL);
-	sigaction(SIGTTOU, &sa, NULL);
-	sigaction(SIGTTIN, &sa, NULL);
 	cpu_limit_margin();
 	stderr_tty = isatty(STDERR_FILENO);
 	sem_init(&sig_ready, 0, 0);
@@ -496,11 +505,12 @@ int main(int argc, char **argv)
 	struct options o;
 	int ret;
 
+	ignore_write_signals();
 	fill_std_fds();
 	ret = parse_options(argc, argv, &o);
 
-	if (ret > 0)
-		return EXIT_OK;
+	if (ret > 0)            /* --help, --version: written, if standard output takes it */
+		return check_stdout(EXIT_OK);
 	if (ret < 0 || stack_limit())
 		return setup_failed(&o);
 	if (o.json)

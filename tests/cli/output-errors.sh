@@ -56,6 +56,32 @@ sys.exit(p.returncode != 0)
 PYEOF
 same src a
 
+# Output before any run (--help, --version, an option error): a write
+# that fails is said, never a death by SIGPIPE or SIGXFSZ (the signals are
+# ignored from the start), and --help is not exit 0 when it was not written.
+for args in "--help" "-V" "copy --help" "nosuchcommand" "copy --pages 0 a b"; do
+	"$PY" - "$KCOPYD" $args <<'PYEOF' || fail "kcopyd $args into a closed pipe"
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run(sys.argv[1:], stdout=w, stderr=w)
+if p.returncode < 0 or p.returncode >= 128:
+    sys.exit("%s: killed (%d)" % (sys.argv[2:], p.returncode))
+if p.returncode == 0:
+    sys.exit("%s: exit 0 with nothing written" % sys.argv[2:])
+PYEOF
+done
+"$KCOPYD" --help >/dev/full 2>"$T/err"
+rc=$?
+[ "$rc" -eq 1 ] || fail "--help >/dev/full: exit $rc, expected 1"
+err_has "standard output: cannot write"
+if command -v prlimit >/dev/null; then
+	prlimit --fsize=100 "$KCOPYD" --help >"$T/help" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 1 ] || fail "--help past ulimit -f: exit $rc, expected 1"
+	err_has "File too large"
+fi
+
 # A set-up error's JSON that cannot be written keeps exit 2.
 "$KCOPYD" copy --json nonexistent a >/dev/full 2>"$T/err"
 rc=$?
