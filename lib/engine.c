@@ -713,6 +713,10 @@ static void (*const op_done[])(struct kcopyd_client *, struct kc_io *, int) = {
  * kind of operation. */
 static void io_complete(struct kcopyd_client *kc, struct kc_io *io, int res)
 {
+	if (io->report_to) {            /* an endpoint's own request */
+		io->report_to(kc, io, res);
+		return;
+	}
 	switch (io_policy(kc, io, &res)) {
 	case KC_AGAIN_LATER:
 		if (io->op == KC_OP_READ && io->sj->job->cancelled) {

@@ -230,11 +230,6 @@ static const struct kc_endpoint_ops file_ops = {
 	.close = file_close,
 };
 
-int kc_file_fd(const struct block_device *bd)
-{
-	return bd->ops == &file_ops ? dev_of(bd)->fd : -1;
-}
-
 static int probe_blockdev(struct block_device *bd, struct file_dev *f)
 {
 	uint64_t bytes;

@@ -215,6 +215,10 @@ struct kc_io {
 	uint64_t src_off;                 /* and where in it (bytes) */
 	int res;                      /* completion result, from the report */
 	struct kc_io *next;           /* on the client's completion lists */
+	/* Who is told when it ends: NULL, the engine; else the endpoint that
+	 * made this request of another (a wrapper, of the device it wraps).
+	 * Called where the engine would take it, on the engine thread. */
+	void (*report_to)(struct kcopyd_client *kc, struct kc_io *io, int res);
 	struct kc_timer retry;        /* armed while it waits for its retry */
 	/* The endpoint's own, per request: the file endpoint's system call,
 	 * or any endpoint's scratch. */
@@ -446,10 +450,8 @@ void kc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)
 
 /* file.c: the local file / block device endpoint.  kc_file_open fills bd
  * (acc: O_RDONLY or O_RDWR; bflags: KCOPYD_BDEV_*), leaving nothing open
- * on failure.  kc_file_fd: its buffered descriptor, -1 for another kind
- * (for the test endpoint, which does its I/O on the file it wraps). */
+ * on failure. */
 int kc_file_open(const char *path, int acc, unsigned int bflags, struct block_device *bd);
-int kc_file_fd(const struct block_device *bd);
 
 static inline void kc_stat_add(uint64_t *counter, uint64_t n)
 {

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The fault-injecting endpoint (see fault.h).  It runs its requests on two
- * threads of its own with pread/pwrite on the wrapped device, and reports
- * each through kc_io_report_async(), as a remote endpoint would: the engine cannot
- * tell it from a real device.
+ * The fault-injecting endpoint (see fault.h).  It wraps any endpoint.  Each
+ * request goes to one of two threads of its own, which picks its fate
+ * (an injected error, a shorter transfer, a delay); an error is reported
+ * from there, through kc_io_report_async(), as a remote endpoint would.
+ * The rest goes back to the engine thread and on to the wrapped endpoint,
+ * as a request of the fault endpoint's own (struct fault_req), whose report
+ * comes back here (kc_io.report_to) and is passed up: the engine cannot
+ * tell it from a real device, and the device under it does its own I/O.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +27,7 @@ struct fault_dev {
 	struct kc_fault_rule *rules;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct kc_io *queue, **queue_tail;
+	struct fault_req *queue, **queue_tail;
 	bool stop;
 	uint64_t rng;
 	struct kc_fault_event *events;
@@ -58,6 +62,17 @@ static void log_event(struct fault_dev *f, unsigned int op, int error, uint64_t 
 	}
 	f->events[f->num_events++] = (struct kc_fault_event){ op, error, start, end };
 }
+
+/* A request of the engine's, on its way: first to a worker, which picks
+ * its fate, then (unless it fails there) to the wrapped device as child. */
+struct fault_req {
+	struct kc_io child;           /* to the inner device; report_to brings it back */
+	struct kc_io *io;             /* the engine's */
+	struct kcopyd_client *kc;
+	struct fault_dev *f;
+	struct fault_req *next;       /* on f->queue */
+	bool sent;                    /* child went to the inner device */
+};
 
 /* Under f->lock: the error to inject into this request, or 0. */
 static int pick_fault(struct fault_dev *f, struct kc_io *io)
@@ -99,42 +114,36 @@ static uint32_t pick_length(struct fault_dev *f, struct kc_io *io)
 /* Zeroing: the paths the device still offers, in turn, as the file
  * endpoint does (punch a hole, then zero a range); one that does not work
  * (cfg.zero_works) fails as on a file system without it, and is dropped
- * (the one tried: another request may have dropped it already).  None
- * left: -EOPNOTSUPP, and the engine writes zeros. */
-static int run_zero(struct fault_dev *f, int fd, struct kc_io *io)
+ * (the one tried: another request may have dropped it already).  One that
+ * works goes to the wrapped device's own zeroing: 0.  None left:
+ * -EOPNOTSUPP, and the engine writes zeros. */
+static int pick_zero(struct fault_dev *f)
 {
 	int path;
 
 	while ((path = kc_paths_next(&f->zero)) >= 0) {
-		int mode = (path ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE) | FALLOC_FL_KEEP_SIZE;
-		int res = 0;
-
 		__atomic_add_fetch(&f->zero_tries[path], 1, __ATOMIC_RELAXED);
-		if (!(f->cfg.zero_works & (1u << path)))
-			res = -EOPNOTSUPP;
-		else if (fallocate(fd, mode, (off_t)io->off, (off_t)io->len) < 0)
-			res = -errno;
-		if (res != -EOPNOTSUPP)
-			return res;
+		if (f->cfg.zero_works & (1u << path))
+			return 0;
 		kc_paths_drop(&f->zero, (unsigned int)path);
 	}
 	return -EOPNOTSUPP;
 }
 
-static int run_io(struct fault_dev *f, struct kc_io *io, uint32_t len)
+/* On the engine thread: the child's turn came (a worker sent it here), or
+ * the wrapped device reported it.  Its result is the engine's request's. */
+static void child_report(struct kcopyd_client *kc, struct kc_io *child, int res)
 {
-	int fd = kc_file_fd(f->inner);
-	ssize_t n;
+	struct fault_req *q = (struct fault_req *)((char *)child - offsetof(struct fault_req, child));
+	struct kc_io *io = q->io;
 
-	if (io->op == KC_OP_ZERO)
-		return run_zero(f, fd, io);
-	if (!len)
-		return 0;       /* past the end set by kc_fault_set_eof() */
-	if (io->op == KC_OP_READ)
-		n = pread(fd, io->buf + io->done, len, (off_t)(io->off + io->done));
-	else
-		n = pwrite(fd, io->buf + io->done, len, (off_t)(io->off + io->done));
-	return n < 0 ? -errno : (int)n;
+	if (!q->sent) {
+		q->sent = true;
+		q->f->inner->ops->submit(kc, child);
+		return;
+	}
+	free(q);
+	kc_io_report(kc, io, res);
 }
 
 static void *fault_worker(void *arg)
@@ -143,6 +152,7 @@ static void *fault_worker(void *arg)
 
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
+		struct fault_req *q;
 		struct kc_io *io;
 		uint32_t len = 0, delay = 0;
 		int res;
@@ -151,10 +161,11 @@ static void *fault_worker(void *arg)
 			pthread_cond_wait(&f->cond, &f->lock);
 		if (!f->queue)
 			break;
-		io = f->queue;
-		f->queue = io->next;
+		q = f->queue;
+		f->queue = q->next;
 		if (!f->queue)
 			f->queue_tail = &f->queue;
+		io = q->io;
 		res = pick_fault(f, io);
 		if (!res && io->op != KC_OP_ZERO)
 			len = pick_length(f, io);
@@ -164,9 +175,23 @@ static void *fault_worker(void *arg)
 
 		if (delay)
 			usleep(delay);
-		if (!res)
-			res = run_io(f, io, len);
-		kc_io_report_async(io->sj->job->kc, io, res);
+		if (!res && io->op == KC_OP_ZERO)
+			res = pick_zero(f);
+		if (res || (!len && io->op != KC_OP_ZERO)) {
+			/* Failed here, or past the end set by kc_fault_set_eof(). */
+			kc_io_report_async(q->kc, io, res);
+			free(q);
+		} else {
+			struct kc_io *c = &q->child;
+
+			c->bd = f->inner;
+			c->op = io->op;
+			c->buf = io->buf ? io->buf + io->done : NULL;
+			c->off = io->off + (io->op == KC_OP_ZERO ? 0 : io->done);
+			c->len = io->op == KC_OP_ZERO ? io->len : len;
+			c->report_to = child_report;
+			kc_io_report_async(q->kc, c, 0);
+		}
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -176,12 +201,18 @@ static void *fault_worker(void *arg)
 static void fault_submit(struct kcopyd_client *kc, struct kc_io *io)
 {
 	struct fault_dev *f = io->bd->priv;
+	struct fault_req *q = calloc(1, sizeof(*q));
 
-	(void)kc;
-	io->next = NULL;
+	if (!q) {
+		kc_io_report(kc, io, -ENOMEM);
+		return;
+	}
+	q->io = io;
+	q->kc = kc;
+	q->f = f;
 	pthread_mutex_lock(&f->lock);
-	*f->queue_tail = io;
-	f->queue_tail = &io->next;
+	*f->queue_tail = q;
+	f->queue_tail = &q->next;
 	pthread_cond_signal(&f->cond);
 	pthread_mutex_unlock(&f->lock);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A fault-injecting endpoint, for tests: it wraps a real device and fails
- * chosen requests, cuts transfers short and delays completions.  A test-only
+ * A fault-injecting endpoint, for tests: it wraps any device (a file, a
+ * block device, another fault device) and fails chosen requests, cuts
+ * transfers short and delays completions; what it lets through goes to the
+ * wrapped device's own I/O.  A test-only
  * library (tests/fault/meson.build: fault_dep), never part of libkcopyd; it
  * reaches the engine through lib/internal.h.  It stands for its inner device
  * in the same-storage checks (ops->base).
@@ -38,8 +40,9 @@ struct kc_fault_config {
 	uint64_t seed;
 	/* Zeroing fast paths the device claims (KC_FAULT_PUNCH_HOLE,
 	 * KC_FAULT_ZERO_RANGE; 0: none, the engine writes zeros), and which
-	 * of them really work: those run fallocate(2) on the wrapped file,
-	 * the others fail with -EOPNOTSUPP, as a file system without them. */
+	 * of them really work: those pass the request to the wrapped
+	 * device's own zeroing, the others fail with -EOPNOTSUPP, as a file
+	 * system without them. */
 	unsigned int zero_offer, zero_works;
 };
 
