@@ -301,6 +301,18 @@ static bool in_memory_fs(int fd)
 	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 }
 
+/* Whether copy_file_range here tells the truth as a read does.  Not on
+ * FUSE: there the kernel copies through the page cache, takes a short
+ * reply of the daemon's for the end of the file, fills the rest with
+ * zeros and says it copied it all (a read error inside the range is lost
+ * the same way); a read says how short it was, and the engine goes on. */
+static bool copy_truthful(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type != FUSE_SUPER_MAGIC;
+}
+
 static int open_dev(const char *path, int acc, unsigned int bflags, struct block_device *bd,
 		    struct file_dev *f)
 {
@@ -349,7 +361,7 @@ static int open_dev(const char *path, int acc, unsigned int bflags, struct block
 		if (ret)
 			return ret;
 	}
-	f->can_copy = !f->blockdev && f->fd_direct < 0;
+	f->can_copy = !f->blockdev && f->fd_direct < 0 && copy_truthful(f->fd);
 	return 0;
 }
 
