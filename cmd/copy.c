@@ -136,13 +136,13 @@ static uint64_t dest_unallocated(const struct device *d, uint64_t from, uint64_t
 	if (d->fd < 0)
 		return in > from ? sum + (in - from) : sum;
 	for (uint64_t at = from; at < in;) {
-		off_t q = lseek(d->fd, (off_t)at, SEEK_DATA), h;
+		off_t q = seek_data(d->fd, (off_t)at), h;
 
 		if (q < 0 || (uint64_t)q >= in)
 			return sum + (q >= 0 || errno == ENXIO ? in - at : 0);
 		sum += (uint64_t)q - at;
-		h = lseek(d->fd, q, SEEK_HOLE);
-		if (h < 0)
+		h = seek_hole(d->fd, q);
+		if (h <= q)
 			break;
 		at = (uint64_t)h;
 	}
@@ -586,7 +586,7 @@ static uint64_t dest_stretch(const struct copy *c, unsigned int i, uint64_t p, u
 	if (d->kind == DEV_BLOCK || d->fd < 0)
 		return lim;
 	while (at < lim) {
-		off_t q = lseek(d->fd, (off_t)(c->dst_off + at), SEEK_DATA), h;
+		off_t q = seek_data(d->fd, (off_t)(c->dst_off + at)), h;
 		uint64_t he;
 
 		if (q < 0 && errno != ENXIO)
@@ -600,8 +600,8 @@ static uint64_t dest_stretch(const struct copy *c, unsigned int i, uint64_t p, u
 			*zero = true;
 			return he;
 		}
-		h = lseek(d->fd, q, SEEK_HOLE);
-		if (h < 0)
+		h = seek_hole(d->fd, q);
+		if (h <= q)
 			return lim;
 		at = round_up(c, (uint64_t)h - c->dst_off);
 	}

@@ -56,6 +56,34 @@ static bool take(struct extent_iter *it, uint64_t to, bool is_data, uint64_t *of
  * no data (ENXIO) where there is.  Past this point the file is read. */
 #define SEEK_TRUSTED_END (INT64_MAX - (1 << 20) + 1)
 
+off_t seek_data(int fd, off_t at)
+{
+	struct stat st;
+	off_t q;
+
+	if (at >= SEEK_TRUSTED_END)
+		return at;              /* past what SEEK_DATA may be asked: data */
+	q = lseek(fd, at, SEEK_DATA);
+	if (q >= 0)
+		return q > SEEK_TRUSTED_END ? SEEK_TRUSTED_END : q;
+	if (errno != ENXIO)
+		return -1;
+	/* "No data" is believed only up to the trusted end. */
+	if (fstat(fd, &st) == 0 && st.st_size > SEEK_TRUSTED_END)
+		return SEEK_TRUSTED_END;
+	errno = ENXIO;
+	return -1;
+}
+
+off_t seek_hole(int fd, off_t at)
+{
+	struct stat st;
+
+	if (at >= SEEK_TRUSTED_END)     /* data up to the end, as seek_data says */
+		return fstat(fd, &st) == 0 && st.st_size > at ? st.st_size : INT64_MAX;
+	return lseek(fd, at, SEEK_HOLE);
+}
+
 /* SEEK_DATA found no data from pos on: a hole up to the end of the file as
  * it is now (whole blocks of it), and past that end, data that is missing. */
 static bool take_last_hole(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data)
@@ -84,7 +112,7 @@ bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *dat
 		return false;
 	if (!it->sparse)
 		return take(it, it->end, true, off, len, data);
-	d = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_DATA);
+	d = seek_data(it->fd, (off_t)(it->base + it->pos));
 	if (d < 0 && errno == ENXIO)          /* no data from here to EOF */
 		return take_last_hole(it, off, len, data);
 	if (d < 0) {                          /* the file system cannot tell */
@@ -95,7 +123,7 @@ bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *dat
 	start -= start % it->align;
 	if (start > it->pos)
 		return take(it, start < it->end ? start : it->end, false, off, len, data);
-	h = lseek(it->fd, d, SEEK_HOLE);
+	h = seek_hole(it->fd, d);
 	if (h < 0)
 		return take(it, it->end, true, off, len, data);
 	end = align_up(it, (uint64_t)h - it->base);

@@ -378,6 +378,13 @@ struct extent_iter {
 void extent_init(struct extent_iter *it, const struct device *src, bool sparse,
 		 uint64_t base, uint64_t len, unsigned int align);
 bool extent_next(struct extent_iter *it, uint64_t *off, uint64_t *len, bool *data);
+/* lseek(fd, at, SEEK_DATA / SEEK_HOLE) where the file system is trusted
+ * with them: the next data at or after at, or -1 with errno (ENXIO: no
+ * data from at on); the next hole after data at at (the file's end at the
+ * latest), or -1.  Every look at a file's holes, source or destination,
+ * goes through them. */
+off_t seek_data(int fd, off_t at);
+off_t seek_hole(int fd, off_t at);
 
 /* verify.c */
 /* Returns 0, -1 when the source could not be read, or a stop signal's
