@@ -374,9 +374,11 @@ static void print_json(const struct device *src, const char *src_change,
 		json_str(&j, "path", d->path);
 		json_str(&j, "status", status_of(d));
 		json_offset(&j, "first_difference", d->differs ? d->diff_off : NOT_SET);
-		if (d->failed)
+		if (d->failed && d->err_off != NOT_SET)
 			snprintf(buf, sizeof(buf), "%s failed at byte %llu: %s", d->what,
 				 (unsigned long long)d->err_off, strerror(-d->err));
+		else if (d->failed)     /* a flush: no byte of its own */
+			snprintf(buf, sizeof(buf), "%s failed: %s", d->what, strerror(-d->err));
 		else if (!d->note && d->changed[0])
 			snprintf(buf, sizeof(buf), "changed during the verify: %s", d->changed);
 		json_str(&j, "error", d->failed || (!d->note && d->changed[0]) ? buf : d->note);
