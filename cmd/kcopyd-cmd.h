@@ -443,7 +443,7 @@ struct report {
 	bool interrupted;                /* set by report_finish: a signal left work undone */
 };
 int report_finish(struct report *rep);
-void report_setup_error(const struct options *o);
+void report_setup_error(const struct options *o, int sig);
 void device_print_failure(const struct device *d);
 
 /* The subcommands. */

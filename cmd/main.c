@@ -48,12 +48,20 @@ const char *first_error(void)
 }
 
 /* Every set-up error ends here: with --json the summary still comes, so a
- * script reading standard output learns what went wrong. */
+ * script reading standard output learns what went wrong.  A set-up cut
+ * short by a stop signal is answered here, the exit status and the JSON
+ * alike: 128 + the signal. */
 int setup_failed(const struct options *o)
 {
+	int sig = signal_caught();
+
+	if (sig) {
+		errmsg("interrupted by %s during set-up: nothing was written", signal_name(sig));
+		signal_answered();
+	}
 	if (o->json)
-		report_setup_error(o);
-	return EXIT_SETUP;
+		report_setup_error(o, sig);
+	return sig ? 128 + sig : EXIT_SETUP;
 }
 
 /* ---- signals ---------------------------------------------------------- */

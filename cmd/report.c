@@ -444,13 +444,14 @@ int report_finish(struct report *rep)
 	return code;
 }
 
-void report_setup_error(const struct options *o)
+void report_setup_error(const struct options *o, int sig)
 {
 	struct json j;
 
 	json_begin(&j, stdout);
 	json_str(&j, "command", o->cmd_name);
 	json_str(&j, "error", first_error());
-	json_exit_code(&j, EXIT_SETUP);
+	json_str(&j, "signal", sig ? signal_name(sig) : NULL);
+	json_exit_code(&j, sig ? 128 + sig : EXIT_SETUP);
 	json_end(&j);
 }

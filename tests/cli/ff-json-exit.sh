@@ -40,4 +40,14 @@ ff_clear m
 [ "$rc" -eq 130 ] || { cat "$T/err"; fail "grace: exit $rc, expected 130"; }
 json "j['error']" | grep -q "did not end within 3 s: exiting at once" ||
 	fail "grace: the JSON's error is $(json "j['error']")"
+
+# A stop while set-up writes the log (its first write, slow): set-up ends
+# on it; the JSON says what the exit status is, 130, and names the signal.
+ff_rule m "write l.tmp delay=1000"
+jsonexit 'kill -INT $pid' copy --json --log m/l src20 d4
+ff_clear m
+[ "$rc" -eq 130 ] || { cat "$T/err"; fail "set-up in the log: exit $rc, expected 130"; }
+json_is "j['exit_code']" 130
+json_is "j['signal']" SIGINT
+[ "$(grep -c 'interrupted by SIGINT' "$T/err")" -le 1 ] || fail "said twice: $(cat "$T/err")"
 exit 0
