@@ -302,30 +302,36 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 	return NULL;
 }
 
-/* The log's files go in the directory of logname (canonical): its file
- * system must not live in the source's range (writing the log would
- * change the source under the copy; anywhere in a file source, whose
- * times then change) nor in a destination's (the copy would overwrite the
- * log, and the log the copy). */
-static int check_log_fs(const struct copy *c, const char *logname)
+/* The log's files go in the directory of logfile (canonical name:
+ * logname): its file system must not live in the source's range (writing
+ * the log would change the source under the copy; anywhere in a file
+ * source, whose times then change) nor in a destination's (the copy would
+ * overwrite the log, and the log the copy).  The directory is looked at
+ * as the log will be opened, by the name given: a canonical name is only
+ * text, and through /proc/PID/root of another mount namespace it names
+ * another directory of ours. */
+static int check_log_fs(const struct copy *c, const char *logfile, const char *logname)
 {
-	char *copy = strdup(logname);
-	const char *dir;
+	char *copy = strdup(logname), *open_copy = strdup(logfile);
+	const char *dir, *at;
 	int ret = 0;
 
-	if (!copy) {
+	if (!copy || !open_copy) {
 		errmsg("out of memory");
+		free(copy);
+		free(open_copy);
 		return -1;
 	}
 	dir = dirname(copy);
+	at = dirname(open_copy);
 	if (device_holds_dir(&c->src, c->src.kind == DEV_FILE ? 0 : c->off,
-			     c->src.kind == DEV_FILE ? UINT64_MAX : c->len, dir)) {
+			     c->src.kind == DEV_FILE ? UINT64_MAX : c->len, at)) {
 		errmsg("--log %s: its directory %s is on a file system stored in the source %s; "
 		       "the log would be written inside the source", c->o->log, dir, c->src.path);
 		ret = -1;
 	}
 	for (unsigned int i = 0; i < c->n && !ret; i++) {
-		if (device_holds_dir(&c->dests[i], c->dst_off, c->len, dir)) {
+		if (device_holds_dir(&c->dests[i], c->dst_off, c->len, at)) {
 			errmsg("--log %s: its directory %s is on a file system stored in the "
 			       "destination %s; the log would be written inside the destination, "
 			       "which the copy overwrites", c->o->log, dir, c->dests[i].path);
@@ -333,6 +339,7 @@ static int check_log_fs(const struct copy *c, const char *logname)
 		}
 	}
 	free(copy);
+	free(open_copy);
 	return ret;
 }
 
@@ -372,7 +379,7 @@ static int check_log_path(const struct copy *c, const char *logfile, const char 
 		free(name);
 		free(canon);
 	}
-	return ret ? ret : check_log_fs(c, logname);
+	return ret ? ret : check_log_fs(c, logfile, logname);
 }
 
 /* A file destination that was removed or cut short since the log was
