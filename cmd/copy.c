@@ -446,7 +446,8 @@ static int open_log(struct copy *c)
 	}
 	k.source = names[nnames++];
 	for (unsigned int i = 0; i < c->n; i++)
-		k.source_written |= device_shares_storage(&c->src, &c->dests[i]);
+		k.source_written |= c->len && device_meet(&c->src, 0, UINT64_MAX, &c->dests[i],
+							  c->dst_off, c->len, 0) != MEET_NONE;
 	if ((err = copylog_identify(c->src.fd, &k.source_id))) {
 		errmsg("%s: %s", c->src.path, strerror(-err));
 		goto out;

@@ -835,15 +835,37 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 	return len > 0;
 }
 
-/* The source shares storage with a destination (a copy inside one file, or
- * onto a loop device over it, however deep): our own writes change its
- * times then. */
+/* Where the range the run writes on destination d starts: it is
+ * [that, + d->len).  Set-up (check_dest) made d->need that offset plus
+ * d->len, the range's length. */
+static uint64_t dest_written_off(const struct device *d)
+{
+	return d->len && d->need >= d->len ? d->need - d->len : 0;
+}
+
+/* A range the run writes meets the source's bytes (a copy inside one file,
+ * onto a loop device over it, however deep, or over the file system the
+ * source lives in): our own writes may change its times then.  Sharing
+ * storage elsewhere, outside the written ranges, does not count: the
+ * source's every change is then someone else's. */
 static bool source_written(const struct runner *r)
 {
 	for (unsigned int i = 0; i < r->ndests; i++)
-		if (device_shares_storage(r->src, &r->dests[i]))
+		if (r->dests[i].len &&
+		    device_meet(r->src, 0, UINT64_MAX, &r->dests[i], dest_written_off(&r->dests[i]),
+				r->dests[i].len, 0) != MEET_NONE)
 			return true;
 	return false;
+}
+
+/* Destination i is the source's own file (by its identity, through any
+ * name of it: not a file merely stored near it, nor one on a file system
+ * that shares its storage). */
+static bool source_file_is(const struct runner *r, unsigned int i)
+{
+	return r->src_snap.is_file && r->dest_snap[i].is_file && r->dest_snap[i].valid &&
+	       device_meet(r->src, 0, UINT64_MAX, &r->dests[i], 0, UINT64_MAX, MEET_PLACED) !=
+		       MEET_NONE;
 }
 
 /* Look for changes: at every tick (a file cut short and then rewritten by
@@ -857,8 +879,7 @@ static void watch(struct runner *r, bool say)
 	/* A destination that is the source's own file, which set-up made
 	 * larger to hold the range: that size is ours, not a change. */
 	for (unsigned int i = 0; r->src && i < r->ndests; i++)
-		if (r->src_snap.is_file && r->dest_snap[i].is_file && r->dest_snap[i].valid &&
-		    r->dest_snap[i].size > src_size && device_shares_storage(r->src, &r->dests[i]))
+		if (source_file_is(r, i) && r->dest_snap[i].size > src_size)
 			src_size = r->dest_snap[i].size;
 	if (r->src && !r->src_changed &&
 	    snap_changed(r->src, &r->src_snap, src_size, !source_written(r), r->src_change,
