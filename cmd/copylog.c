@@ -1083,6 +1083,12 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	 * first written by copylog_begin, so that a command refused after
 	 * this point (by the caller's own checks) leaves it as it was. */
 	ret = probe_writable(l);
+	if (ret == -EEXIST) {
+		copylog_free(l);
+		return fail(why, whylen, ret, "its temporary file %s.tmp is there and is not a "
+			    "left-over of a kcopyd log; it is not removed (it may be another name "
+			    "of someone's data): remove it, or give another --log", path);
+	}
 	if (ret) {
 		copylog_free(l);
 		return fail(why, whylen, ret, "cannot write it: %s", strerror(-ret));
@@ -1136,23 +1142,47 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk)
 		set_bit(bitmap(l->marked, l, dest), chunk);
 }
 
-/* Create the log's temporary file PATH.tmp afresh: a new file, never one
- * found under that name: whatever it was (a link to a device, a left-over of
- * a crash) is only unlinked, not written.  Returns its descriptor and sets
- * *tmpp (malloc'd), or a negative errno. */
+/* Is the regular file tmp (not a link) a left-over of one of our rewrites,
+ * which a crash left there?  Those, and only those, begin with the log's
+ * first word (the probe at set-up writes the log's text too). */
+static bool our_leftover(const char *tmp)
+{
+	char head[sizeof(MAGIC_WORD) - 1];
+	int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	bool ours;
+
+	if (fd < 0)
+		return false;
+	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	       pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	       !memcmp(head, MAGIC_WORD, sizeof(head));
+	close(fd);
+	return ours;
+}
+
+/* Create the log's temporary file PATH.tmp afresh: a new file (O_EXCL),
+ * never one found under that name.  One that is there is removed only if
+ * it is a left-over of ours: anything else may be another name of someone's
+ * data (a file of an overlayfs layer, say, which no name check can tell
+ * for sure), and is never touched: -EEXIST.  Returns the descriptor and
+ * sets *tmpp (malloc'd), or a negative errno. */
 static int create_tmp(const char *path, char **tmpp)
 {
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 16);
-	int fd;
+	int fd = -EEXIST;
 
 	if (!tmp)
 		return -ENOMEM;
 	snprintf(tmp, plen + 16, "%s.tmp", path);
-	if (unlink(tmp) < 0 && errno != ENOENT)
-		fd = -errno;
-	else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
-		fd = -errno;
+	for (int tries = 0; tries < 3 && fd == -EEXIST; tries++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			fd = -errno;
+		if (fd == -EEXIST && (!our_leftover(tmp) || (unlink(tmp) < 0 && errno != ENOENT)))
+			break;
+	}
 	if (fd < 0)
 		free(tmp);
 	else
@@ -1183,11 +1213,20 @@ static int probe_writable(struct copylog *l)
 	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur >= len && rl.rlim_cur < want)
 		want = (size_t)rl.rlim_cur;
-	free(text);
 	fd = create_tmp(l->path, &tmp);
-	if (fd < 0)
+	if (fd < 0) {
+		free(text);
 		return fd;
-	text = calloc(1, want);
+	}
+	/* The log's text, then zeros: a crash leaves a file that says whose. */
+	{
+		char *pad = calloc(1, want);
+
+		if (pad)
+			memcpy(pad, text, len < want ? len : want);
+		free(text);
+		text = pad;
+	}
 	if (!text)
 		ret = -ENOMEM;
 	for (size_t off = 0; off < want && !ret;) {

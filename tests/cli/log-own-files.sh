@@ -87,12 +87,13 @@ if [ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null; then
 fi
 
 # Not refused: a log beside its destination, on the same file system, or a
-# stale temporary file of the log's own (a crash's left-over).
+# stale temporary file of the log's own (a crash's left-over; anything else
+# there is refused: log-tmp-not-ours).
 mkdir dir
 expect 0 copy -q --log dir/ok.log src dir/a d1
 same src dir/a
 same src d1
-echo junk >dir/ok.log.tmp
+printf 'kcopyd-log 2\nboot 1234\nstate op' >dir/ok.log.tmp     # a rewrite cut short
 expect 0 copy --json --log dir/ok.log src dir/a d1
 json_is 'j["bytes_written"]' 0
 [ ! -e dir/ok.log.tmp ] && [ ! -e dir/ok.log.lock ] || fail "the log left its files behind"
