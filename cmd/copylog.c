@@ -933,11 +933,18 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 		int fd = open(l->lock_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
 			      O_CLOEXEC, 0644);
 
+		int create_err = fd < 0 ? errno : 0;
+
 		l->lock_created = fd >= 0;
 		if (fd < 0 && errno == EEXIST)
 			fd = open(l->lock_path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0 && errno == EACCES)  /* another user's: locking needs no write */
 			fd = open(l->lock_path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && create_err && create_err != EEXIST)
+			/* Not there, and it cannot be made (a directory we may not
+			 * write, /sys, /proc): why it cannot, not "another run". */
+			return fail(why, whylen, -create_err, "cannot create its lock file %s: %s",
+				    l->lock_path, strerror(create_err));
 		if (fd < 0 && errno == ENOENT)  /* removed in between: again */
 			continue;
 		if (fd < 0)

@@ -97,4 +97,12 @@ printf 'kcopyd-log 2\nboot 1234\nstate op' >dir/ok.log.tmp     # a rewrite cut s
 expect 0 copy --json --log dir/ok.log src dir/a d1
 json_is 'j["bytes_written"]' 0
 [ ! -e dir/ok.log.tmp ] && [ ! -e dir/ok.log.lock ] || fail "the log left its files behind"
+
+# A lock file that cannot be made (in /sys) is said so: not "another run".
+if [ -d /sys/kernel ] && [ ! -e /sys/kernel/kcopyd-test.log.lock ]; then
+	expect 2 copy --log /sys/kernel/kcopyd-test.log src d9
+	err_has "cannot create its lock file /sys/kernel/kcopyd-test.log.lock"
+	grep -q "another kcopyd run" "$T/err" && fail "blamed another run: $(cat "$T/err")"
+	[ ! -e d9 ] || fail "d9 was created"
+fi
 exit 0
