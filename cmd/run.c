@@ -517,8 +517,16 @@ uint64_t runner_progress(struct runner *r)
 	done = r->src ? r->hole_bytes : r->done_bytes;
 	pthread_mutex_unlock(&r->lock);
 	if (kcopyd_client_stats(r->kc, &st, sizeof(st)) == 0) {
-		if (r->src)
+		if (r->src) {
 			done += st.bytes_read;
+		} else if (r->ndests) {
+			/* A zeroing job is one job per range: what its sub-jobs
+			 * zeroed (or wrote as zeros) so far, per destination. */
+			uint64_t inflight = (st.bytes_zeroed + st.bytes_written) / r->ndests;
+
+			if (inflight > done)
+				done = inflight;
+		}
 		r->prog.moved = runner_moved(r, &st);
 		r->prog.have_moved = true;
 	}
