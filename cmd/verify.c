@@ -20,6 +20,17 @@
  * reads of a slow device, not after a whole chunk of them. */
 #define PIECE (256u << 10)
 
+/* The comparison under way, for a status line asked for (SIGUSR1) in the
+ * middle of a chunk's reads: a slow device takes long over one. */
+static struct progress *status_prog;
+static uint64_t status_at;
+
+static void status_check(void)
+{
+	if (status_prog && status_requested())
+		progress_status(status_prog, "compared", status_at);
+}
+
 /* Read up to len bytes; fewer only at the end of the file.  On an error
  * *got says how many were read before it: a read that fails as a whole (a
  * disk fails a whole request) is retried in halves, down to one sector, so
@@ -36,6 +47,7 @@ static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *go
 	while (*got < len) {
 		if (signal_caught())
 			return -EINTR;
+		status_check();
 		size_t want = len - *got < step ? len - *got : step;
 		size_t mis = (size_t)((off + *got) % KCOPYD_SECTOR_SIZE);
 		ssize_t n;
@@ -260,8 +272,9 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 			ret = interrupted(dests, n, signal_caught());
 			break;
 		}
-		if (status_requested())
-			progress_status(p, "compared", pos);
+		status_prog = p;
+		status_at = pos;
+		status_check();
 		got = read_upto(src->fd, want, chunk, src_off + pos, &before);
 		if (got == -EINTR) {
 			ret = interrupted(dests, n, signal_caught());
@@ -294,6 +307,9 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 	}
 	for (unsigned int i = 0; i < n && ret == 0; i++)
 		dests[i].verified = still_compared(&dests[i]);
+	status_at = p->moved;
+	status_check();         /* asked during the last reads: still answered */
+	status_prog = NULL;
 	progress_end(p, p->moved);
 	free(mem);
 	return ret;

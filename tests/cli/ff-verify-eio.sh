@@ -122,8 +122,24 @@ c_flush_fails() {
 	err_has "m/d1: flush before the comparison failed: Input/output error"
 }
 
+# A status line asked for (SIGUSR1) while a slow destination is read, in
+# a range of one chunk (4 MiB): answered then, not lost.
+c_status_slow() {
+	cp src m.back/d1
+	ff_rule m "read d1 delay=100"
+	"$KCOPYD" verify src m/d1 >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$!
+	sleep 0.5
+	kill -USR1 $pid
+	wait $pid
+	rc=$?
+	ff_fires m 0
+	[ "$rc" -eq 0 ] || { cat "$T/err"; fail "verify: exit $rc"; }
+	grep -qE '^kcopyd: [0-9]+ bytes .* compared, ' "$T/err" || { cat "$T/err"; fail "no status line"; }
+}
+
 for e in "${ENGINES[@]}"; do
-	for c in dest_eio source_eio differs_first whole_eio whole_differs_first copy_verify loop flush_fails; do
+	for c in dest_eio source_eio differs_first whole_eio whole_differs_first copy_verify loop flush_fails status_slow; do
 		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/s m.back/img d1
 		run_case "$e/$c" "c_$c"
 	done
