@@ -10,6 +10,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,13 +115,17 @@ static size_t compare_one(struct device *d, const char *want, char *buf, size_t 
 		device_fail(d, read_what, (int)got, off + before);
 	} else if (before < len) {
 		struct stat st;
-		uint64_t size_now = d->size;     /* a block device's does not change */
+		uint64_t size_now = d->size, bytes;
 
 		/* A read that ended early where the device still has bytes
 		 * showed no difference: that part is not verified.  Only a
-		 * device that really ends there differs at its end. */
+		 * device that really ends there differs at its end.  Its size
+		 * now: a block device's too (a loop device resized under the
+		 * run, losetup -c). */
 		if (fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode))
 			size_now = (uint64_t)st.st_size;
+		else if (d->kind == DEV_BLOCK && ioctl(d->fd, BLKGETSIZE64, &bytes) == 0)
+			size_now = bytes;
 		if (size_now > off + before) {
 			snprintf(d->note_buf, sizeof(d->note_buf),
 				 "not verified: the read ended early at byte %llu (the %s "
