@@ -6,14 +6,23 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "kcopyd-cmd.h"
 
 void json_begin(struct json *j, FILE *f)
 {
-	if (f == stdout)
-		signals_json_begun();
+	j->out = f;
+	j->mem = NULL;
+	j->memlen = 0;
+	/* Standard output's document is built in memory and written whole
+	 * (json_end): an exit at once from another thread then finds it
+	 * either out or not begun, never half in stdout's buffer. */
+	if (f == stdout && !(f = open_memstream(&j->mem, &j->memlen)))
+		f = stdout;
 	j->f = f;
 	j->depth = 0;
 	j->exit_code = -1;
@@ -24,13 +33,37 @@ void json_begin(struct json *j, FILE *f)
 void json_end(struct json *j)
 {
 	fputs("}\n", j->f);
-	if (j->f == stdout) {
-		flush_stdout();
-		if (j->exit_code >= 0)
-			signals_json_done(j->exit_code);
-	} else {
+	if (j->out != stdout) {
 		fflush(j->f);
+		return;
 	}
+	if (j->f != stdout) {
+		bool ok = fclose(j->f) == 0 && j->mem;
+
+		j->f = stdout;
+		flush_stdout();         /* what went before, in order */
+		if (!ok)
+			stdout_failed(ENOMEM);
+		else if (signals_json_claim())
+			for (size_t off = 0; off < j->memlen;) {
+				ssize_t n = write(STDOUT_FILENO, j->mem + off, j->memlen - off);
+
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0) {
+					stdout_failed(n < 0 ? errno : EIO);
+					break;
+				}
+				off += (size_t)n;
+			}
+		free(j->mem);
+		j->mem = NULL;
+	} else if (!signals_json_claim()) {
+		return;                 /* (no memory stream) the exit at once has it */
+	} else {
+		flush_stdout();
+	}
+	signals_json_done(j->exit_code);
 }
 
 void json_exit_code(struct json *j, int code)

@@ -94,15 +94,19 @@ void signals_setup_done(void);
  * run cancels its jobs there.  fn NULL: none; once this returns, fn is not
  * running and will not be called. */
 void signals_on_stop(void (*fn)(void *), void *arg);
-/* --json: an exit at once (a stop signal during set-up, a second one, the
- * grace period's end) writes a JSON object of its own (command, error,
- * signal, exit_code), unless the command's JSON has begun (json_begin
- * calls signals_json_begun). */
+/* --json: standard output gets one JSON document, whole, from one writer:
+ * the command's (json_end, which builds it in memory and writes it at
+ * once after signals_json_claim) or, if an exit at once (a stop signal
+ * during set-up, a second one, the grace period's end) comes first, the
+ * exit's own (command, error, signal, exit_code).  signals_json_claim is
+ * false when the exit has it: the command then writes none. */
 void signals_json(const char *cmd_name);
-void signals_json_begun(void);
-/* The command's JSON, with its exit status, is out: a stop signal from now
- * on exits with that status, saying the run had ended. */
+bool signals_json_claim(void);
+/* The command's JSON, with its exit status (-1: none), is out: a stop
+ * signal from now on exits with that status, saying the run had ended. */
 void signals_json_done(int code);
+/* A write to standard output made without stdio failed with err. */
+void stdout_failed(int err);
 
 /* Point descriptor fd at /dev/null opened with flags (a closed standard
  * descriptor filled, an output that must not be written); 0 or -errno. */
@@ -403,6 +407,9 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 #define JSON_MAX_DEPTH 8
 struct json {
 	FILE *f;
+	FILE *out;                    /* where it goes: stdout is written whole at the end */
+	char *mem;                    /* the document, built in memory for stdout */
+	size_t memlen;
 	int depth;
 	int exit_code;                /* json_exit_code's, or -1 */
 	bool need_comma[JSON_MAX_DEPTH];

@@ -137,19 +137,23 @@ static void say(const char *s, size_t len)
 
 static _Atomic int in_setup = 1;
 
-/* --json: the command's name (NULL: no JSON), and whether its JSON has
- * begun (json_begin): an exit at once writes one of its own only if not. */
+/* --json: the command's name (NULL: no JSON), and who writes standard
+ * output's one document: nobody yet, the command (writing, then done), or
+ * an exit at once. */
 static const char *json_cmd;
-static _Atomic bool json_started;
+enum { JSON_FREE, JSON_COMMAND, JSON_COMMAND_DONE, JSON_EXIT };
+static _Atomic int json_owner = JSON_FREE;
 
 void signals_json(const char *cmd_name)
 {
 	json_cmd = cmd_name;
 }
 
-void signals_json_begun(void)
+bool signals_json_claim(void)
 {
-	json_started = true;
+	int free_ = JSON_FREE;
+
+	return atomic_compare_exchange_strong(&json_owner, &free_, JSON_COMMAND);
 }
 
 static _Atomic int json_done_code = -1;
@@ -157,6 +161,7 @@ static _Atomic int json_done_code = -1;
 void signals_json_done(int code)
 {
 	json_done_code = code;
+	json_owner = JSON_COMMAND_DONE;
 }
 
 /* The JSON of an exit at once: the command, the error (what stderr says),
@@ -169,7 +174,7 @@ static void say_json(int code, int sig, const char *error)
 	FILE *f;
 	long n;
 
-	if (!json_cmd || json_started)
+	if (!json_cmd)
 		return;
 	f = fmemopen(buf, sizeof(buf), "w");
 	if (!f)
@@ -198,8 +203,14 @@ static _Noreturn void exit_now(int code, int sig, const char *what, bool last)
 {
 	static char msg[1600];
 
-	int done = json_done_code;
+	int free_ = JSON_FREE, done;
+	bool own_json = atomic_compare_exchange_strong(&json_owner, &free_, JSON_EXIT);
 
+	/* The command is writing its document (one write of it whole): let
+	 * it end, a moment, so that standard output holds it complete. */
+	for (int i = 0; !own_json && json_owner == JSON_COMMAND && i < 100; i++)
+		usleep(10000);
+	done = json_done_code;
 	if (last)
 		pthread_mutex_lock(&words_lock);    /* never unlocked: we end here */
 	if (done >= 0) {
@@ -216,7 +227,8 @@ static _Noreturn void exit_now(int code, int sig, const char *what, bool last)
 	say("kcopyd: ", 8);
 	say(msg, strlen(msg));
 	say("\n", 1);
-	say_json(code, sig, msg);
+	if (own_json)
+		say_json(code, sig, msg);
 	_exit(code);
 }
 
@@ -433,6 +445,12 @@ void signals_last_words(const char *fmt, ...)
  * it (a closed pipe, a full disk) is said, and the exit code is not 0. */
 static int stdout_errno;
 
+void stdout_failed(int err)
+{
+	if (!stdout_errno)
+		stdout_errno = err;
+}
+
 void flush_stdout(void)
 {
 	if (fflush(stdout) && !stdout_errno)
@@ -532,8 +550,12 @@ int main(int argc, char **argv)
 	case CMD_INFO: ret = cmd_info(&o); break;
 	default: ret = EXIT_SETUP; break;
 	}
-	/* info is too quick to poll: a stop signal is answered at its end. */
-	if (signal_caught() && !answered && ret < 128) {
+	/* info is too quick to poll: a stop signal is answered at its end;
+	 * after the JSON said how the run ended, its status stays. */
+	if (signal_caught() && !answered && ret < 128 && json_owner == JSON_COMMAND_DONE) {
+		errmsg("%s after the run had ended: exiting with its status %d",
+		       signal_name(signal_caught()), ret);
+	} else if (signal_caught() && !answered && ret < 128) {
 		errmsg("interrupted by %s%s", signal_name(signal_caught()),
 		       ret == EXIT_SETUP ? " during set-up: nothing was written" : "");
 		ret = 128 + signal_caught();
