@@ -1150,8 +1150,9 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk)
 }
 
 /* Is the regular file tmp (not a link) a left-over of one of our rewrites,
- * which a crash left there?  Those, and only those, begin with the log's
- * first word (the probe at set-up writes the log's text too). */
+ * which a crash left there?  Those begin with the log's first word (the
+ * probe at set-up writes the log's text too), or are empty (a crash just
+ * after making it): nothing else is. */
 static bool our_leftover(const char *tmp)
 {
 	char head[sizeof(MAGIC_WORD) - 1];
@@ -1162,8 +1163,8 @@ static bool our_leftover(const char *tmp)
 	if (fd < 0)
 		return false;
 	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	       pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
-	       !memcmp(head, MAGIC_WORD, sizeof(head));
+	       (st.st_size == 0 || (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+				    !memcmp(head, MAGIC_WORD, sizeof(head))));
 	close(fd);
 	return ours;
 }

@@ -23,6 +23,11 @@ printf 'kcopyd-log 2\nboot x\nstate open\nsource ' > l.tmp
 expect 0 copy -q --log l src d
 same src d
 [ ! -e l.tmp ] || fail "our left-over l.tmp is still there"
+: >l.tmp                                # a crash just after making it
+rm -f d
+expect 0 copy -q --log l src d
+same src d
+[ ! -e l.tmp ] || fail "the empty left-over l.tmp is still there"
 
 # The source is an overlay's upper-layer file S.tmp; the log is named
 # through the overlay as S, whose .tmp is that file (layers given by
