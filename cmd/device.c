@@ -147,6 +147,8 @@ static dev_t kernel_dev(uint64_t v)
 
 static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
 			   bool anywhere, int fd, int depth);
+static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
+			     uint64_t len, bool anywhere, int depth);
 
 /* The size of block device number dev, as sysfs says; false when sysfs
  * does not know the device. */
@@ -406,16 +408,20 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 		} else {
 			dev_t fdev = kernel_dev(li.lo_device);
 			int slot = 0, ffd = -1;
+			struct stat fst;
 
 			while (slot < MAX_IDS && d->id[slot].valid)
 				slot++;
-			/* A file system of no device number (btrfs...) is found
-			 * through the file itself: the mount it is on. */
+			/* A file system of no device number (btrfs, overlayfs...)
+			 * is found through the file itself: the mount it is on,
+			 * an overlay's layer file that holds its bytes. */
 			if (major(fdev) == 0)
 				ffd = open_backing(dev, &li, fdev, (ino_t)li.lo_inode, O_PATH);
 			file_chain(d, fdev, (ino_t)li.lo_inode, at, len, anywhere, ffd, depth + 1);
 			if (slot < MAX_IDS && d->id[slot].valid)
 				d->id[slot].loop = dev;
+			if (ffd >= 0 && fstat(ffd, &fst) == 0)
+				overlay_identity(d, ffd, &fst, at, len, anywhere, depth + 1);
 			if (ffd >= 0)
 				close(ffd);
 		}
@@ -424,25 +430,38 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 		close(own);
 }
 
+/* What overlay_identity() works with: the overlay's file, where the
+ * device lies in it (as file_chain()), and the names it finds (not on the
+ * stack: a loop device over an overlay file is followed from inside
+ * blockdev_chain(), which recurses). */
+struct overlay_find {
+	struct device *d;
+	const struct stat *st;       /* the overlay's file */
+	uint64_t start, len;
+	bool anywhere;
+	int depth;
+	char path[PATH_MAX], rel[PATH_MAX], real[PATH_MAX], opts[4096], v[4096];
+};
+
 /* Try one layer directory of an overlay: the file in the upper layer is
  * the one the overlay uses; one in a lower layer when its inode number is
  * the one the overlay reports (no copy-up; layers without xino). */
-static bool overlay_layer(struct device *d, const char *layer, const char *rel,
-			  const struct stat *st, bool upper)
+static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 {
-	char p[PATH_MAX];
 	struct stat real;
 	int fd;
 
-	if (layer[0] != '/' || snprintf(p, sizeof(p), "%s%s", layer, rel) >= (int)sizeof(p) ||
-	    (fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (layer[0] != '/' ||
+	    snprintf(f->real, sizeof(f->real), "%s%s", layer, f->rel) >= (int)sizeof(f->real) ||
+	    (fd = open(f->real, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
 	if (fstat(fd, &real) || !S_ISREG(real.st_mode)) {
 		close(fd);
 		return false;
 	}
-	if (upper || real.st_ino == st->st_ino)
-		file_chain(d, real.st_dev, real.st_ino, 0, UINT64_MAX, false, fd, 1);
+	if (upper || real.st_ino == f->st->st_ino)
+		file_chain(f->d, real.st_dev, real.st_ino, f->start, f->len, f->anywhere, fd,
+			   f->depth);
 	close(fd);
 	return true;
 }
@@ -518,27 +537,40 @@ static bool overlay_fd_path(int fd, char *path, size_t size)
 }
 
 /* A file opened through overlayfs reads (and, once copied up, writes) a
- * file of its upper or lower layer: add that file's identity.  The layers
- * are the mount's options in /proc/self/mountinfo (absolute paths only),
- * the file is found there by the name the kernel gives our descriptor, and
- * it must have the inode number the overlay reports. */
-static void overlay_identity(struct device *d, int fd, const struct stat *st)
+ * file of its upper or lower layer: add that file's identity, from start
+ * on for len bytes (anywhere in them), as file_chain() at depth would.
+ * The layers are the mount's options in /proc/self/mountinfo (absolute
+ * paths only), the file is found there by the name the kernel gives our
+ * descriptor, and it must have the inode number the overlay reports. */
+static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
+			     uint64_t len, bool anywhere, int depth)
 {
-	char path[PATH_MAX], rel[PATH_MAX], opts[4096];
+	struct overlay_find *f = calloc(1, sizeof(*f));
 
-	if (!overlay_fd_path(fd, path, sizeof(path)) ||
-	    !overlay_mount(st->st_dev, path, rel, sizeof(rel), opts, sizeof(opts)))
+	if (!f)
 		return;
+	f->d = d;
+	f->st = st;
+	f->start = start;
+	f->len = len;
+	f->anywhere = anywhere;
+	f->depth = depth;
+	if (!overlay_fd_path(fd, f->path, sizeof(f->path)) ||
+	    !overlay_mount(st->st_dev, f->path, f->rel, sizeof(f->rel), f->opts, sizeof(f->opts)))
+		goto out;
 	/* upperdir first (what a copied-up file is), then each lowerdir. */
 	for (int pass = 0; pass < 2; pass++) {
-		char *save = NULL, v[4096];
+		char *save = NULL;
 
-		if (!overlay_option(opts, pass ? "lowerdir=" : "upperdir=", v, sizeof(v)))
+		if (!overlay_option(f->opts, pass ? "lowerdir=" : "upperdir=", f->v, sizeof(f->v)))
 			continue;
-		for (char *layer = strtok_r(v, ":", &save); layer; layer = strtok_r(NULL, ":", &save))
-			if (overlay_layer(d, layer, rel, st, pass == 0))
-				return;
+		for (char *layer = strtok_r(f->v, ":", &save); layer;
+		     layer = strtok_r(NULL, ":", &save))
+			if (overlay_layer(f, layer, pass == 0))
+				goto out;
 	}
+out:
+	free(f);
 }
 
 char *overlay_upper_name(const char *canon)
@@ -585,7 +617,7 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 		blockdev_chain(d, st->st_rdev, 0, size, false, fd, 0);
 	} else {
 		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, fd, 0);
-		overlay_identity(d, fd, st);
+		overlay_identity(d, fd, st, 0, UINT64_MAX, false, 1);
 	}
 }
 
