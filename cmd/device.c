@@ -11,7 +11,9 @@
  * a device (LOOP_GET_STATUS64: its bytes are a range of that, from its
  * offset, up to its size limit, followed down through stacked loops), a
  * file through overlayfs (its layer's file), and a file inside a file
- * system (somewhere on the device the file system lives on).  Each device
+ * system (somewhere on the device the file system lives on: the one of its
+ * device number, or for a number of no device, as btrfs gives, its mount's
+ * source and the btrfs's member devices).  Each device
  * carries such identities, each with where the device starts inside it and
  * how much of it the device spans; only overlapping ranges meet.
  *
@@ -145,18 +147,222 @@ static dev_t kernel_dev(uint64_t v)
 
 static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
 			   bool anywhere, int fd, int depth);
+static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
+			     uint64_t len, bool anywhere, int depth);
 
-/* A file's bytes are its inode's; they also lie somewhere on the block
- * device its file system lives on (not for tmpfs, btrfs...: major 0). */
-static void file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
-		       bool anywhere, int depth)
+/* The size of block device number dev, as sysfs says; false when sysfs
+ * does not know the device. */
+static bool blockdev_size(dev_t dev, uint64_t *size)
 {
 	char sys[PATH_MAX];
 
+	if (!sysfs_dir(dev, sys))
+		return false;
+	*size = sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE;
+	return true;
+}
+
+/* mountinfo's octal escapes (\040 for a space...), in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = 0;
+}
+
+#define MAX_FS_DEVS 8
+
+/* The other member devices of the btrfs that has block device src among
+ * its devices (/sys/fs/btrfs/FSID/devices/NAME, whose dev file is the
+ * device's number), added to out[1...] (out[0] is src); the new count. */
+static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max)
+{
+	char p[sizeof("/sys/fs/btrfs//devices/") + 2 * NAME_MAX], devno[32];
+	struct dirent *f, *e;
+	DIR *top = opendir("/sys/fs/btrfs"), *devs;
+	unsigned int n = 1;
+	bool found = false;
+
+	if (!top)
+		return 1;
+	while (!found && (f = readdir(top))) {
+		if (f->d_name[0] == '.' ||
+		    snprintf(p, sizeof(p), "/sys/fs/btrfs/%s/devices", f->d_name) >= (int)sizeof(p) ||
+		    !(devs = opendir(p)))
+			continue;
+		n = 1;
+		while ((e = readdir(devs))) {
+			unsigned int maj, min;
+
+			if (e->d_name[0] == '.' ||
+			    snprintf(p, sizeof(p), "/sys/fs/btrfs/%s/devices/%s", f->d_name,
+				     e->d_name) >= (int)sizeof(p) ||
+			    read_sysfs(p, "dev", devno, sizeof(devno)) ||
+			    sscanf(devno, "%u:%u", &maj, &min) != 2)
+				continue;
+			if (makedev(maj, min) == src)
+				found = true;
+			else if (n < max)
+				out[n++] = makedev(maj, min);
+		}
+		closedir(devs);
+	}
+	closedir(top);
+	return found ? n : 1;
+}
+
+/* The block devices a file system lives on whose device number is none
+ * (major 0: btrfs gives its files such a number, of each subvolume): the
+ * source of its mount in /proc/self/mountinfo, when that is a block device
+ * (as stat says: the text only names it), and for btrfs every device of
+ * the file system that has that one among its devices (sysfs).  The mount
+ * is the one that fd, a descriptor on that file system (or -1), is on, as
+ * statx says; else the mount of number dev.  Into out (up to max, at least
+ * 1); how many. */
+static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max)
+{
+	unsigned long long mnt_id = 0;
+	bool by_id = false, btrfs = false;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *mi;
+
+	out[0] = 0;
+#ifdef STATX_MNT_ID
+	struct statx sx;
+
+	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID) && makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev) {
+		mnt_id = sx.stx_mnt_id;
+		by_id = true;
+	}
+#else
+	(void)fd;
+#endif
+	if (!(mi = fopen("/proc/self/mountinfo", "re")))
+		return 0;
+	while (!out[0] && getline(&line, &cap, mi) > 0) {
+		char *type, *source;
+		unsigned long long id;
+		unsigned int maj, min;
+		struct stat st;
+
+		if (sscanf(line, "%llu %*u %u:%u", &id, &maj, &min) != 3 ||
+		    (by_id ? id != mnt_id : makedev(maj, min) != dev) ||
+		    !(type = strstr(line, " - ")))
+			continue;
+		type += 3;
+		if (!(source = strchr(type, ' ')))
+			continue;
+		*source++ = 0;
+		source[strcspn(source, " \n")] = 0;
+		unescape(source);
+		if (source[0] == '/' && stat(source, &st) == 0 && S_ISBLK(st.st_mode)) {
+			out[0] = st.st_rdev;
+			btrfs = strcmp(type, "btrfs") == 0;
+		}
+		if (by_id)
+			break;
+	}
+	free(line);
+	fclose(mi);
+	if (!out[0])
+		return 0;
+	return btrfs ? btrfs_members(out[0], out, max) : 1;
+}
+
+/* A file system's bytes lie somewhere on the block device of its number,
+ * or (major 0) on those fs_devices() finds, each followed down. */
+static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
+{
+	dev_t devs[MAX_FS_DEVS];
+	unsigned int n = 1;
+	uint64_t size;
+
+	if (depth >= 6)
+		return;
+	if (major(dev) != 0)
+		devs[0] = dev;
+	else
+		n = fs_devices(dev, fd, devs, MAX_FS_DEVS);
+	for (unsigned int i = 0; i < n; i++)
+		if (blockdev_size(devs[i], &size))
+			blockdev_chain(d, devs[i], 0, size, true, -1, depth + 1);
+}
+
+/* A file's bytes are its inode's; they also lie somewhere on the block
+ * devices its file system lives on (none for tmpfs...).  fd: a descriptor
+ * of the file, or -1. */
+static void file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		       bool anywhere, int fd, int depth)
+{
 	add_id(d, dev, ino, start, len, anywhere);
-	if (major(dev) != 0 && depth < 6 && sysfs_dir(dev, sys))
-		blockdev_chain(d, dev, 0, sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE, true, -1,
-			       depth + 1);
+	fs_chain(d, dev, fd, depth);
+}
+
+/* Open the file under loop device loop that LOOP_GET_STATUS64 says is
+ * (dev, ino) (li: what it said, or NULL to ask it): a name only finds it
+ * (the backing_file text in sysfs, which may hold any byte but the
+ * kernel's final newline; the name the loop device was set up with), fstat
+ * proves it.  flags: O_RDONLY to lock it, O_PATH to learn where it is. */
+static int open_backing(dev_t loop, const struct loop_info64 *li, dev_t dev, ino_t ino,
+			int flags)
+{
+	struct {
+		char sys[PATH_MAX + 16], name[PATH_MAX + 2], lo_name[LO_NAME_SIZE];
+		struct loop_info64 li;
+	} *b = calloc(1, sizeof(*b));   /* not on the stack: blockdev_chain recurses */
+	const char *names[2] = { NULL, NULL };
+	int fd = -1, lfd;
+
+	if (!b)
+		return -1;
+	if (sysfs_dir(loop, b->sys)) {
+		size_t n;
+		FILE *f;
+
+		strcat(b->sys, "/loop/backing_file");
+		if ((f = fopen(b->sys, "re"))) {
+			n = fread(b->name, 1, sizeof(b->name) - 1, f);
+			fclose(f);
+			if (n > 0 && b->name[n - 1] == '\n')
+				n--;
+			b->name[n] = 0;
+			names[0] = b->name;
+		}
+	}
+	if (!li && (lfd = open_devnum(loop)) >= 0) {
+		if (ioctl(lfd, LOOP_GET_STATUS64, &b->li) == 0)
+			li = &b->li;
+		close(lfd);
+	}
+	if (li) {
+		memcpy(b->lo_name, li->lo_file_name, LO_NAME_SIZE - 1);
+		names[1] = b->lo_name;
+	}
+	for (int i = 0; i < 2 && fd < 0; i++) {
+		struct stat st;
+
+		if (!names[i] || names[i][0] != '/')
+			continue;
+		fd = open(names[i], flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_dev != dev ||
+				st.st_ino != ino)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	free(b);
+	return fd;
 }
 
 /* A block device's bytes: itself; a partition's are its disk's from the
@@ -200,51 +406,63 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 			if (slot < MAX_IDS && d->id[slot].valid)
 				d->id[slot].backing = true;
 		} else {
-			int slot = 0;
+			dev_t fdev = kernel_dev(li.lo_device);
+			int slot = 0, ffd = -1;
+			struct stat fst;
 
 			while (slot < MAX_IDS && d->id[slot].valid)
 				slot++;
-			file_chain(d, kernel_dev(li.lo_device), (ino_t)li.lo_inode, at, len, anywhere,
-				   depth + 1);
+			/* A file system of no device number (btrfs, overlayfs...)
+			 * is found through the file itself: the mount it is on,
+			 * an overlay's layer file that holds its bytes. */
+			if (major(fdev) == 0)
+				ffd = open_backing(dev, &li, fdev, (ino_t)li.lo_inode, O_PATH);
+			file_chain(d, fdev, (ino_t)li.lo_inode, at, len, anywhere, ffd, depth + 1);
 			if (slot < MAX_IDS && d->id[slot].valid)
 				d->id[slot].loop = dev;
+			if (ffd >= 0 && fstat(ffd, &fst) == 0)
+				overlay_identity(d, ffd, &fst, at, len, anywhere, depth + 1);
+			if (ffd >= 0)
+				close(ffd);
 		}
 	}
 	if (own >= 0)
 		close(own);
 }
 
-/* mountinfo's octal escapes (\040 for a space...), in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++, o++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o = *s;
-		}
-	}
-	*o = 0;
-}
+/* What overlay_identity() works with: the overlay's file, where the
+ * device lies in it (as file_chain()), and the names it finds (not on the
+ * stack: a loop device over an overlay file is followed from inside
+ * blockdev_chain(), which recurses). */
+struct overlay_find {
+	struct device *d;
+	const struct stat *st;       /* the overlay's file */
+	uint64_t start, len;
+	bool anywhere;
+	int depth;
+	char path[PATH_MAX], rel[PATH_MAX], real[PATH_MAX], opts[4096], v[4096];
+};
 
 /* Try one layer directory of an overlay: the file in the upper layer is
  * the one the overlay uses; one in a lower layer when its inode number is
  * the one the overlay reports (no copy-up; layers without xino). */
-static bool overlay_layer(struct device *d, const char *layer, const char *rel,
-			  const struct stat *st, bool upper)
+static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 {
-	char p[PATH_MAX];
 	struct stat real;
+	int fd;
 
-	if (layer[0] != '/' || snprintf(p, sizeof(p), "%s%s", layer, rel) >= (int)sizeof(p) ||
-	    lstat(p, &real) || !S_ISREG(real.st_mode))
+	if (layer[0] != '/' ||
+	    snprintf(f->real, sizeof(f->real), "%s%s", layer, f->rel) >= (int)sizeof(f->real) ||
+	    (fd = open(f->real, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
-	if (upper || real.st_ino == st->st_ino)
-		file_chain(d, real.st_dev, real.st_ino, 0, UINT64_MAX, false, 1);
+	if (fstat(fd, &real) || !S_ISREG(real.st_mode)) {
+		close(fd);
+		return false;
+	}
+	if (upper || real.st_ino == f->st->st_ino)
+		file_chain(f->d, real.st_dev, real.st_ino, f->start, f->len, f->anywhere, fd,
+			   f->depth);
+	close(fd);
 	return true;
 }
 
@@ -319,27 +537,40 @@ static bool overlay_fd_path(int fd, char *path, size_t size)
 }
 
 /* A file opened through overlayfs reads (and, once copied up, writes) a
- * file of its upper or lower layer: add that file's identity.  The layers
- * are the mount's options in /proc/self/mountinfo (absolute paths only),
- * the file is found there by the name the kernel gives our descriptor, and
- * it must have the inode number the overlay reports. */
-static void overlay_identity(struct device *d, int fd, const struct stat *st)
+ * file of its upper or lower layer: add that file's identity, from start
+ * on for len bytes (anywhere in them), as file_chain() at depth would.
+ * The layers are the mount's options in /proc/self/mountinfo (absolute
+ * paths only), the file is found there by the name the kernel gives our
+ * descriptor, and it must have the inode number the overlay reports. */
+static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
+			     uint64_t len, bool anywhere, int depth)
 {
-	char path[PATH_MAX], rel[PATH_MAX], opts[4096];
+	struct overlay_find *f = calloc(1, sizeof(*f));
 
-	if (!overlay_fd_path(fd, path, sizeof(path)) ||
-	    !overlay_mount(st->st_dev, path, rel, sizeof(rel), opts, sizeof(opts)))
+	if (!f)
 		return;
+	f->d = d;
+	f->st = st;
+	f->start = start;
+	f->len = len;
+	f->anywhere = anywhere;
+	f->depth = depth;
+	if (!overlay_fd_path(fd, f->path, sizeof(f->path)) ||
+	    !overlay_mount(st->st_dev, f->path, f->rel, sizeof(f->rel), f->opts, sizeof(f->opts)))
+		goto out;
 	/* upperdir first (what a copied-up file is), then each lowerdir. */
 	for (int pass = 0; pass < 2; pass++) {
-		char *save = NULL, v[4096];
+		char *save = NULL;
 
-		if (!overlay_option(opts, pass ? "lowerdir=" : "upperdir=", v, sizeof(v)))
+		if (!overlay_option(f->opts, pass ? "lowerdir=" : "upperdir=", f->v, sizeof(f->v)))
 			continue;
-		for (char *layer = strtok_r(v, ":", &save); layer; layer = strtok_r(NULL, ":", &save))
-			if (overlay_layer(d, layer, rel, st, pass == 0))
-				return;
+		for (char *layer = strtok_r(f->v, ":", &save); layer;
+		     layer = strtok_r(NULL, ":", &save))
+			if (overlay_layer(f, layer, pass == 0))
+				goto out;
 	}
+out:
+	free(f);
 }
 
 char *overlay_upper_name(const char *canon)
@@ -385,8 +616,8 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 			size = UINT64_MAX;              /* unknown: all of it */
 		blockdev_chain(d, st->st_rdev, 0, size, false, fd, 0);
 	} else {
-		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, 0);
-		overlay_identity(d, fd, st);
+		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, fd, 0);
+		overlay_identity(d, fd, st, 0, UINT64_MAX, false, 1);
 	}
 }
 
@@ -695,9 +926,9 @@ static int classify(struct device *d, const struct stat *st)
 static int probe_new(struct device *d)
 {
 	char *copy1 = strdup(d->path), *copy2 = strdup(d->path);
-	char dir[PATH_MAX], sys[PATH_MAX];
+	char dir[PATH_MAX];
 	struct stat st;
-	int ret = -1;
+	int ret = -1, fd;
 
 	if (!copy1 || !copy2) {
 		errmsg("out of memory");
@@ -717,13 +948,13 @@ static int probe_new(struct device *d)
 		goto out;
 	}
 	/* Its bytes will lie on the file system of its directory. */
-	if (stat(dir, &st) == 0) {
+	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0) {
 		d->dir_dev = st.st_dev;
 		d->dir_ino = st.st_ino;
+		fs_chain(d, st.st_dev, fd, 0);
 	}
-	if (d->dir_ino && major(st.st_dev) != 0 && sysfs_dir(st.st_dev, sys))
-		blockdev_chain(d, st.st_dev, 0, sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE, true,
-			       -1, 1);
+	if (fd >= 0)
+		close(fd);
 	d->kind = DEV_NEW;
 	d->size = 0;
 	d->zero_from = 0;
@@ -999,53 +1230,6 @@ static struct under_lock {
 } unders[MAX_UNDER];
 static unsigned int nunders;
 
-/* Open the file under loop device loop that LOOP_GET_STATUS64 says is
- * (dev, ino): a name only finds it (the backing_file text in sysfs, which
- * may hold any byte but the kernel's final newline; the name the loop
- * device was set up with), fstat proves it. */
-static int open_under(dev_t loop, dev_t dev, ino_t ino)
-{
-	char sys[PATH_MAX + 16], name[PATH_MAX + 2];
-	struct loop_info64 li = { 0 };
-	const char *names[2] = { NULL, NULL };
-	int fd, lfd;
-
-	if (sysfs_dir(loop, sys)) {
-		size_t n;
-		FILE *f;
-
-		strcat(sys, "/loop/backing_file");
-		if ((f = fopen(sys, "re"))) {
-			n = fread(name, 1, sizeof(name) - 1, f);
-			fclose(f);
-			if (n > 0 && name[n - 1] == '\n')
-				n--;
-			name[n] = 0;
-			names[0] = name;
-		}
-	}
-	if ((lfd = open_devnum(loop)) >= 0) {
-		if (ioctl(lfd, LOOP_GET_STATUS64, &li) == 0) {
-			li.lo_file_name[LO_NAME_SIZE - 1] = 0;
-			names[1] = (const char *)li.lo_file_name;
-		}
-		close(lfd);
-	}
-	for (int i = 0; i < 2; i++) {
-		struct stat st;
-
-		if (!names[i] || names[i][0] != '/')
-			continue;
-		fd = open(names[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
-
 /* Lock the file under a loop device that d lies on (x): what is written
  * through a loop device is written to that file, and the lock on it must
  * meet the lock of a run that names the file itself (or another loop
@@ -1065,7 +1249,7 @@ static int lock_under(const struct device *d, const struct identity *x, bool exc
 	if (u && (u->exclusive || !exclusive))
 		return 0;
 	if (!u) {
-		int fd = open_under(x->loop, x->dev, x->ino);
+		int fd = open_backing(x->loop, NULL, x->dev, x->ino, O_RDONLY);
 
 		if (fd < 0) {
 			fprintf(stderr, "kcopyd: %s: warning: the file under /dev/%s (inode %llu on "
