@@ -1149,17 +1149,22 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk)
 		set_bit(bitmap(l->marked, l, dest), chunk);
 }
 
-/* Is the regular file tmp (not a link) a left-over of one of our rewrites,
- * which a crash left there?  Those begin with the log's first word (the
- * probe at set-up writes the log's text too), or are empty (a crash just
- * after making it): nothing else is. */
+/* May what is at tmp be removed, losing nothing?  A left-over of one of
+ * our rewrites, which a crash left there: it begins with the log's first
+ * word (the probe at set-up writes the log's text too), or is empty (a
+ * crash just after making it).  Or a name that is not the only one of its
+ * file: a symbolic link, a hard link (st_nlink > 1): removing it leaves
+ * the file.  Nothing else. */
 static bool our_leftover(const char *tmp)
 {
 	char head[sizeof(MAGIC_WORD) - 1];
-	int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
 	bool ours;
+	int fd;
 
+	if (lstat(tmp, &st) == 0 && (S_ISLNK(st.st_mode) || (S_ISREG(st.st_mode) && st.st_nlink > 1)))
+		return true;
+	fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -1171,9 +1176,9 @@ static bool our_leftover(const char *tmp)
 
 /* Create the log's temporary file PATH.tmp afresh: a new file (O_EXCL),
  * never one found under that name.  One that is there is removed only if
- * it is a left-over of ours: anything else may be another name of someone's
- * data (a file of an overlayfs layer, say, which no name check can tell
- * for sure), and is never touched: -EEXIST.  Returns the descriptor and
+ * that loses nothing (our_leftover): anything else may be the only name of
+ * someone's data (a file of an overlayfs layer, say, which no name check
+ * can tell for sure), and is never touched: -EEXIST.  Returns the descriptor and
  * sets *tmpp (malloc'd), or a negative errno. */
 static int create_tmp(const char *path, char **tmpp)
 {
