@@ -322,6 +322,16 @@ static int check_engine_env(const struct options *o)
 	return -1;
 }
 
+/* Was --json asked for anywhere (before a "--")?  An option error that
+ * comes before it on the line still answers in JSON. */
+static bool json_asked(int argc, char **argv)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			return true;
+	return false;
+}
+
 int parse_options(int argc, char **argv, struct options *o)
 {
 	unsigned int min_paths;
@@ -344,6 +354,8 @@ int parse_options(int argc, char **argv, struct options *o)
 	if (find_command(argv[1], o, &min_paths))
 		return -1;
 	ret = parse_command_options(argc - 1, argv + 1, o);
+	if (ret < 0 && !o->json)
+		o->json = json_asked(argc, argv);
 	if (ret)
 		return ret;
 	if ((unsigned int)o->npaths < min_paths) {

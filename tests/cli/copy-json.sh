@@ -31,6 +31,16 @@ expect 2 copy --json missing b
 json_is 'j["exit_code"]' 2
 json_is '"missing" in j["error"]' True
 
+# An option error that comes before --json on the line: JSON all the same.
+expect 2 copy --pages 0 --json src a
+json_is 'j["exit_code"]' 2
+json_is '"--pages" in j["error"]' True
+expect 2 copy --json --pages 0 src a
+json_is '"--pages" in j["error"]' True
+# ...but not a --json that is an operand, after "--".
+expect 2 copy --pages 0 src a -- --json
+[ -s "$T/out" ] && fail "JSON for an operand named --json: $(cat "$T/out")"
+
 # A path that is not UTF-8 still gives valid JSON.
 name=$(printf 'bad\377name')
 expect 0 copy --json src "$name"
