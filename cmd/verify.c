@@ -21,6 +21,7 @@
 /* One pread at most this long, so that a stop signal is seen between two
  * reads of a slow device, not after a whole chunk of them. */
 #define PIECE (256u << 10)
+#define MAX_EINTR 10
 
 /* The comparison under way, for a status line asked for (SIGUSR1) in the
  * middle of a chunk's reads: a slow device takes long over one. */
@@ -39,11 +40,15 @@ static void status_check(void)
  * that *got ends at the first sector that cannot be read (the first byte
  * of it, for a read that ends unaligned before it), and what lies before
  * it is there to compare.  A stop signal ends it with -EINTR, *got bytes
+ * read (callers tell it from a device's EINTR by signal_caught()).  A read
+ * the device ends with EINTR is tried again, MAX_EINTR times in a row at
+ * most, after a pause that doubles, as the library does: then it fails.
  * read. */
 static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t step = len < PIECE ? len : PIECE;
 	bool narrowing = false;
+	unsigned int eintr = 0;
 
 	*got = 0;
 	while (*got < len) {
@@ -59,8 +64,14 @@ static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *go
 			want = KCOPYD_SECTOR_SIZE - mis;
 		n = pread(fd, buf + *got, want, (off_t)(off + *got));
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && eintr < MAX_EINTR) {
+			usleep(1000u << (eintr < 7 ? eintr : 7));
+			eintr++;
 			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			return -EINTR;
+		eintr = 0;
 		if (n < 0 && step <= KCOPYD_SECTOR_SIZE)
 			return -errno;
 		if (n < 0) {
@@ -109,7 +120,7 @@ static size_t compare_one(struct device *d, const char *want, char *buf, size_t 
 	if (at < before) {
 		d->differs = true;
 		d->diff_off = off + at;
-	} else if (got == -EINTR) {
+	} else if (got == -EINTR && signal_caught()) {
 		;       /* stopped: what was not read is not verified */
 	} else if (got < 0) {
 		device_fail(d, read_what, (int)got, off + before);
@@ -282,7 +293,7 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		status_at = pos;
 		status_check();
 		got = read_upto(src->fd, want, chunk, src_off + pos, &before);
-		if (got == -EINTR) {
+		if (got == -EINTR && signal_caught()) {
 			ret = interrupted(dests, n, signal_caught());
 			break;
 		}

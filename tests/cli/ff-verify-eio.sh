@@ -138,8 +138,21 @@ c_status_slow() {
 	grep -qE '^kcopyd: [0-9]+ bytes .* compared, ' "$T/err" || { cat "$T/err"; fail "no status line"; }
 }
 
+# A destination whose reads always fail with EINTR: tried again a few
+# times, then a read error (not retried for ever).
+c_eintr_always() {
+	cp src m.back/d1; cp src m.back/d2
+	ff_rule m "read d1 off=2M len=4K err=EINTR"
+	fk "$e" verify --json src m/d1 m/d2
+	ff_fires m 0
+	[ "$rc" -eq 1 ] || fail "verify with EINTR for ever: exit $rc"
+	json_is 'j["destinations"][0]["status"]' failed
+	json_is '"Interrupted system call" in j["destinations"][0]["error"]' True
+	json_is 'j["destinations"][1]["status"]' match
+}
+
 for e in "${ENGINES[@]}"; do
-	for c in dest_eio source_eio differs_first whole_eio whole_differs_first copy_verify loop flush_fails status_slow; do
+	for c in dest_eio source_eio differs_first whole_eio whole_differs_first copy_verify loop flush_fails status_slow eintr_always; do
 		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/s m.back/img d1
 		run_case "$e/$c" "c_$c"
 	done
