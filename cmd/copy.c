@@ -966,7 +966,7 @@ int cmd_copy(struct options *o)
 	device_init(&c->src, o->paths[0]);
 	for (unsigned int i = 0; i < c->n; i++)
 		device_init(&c->dests[i], o->paths[i + 1]);
-	if (setup_source(c) || setup_dests(c))
+	if ((o->verify && compare_reserve()) || setup_source(c) || setup_dests(c))
 		code = setup_failed(o);
 	else {
 		/* An empty range: nothing is written (no destination grows to

@@ -402,6 +402,9 @@ const char *source_error_text(const struct device *src, int err, uint64_t off, u
 void source_note_failure(struct device *src, int err, uint64_t off);
 int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 		   unsigned int n, uint64_t dst_off, uint64_t len, struct progress *p);
+/* The comparison's buffers, taken at set-up (before anything is written):
+ * 0, or -1 with the error said (out of memory: a set-up error). */
+int compare_reserve(void);
 
 /* json.c: a small streaming writer, one line per document. */
 #define JSON_MAX_DEPTH 8

@@ -233,6 +233,21 @@ static int interrupted(struct device *dests, unsigned int n, int sig)
 	return sig;
 }
 
+/* The comparison's buffers: taken by compare_reserve() at set-up, so that
+ * too little memory is a set-up error (exit 2, nothing written), not found
+ * after a whole copy. */
+static void *cmp_mem;
+
+int compare_reserve(void)
+{
+	if (!cmp_mem && posix_memalign(&cmp_mem, 4096, 2 * (size_t)CHUNK)) {
+		cmp_mem = NULL;
+		errmsg("out of memory for the comparison's buffers (%u KiB)", 2 * CHUNK / 1024);
+		return -1;
+	}
+	return 0;
+}
+
 /* Returns 0 when every range was read (differences are in dests[]), -1 when
  * the source could not be read, the signal when a stop signal came.  The
  * bytes compared are in p->moved. */
@@ -249,7 +264,9 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 	signals_last_words("; the comparison was not finished: the destinations are not verified");
 	/* Page-aligned: a read is split (by FUSE, say) where the device's
 	 * pages are, not where a malloc header puts them. */
-	if (posix_memalign(&mem, 4096, 2 * (size_t)CHUNK)) {
+	mem = cmp_mem;
+	cmp_mem = NULL;
+	if (!mem && posix_memalign(&mem, 4096, 2 * (size_t)CHUNK)) {
 		/* Every way out leaves each destination with its answer:
 		 * none is "verified" by a comparison that never ran. */
 		errmsg("out of memory for the comparison (%u KiB)", 2 * CHUNK / 1024);
@@ -470,7 +487,7 @@ int cmd_verify(struct options *o)
 	device_init(&src, o->paths[0]);
 	for (unsigned int i = 0; i < n; i++)
 		device_init(&dests[i], o->paths[i + 1]);
-	if (setup(o, &src, dests, n, &off, &len)) {
+	if (compare_reserve() || setup(o, &src, dests, n, &off, &len)) {
 		setup_failed(o);
 	} else {
 		signals_setup_done();   /* the comparison answers signals itself */
