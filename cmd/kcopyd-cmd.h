@@ -105,6 +105,8 @@ bool signals_json_claim(void);
 /* The command's JSON, with its exit status (-1: none), is out: a stop
  * signal from now on exits with that status, saying the run had ended. */
 void signals_json_done(int code);
+/* The run has ended with status code; only its summary is left to write. */
+void signals_run_ended(int code);
 /* A write to standard output made without stdio failed with err. */
 void stdout_failed(int err);
 

@@ -158,9 +158,15 @@ bool signals_json_claim(void)
 
 static _Atomic int json_done_code = -1;
 
-void signals_json_done(int code)
+void signals_run_ended(int code)
 {
 	json_done_code = code;
+}
+
+void signals_json_done(int code)
+{
+	if (code >= 0)
+		json_done_code = code;
 	json_owner = JSON_COMMAND_DONE;
 }
 
@@ -552,7 +558,7 @@ int main(int argc, char **argv)
 	}
 	/* info is too quick to poll: a stop signal is answered at its end;
 	 * after the JSON said how the run ended, its status stays. */
-	if (signal_caught() && !answered && ret < 128 && json_owner == JSON_COMMAND_DONE) {
+	if (signal_caught() && !answered && ret < 128 && json_done_code >= 0) {
 		errmsg("%s after the run had ended: exiting with its status %d",
 		       signal_name(signal_caught()), ret);
 	} else if (signal_caught() && !answered && ret < 128) {

@@ -436,6 +436,9 @@ int report_finish(struct report *rep)
 		errmsg("rerun with the same --log to resume at byte %llu",
 		       (unsigned long long)rep->resume_at);
 	}
+	/* The run has ended with this status: a stop signal while its summary
+	 * is written (a full pipe) ends it with the same, saying so. */
+	signals_run_ended(code);
 	if (rep->o->json)
 		print_json(rep, code);
 	else if (!rep->o->quiet)

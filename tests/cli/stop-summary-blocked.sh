@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A stop signal while the run's summary is blocked on standard output (a
+# full pipe nobody reads: the run itself had ended, every destination
+# complete and flushed): after the grace period kcopyd exits with the
+# run's own status, saying the run had ended; never "left incomplete" for
+# destinations that are complete.  Text and JSON.
+. "$(dirname "$0")/common.bash"
+M=$((1024 * 1024))
+random src $M
+for mode in --json ""; do
+	"$PY" - "$KCOPYD" "$T" $mode >"$T/res" <<'PYEOF' || fail "$mode: $(cat "$T/res")"
+import fcntl, os, subprocess, sys, time
+kcopyd, d, mode = sys.argv[1], sys.argv[2], sys.argv[3:]
+dests = [os.path.join(d, "pd%d" % i) for i in range(32)]
+for p in dests:
+    if os.path.exists(p):
+        os.unlink(p)
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)          # F_SETPIPE_SZ: the smallest pipe
+os.write(w, b"x" * 4096)            # full already: the summary cannot go
+p = subprocess.Popen([kcopyd, "copy"] + mode + [os.path.join(d, "src")] + dests,
+                     stdout=w, stderr=subprocess.PIPE)
+os.close(w)
+time.sleep(1.5)                     # the copy ends long before
+p.send_signal(2)
+try:
+    err = p.communicate(timeout=20)[1].decode()
+except subprocess.TimeoutExpired:
+    p.kill()
+    sys.exit("no exit 20 s after SIGINT")
+os.close(r)
+if "left incomplete" in err or "is incomplete" in err:
+    sys.exit("said incomplete: " + err)
+if p.returncode != 0:
+    sys.exit("exit %d, expected the run's own 0: %s" % (p.returncode, err))
+if "after the run had ended: exiting with its status 0" not in err:
+    sys.exit("no word of the run's end: " + err)
+PYEOF
+	for i in $(seq 0 31); do same src "pd$i"; done
+done
+exit 0
