@@ -144,8 +144,10 @@ static size_t compare_one(struct device *d, const char *want, char *buf, size_t 
 				 device_kind_name(d), (unsigned long long)size_now);
 			d->note = d->note_buf;
 		} else {
+			/* It ends there now, or earlier: cut under the run after
+			 * its bytes there were read, it differs where it ends. */
 			d->differs = true;
-			d->diff_off = off + before;
+			d->diff_off = size_now < off + before ? size_now : off + before;
 		}
 	}
 	return before;       /* read from both and compared */
