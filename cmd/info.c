@@ -152,7 +152,8 @@ static void print_file(const struct info *in)
 {
 	printf("  file system          %s\n", in->fs ? in->fs : "unknown");
 	printf("  zeroing              %s\n",
-	       in->can_zero ? "fallocate (zero range, punch hole)" : "writes");
+	       in->can_zero ? "fallocate: punch a hole, else zero a range, each tried once, "
+			      "else writes" : "writes");
 }
 
 static void print_text(const struct info *in)
