@@ -446,6 +446,48 @@ struct overlay_find {
 /* Try one layer directory of an overlay: the file in the upper layer is
  * the one the overlay uses; one in a lower layer when its inode number is
  * the one the overlay reports (no copy-up; layers without xino). */
+/* Where the layer files found are (their names, proved by fstat when they
+ * are opened to be locked: device_lock). */
+#define MAX_LAYERS 64
+static struct layer_name {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+} layers[MAX_LAYERS];
+static unsigned int nlayers;
+
+static void remember_layer(dev_t dev, ino_t ino, const char *path)
+{
+	for (unsigned int i = 0; i < nlayers; i++)
+		if (layers[i].dev == dev && layers[i].ino == ino)
+			return;
+	if (nlayers < MAX_LAYERS && (layers[nlayers].path = strdup(path))) {
+		layers[nlayers].dev = dev;
+		layers[nlayers].ino = ino;
+		nlayers++;
+	}
+}
+
+/* Open the layer file (dev, ino) for a lock, by the name it was found
+ * under, if that still is it; -1 if not. */
+static int open_layer(dev_t dev, ino_t ino)
+{
+	for (unsigned int i = 0; i < nlayers; i++) {
+		struct stat st;
+		int fd;
+
+		if (layers[i].dev != dev || layers[i].ino != ino)
+			continue;
+		fd = open(layers[i].path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) || st.st_dev != dev || st.st_ino != ino)) {
+			close(fd);
+			fd = -1;
+		}
+		return fd;
+	}
+	return -1;
+}
+
 static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 {
 	struct stat real;
@@ -459,9 +501,18 @@ static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 		close(fd);
 		return false;
 	}
-	if (upper || real.st_ino == f->st->st_ino)
+	if (upper || real.st_ino == f->st->st_ino) {
+		int slot = 0;
+
+		while (slot < MAX_IDS && f->d->id[slot].valid)
+			slot++;
 		file_chain(f->d, real.st_dev, real.st_ino, f->start, f->len, f->anywhere, fd,
 			   f->depth);
+		if (slot < MAX_IDS && f->d->id[slot].valid && !f->anywhere) {
+			f->d->id[slot].layer = true;
+			remember_layer(real.st_dev, real.st_ino, f->real);
+		}
+	}
 	close(fd);
 	return true;
 }
@@ -1249,8 +1300,11 @@ static int lock_under(const struct device *d, const struct identity *x, bool exc
 	if (u && (u->exclusive || !exclusive))
 		return 0;
 	if (!u) {
-		int fd = open_backing(x->loop, NULL, x->dev, x->ino, O_RDONLY);
+		int fd = x->layer ? open_layer(x->dev, x->ino) :
+				    open_backing(x->loop, NULL, x->dev, x->ino, O_RDONLY);
 
+		if (fd < 0 && x->layer)
+			return 0;       /* gone since: nothing there to lock */
 		if (fd < 0) {
 			fprintf(stderr, "kcopyd: %s: warning: the file under /dev/%s (inode %llu on "
 				"device %u:%u) has no name that reaches it (deleted or renamed); "
@@ -1270,7 +1324,12 @@ static int lock_under(const struct device *d, const struct identity *x, bool exc
 		u->exclusive = exclusive;
 		return 0;
 	}
-	if (ret == -EWOULDBLOCK)
+	if (ret == -EWOULDBLOCK && x->layer)
+		errmsg("%s: is a file of an overlayfs layer (inode %llu on device %u:%u), which "
+		       "another process is %s (it holds a lock on it); refusing to %s it", d->path,
+		       (unsigned long long)x->ino, major(x->dev), minor(x->dev),
+		       exclusive ? "using" : "writing", exclusive ? "write" : "read");
+	else if (ret == -EWOULDBLOCK)
 		errmsg("%s: lies on the file under /dev/%s (inode %llu), which another process is "
 		       "%s (it holds a lock on it); refusing to %s it", d->path, loop,
 		       (unsigned long long)x->ino, exclusive ? "using" : "writing",
@@ -1302,7 +1361,7 @@ int device_lock(struct device *d, bool exclusive)
 		return -1;
 	}
 	for (int i = 0; i < MAX_IDS; i++)
-		if (d->id[i].valid && d->id[i].loop && !d->id[i].anywhere &&
+		if (d->id[i].valid && (d->id[i].loop || d->id[i].layer) && !d->id[i].anywhere &&
 		    lock_under(d, &d->id[i], exclusive))
 			return -1;
 	return 0;

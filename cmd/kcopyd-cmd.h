@@ -141,6 +141,7 @@ struct identity {
 	bool anywhere;               /* somewhere in [start, start + len): a file's file system */
 	bool backing;                /* a block device under a loop device */
 	dev_t loop;                  /* a file under a loop device: that loop device (else 0) */
+	bool layer;                  /* the file of an overlayfs layer a name reaches */
 };
 
 struct device {
