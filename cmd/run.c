@@ -519,10 +519,11 @@ uint64_t runner_progress(struct runner *r)
 	if (kcopyd_client_stats(r->kc, &st, sizeof(st)) == 0) {
 		if (r->src) {
 			done += st.bytes_read;
-		} else if (r->ndests) {
-			/* A zeroing job is one job per range: what its sub-jobs
-			 * zeroed (or wrote as zeros) so far, per destination. */
-			uint64_t inflight = (st.bytes_zeroed + st.bytes_written) / r->ndests;
+		} else {
+			/* Zeroing: one job per destination and 64 MiB, and the
+			 * total is over every destination: what the sub-jobs
+			 * zeroed (or wrote as zeros) so far, over all of them. */
+			uint64_t inflight = st.bytes_zeroed + st.bytes_written;
 
 			if (inflight > done)
 				done = inflight;

@@ -32,6 +32,7 @@ b2=$(grep -oE '^kcopyd: [0-9]+' "$T/err" | sed -n 2p | grep -oE '[0-9]+$')
 grep -q "^copied 4.00 MiB" "$T/out" || fail "summary: $(cat "$T/out")"
 
 cp src z
+cp src z2
 poke zero --rate 4M z
 [ "$rc" -eq 0 ] || { cat "$T/err"; fail "zero with SIGUSR1: exit $rc"; }
 cmp -n $((4 * mib)) z /dev/zero || fail "zero: not all zeros"
@@ -42,6 +43,13 @@ b1=$(grep -oE '^kcopyd: [0-9]+' "$T/err" | sed -n 1p | grep -oE '[0-9]+$')
 b2=$(grep -oE '^kcopyd: [0-9]+' "$T/err" | sed -n 2p | grep -oE '[0-9]+$')
 [ "${b2:-0}" -gt 0 ] && [ "$b1" -le "$b2" ] && [ "$b2" -le $((4 * mib)) ] ||
 	{ cat "$T/err"; fail "zero: status bytes $b1 then $b2"; }
+# Two destinations under one rate: the bytes said are over both, so the
+# rate said is the rate asked for (about 4 MiB/s), not half of it.
+poke zero --rate 4M z z2
+[ "$rc" -eq 0 ] || { cat "$T/err"; fail "zero z z2 with SIGUSR1: exit $rc"; }
+r2=$(grep -oE '[0-9.]+ MiB/s$' "$T/err" | sed -n 2p | cut -d' ' -f1)
+"$PY" -c "import sys; sys.exit(0 if float('${r2:-0}') >= 2.8 else 1)" ||
+	{ cat "$T/err"; fail "zero z z2: status rate ${r2:-none} MiB/s, expected about 4"; }
 
 # --progress and the status line do not mix on one line.
 rm -f a
