@@ -977,7 +977,8 @@ static int classify(struct device *d, const struct stat *st)
 static int probe_new(struct device *d)
 {
 	char *copy1 = strdup(d->path), *copy2 = strdup(d->path);
-	char dir[PATH_MAX];
+	static char dir[PATH_MAX];      /* set-up is single-threaded */
+	const char *given;
 	struct stat st;
 	int ret = -1, fd;
 
@@ -985,11 +986,16 @@ static int probe_new(struct device *d)
 		errmsg("out of memory");
 		goto out;
 	}
-	if (!realpath(dirname(copy1), dir)) {
+	/* The directory is looked at by the name given, as the file will be
+	 * created; its canonical text is only a name to compare (through
+	 * /proc/PID/root of another mount namespace it names another
+	 * directory of ours). */
+	given = dirname(copy1);
+	if (!realpath(given, dir)) {
 		errmsg("%s: cannot create: %s", d->path, strerror(errno));
 		goto out;
 	}
-	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS)) {
+	if (faccessat(AT_FDCWD, given, W_OK | X_OK, AT_EACCESS)) {
 		errmsg("%s: cannot create: %s", d->path, strerror(errno));
 		goto out;
 	}
@@ -999,7 +1005,7 @@ static int probe_new(struct device *d)
 		goto out;
 	}
 	/* Its bytes will lie on the file system of its directory. */
-	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0) {
+	if ((fd = open(given, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0) {
 		d->dir_dev = st.st_dev;
 		d->dir_ino = st.st_ino;
 		fs_chain(d, st.st_dev, fd, 0);

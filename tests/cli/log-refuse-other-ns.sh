@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# copy --log named through /proc/PID/root of a process in another mount
+# copy --log (or a new destination) named through /proc/PID/root of a process in another mount
 # namespace, where a file system stored in the source (or a destination)
 # is mounted that is not mounted in ours: the log's directory is looked at
 # as the log would be opened, so the copy is refused at set-up (exit 2),
@@ -35,6 +35,10 @@ err_has "is on a file system stored in the source"
 random src $M
 expect 2 copy --force --log "/proc/$ns/root$T/nsm/l2" --length 1M src fs.img --dest-offset 16M
 err_has "is on a file system stored in the destination"
+# A new destination in that file system, with the loop device as source.
+expect 2 copy --length 1M "$L" "/proc/$ns/root$T/nsm/new.img"
+err_has "is a file on the file system that lives on the source"
+[ ! -e "/proc/$ns/root$T/nsm/new.img" ] || fail "new.img was created in the source's file system"
 sync
 [ "$(digest fs.img)" = "$before" ] || fail "the file system's storage changed"
 [ ! -e "/proc/$ns/root$T/nsm/l" ] && [ ! -e "/proc/$ns/root$T/nsm/l2" ] || fail "a log was written"
