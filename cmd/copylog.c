@@ -43,6 +43,7 @@
 
 #define MAGIC_WORD "kcopyd-log"
 #define MAGIC "kcopyd-log 2"
+#define HEAD "# kcopyd copy log:"          /* the first bytes copylog_format writes */
 #define MAX_LOG_BYTES (64u << 20)
 #define MAX_WORDS 24
 /* Numbers after an identity's kind word: 18, or 14 in the logs of kcopyd
@@ -449,7 +450,7 @@ char *copylog_format(const struct copylog *l, size_t *len)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "# kcopyd copy log: the chunks of the range each destination holds durably.\n"
+	fprintf(f, HEAD " the chunks of the range each destination holds durably.\n"
 		   "# \"map DEST OFFSET LENGTH +\" copied, \"?\" still to copy; offsets are\n"
 		   "# bytes from the start of the range.  See kcopyd(1), THE COPY LOG.\n");
 	fprintf(f, "%s\nboot %s\nstate %s\nsource ", MAGIC, l->boot, l->closed ? "closed" : "open");
@@ -1150,26 +1151,38 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk)
 }
 
 /* May what is at tmp be removed, losing nothing?  A left-over of one of
- * our rewrites, which a crash left there: it begins with the log's first
- * word (the probe at set-up writes the log's text too), or is empty (a
- * crash just after making it).  Or a name that is not the only one of its
- * file: a symbolic link, a hard link (st_nlink > 1): removing it leaves
- * the file.  Nothing else. */
+ * our rewrites, which a crash left there: it begins as copylog_format's
+ * text does (HEAD; or, without the comment lines, with the magic word; the
+ * probe at set-up writes the log's text too), or is empty (a crash just
+ * after making it).  Or a symbolic link: removing it leaves the file it
+ * names.  Nothing else: not even a hard link, whose count of names says
+ * nothing certain through an overlay (its index, with index=on, is one). */
 static bool our_leftover(const char *tmp)
 {
-	char head[sizeof(MAGIC_WORD) - 1];
+	char head[sizeof(HEAD) - 1];
+	ssize_t n;
 	struct stat st;
 	bool ours;
 	int fd;
 
-	if (lstat(tmp, &st) == 0 && (S_ISLNK(st.st_mode) || (S_ISREG(st.st_mode) && st.st_nlink > 1)))
+	if (lstat(tmp, &st))
+		return false;
+	if (S_ISLNK(st.st_mode))
 		return true;
+	if (!S_ISREG(st.st_mode))
+		return false;           /* not opened: a device node, a FIFO */
 	fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	       (st.st_size == 0 || (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
-				    !memcmp(head, MAGIC_WORD, sizeof(head))));
+	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (ours && st.st_size) {
+		n = pread(fd, head, sizeof(head), 0);
+		ours = (n > 0 && (size_t)n <= sizeof(head) && n == st.st_size &&
+			!memcmp(head, HEAD, (size_t)n)) ||      /* cut short within it */
+		       (n == (ssize_t)sizeof(head) && !memcmp(head, HEAD, sizeof(head))) ||
+		       (n >= (ssize_t)sizeof(MAGIC_WORD) - 1 &&
+			!memcmp(head, MAGIC_WORD, sizeof(MAGIC_WORD) - 1));
+	}
 	close(fd);
 	return ours;
 }

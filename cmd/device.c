@@ -79,6 +79,7 @@ static void add_id(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint6
 			return;
 		}
 	}
+	d->ids_full = true;     /* not all of where it lies is known: checks refuse it */
 }
 
 /* The sysfs directory of block device number dev. */
@@ -179,12 +180,13 @@ static void unescape(char *s)
 	*o = 0;
 }
 
-#define MAX_FS_DEVS 8
+#define MAX_FS_DEVS 16
 
 /* The other member devices of the btrfs that has block device src among
  * its devices (/sys/fs/btrfs/FSID/devices/NAME, whose dev file is the
- * device's number), added to out[1...] (out[0] is src); the new count. */
-static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max)
+ * device's number), added to out[1...] (out[0] is src); the new count.
+ * *more: there were more than max. */
+static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max, bool *more)
 {
 	char p[sizeof("/sys/fs/btrfs//devices/") + 2 * NAME_MAX], devno[32];
 	struct dirent *f, *e;
@@ -213,22 +215,28 @@ static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max)
 				found = true;
 			else if (n < max)
 				out[n++] = makedev(maj, min);
+			else
+				*more = true;
 		}
 		closedir(devs);
 	}
 	closedir(top);
+	if (!found)
+		*more = false;
 	return found ? n : 1;
 }
 
-/* The block devices a file system lives on whose device number is none
- * (major 0: btrfs gives its files such a number, of each subvolume): the
- * source of its mount in /proc/self/mountinfo, when that is a block device
- * (as stat says: the text only names it), and for btrfs every device of
- * the file system that has that one among its devices (sysfs).  The mount
- * is the one that fd, a descriptor on that file system (or -1), is on, as
- * statx says; else the mount of number dev.  Into out (up to max, at least
- * 1); how many. */
-static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max)
+/* The block devices a btrfs lives on (it gives its files a device number
+ * of major 0, one of each subvolume): the source of its mount in
+ * /proc/self/mountinfo, when that is a block device (as stat says: the
+ * text only names it; btrfs opened that device to mount it), and every
+ * device of the file system that has that one among its devices (sysfs).
+ * Other file systems of major 0 (tmpfs, overlayfs, FUSE, NFS) live on no
+ * block device, whatever their mount's source says.  The mount is the one
+ * that fd, a descriptor on that file system (or -1), is on, as statx says;
+ * else the mount of number dev.  Into out (up to max); how many; *more:
+ * there were more. */
+static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more)
 {
 	unsigned long long mnt_id = 0;
 	bool by_id = false, btrfs = false;
@@ -266,10 +274,9 @@ static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max)
 		*source++ = 0;
 		source[strcspn(source, " \n")] = 0;
 		unescape(source);
-		if (source[0] == '/' && stat(source, &st) == 0 && S_ISBLK(st.st_mode)) {
+		btrfs = strcmp(type, "btrfs") == 0;
+		if (btrfs && source[0] == '/' && stat(source, &st) == 0 && S_ISBLK(st.st_mode))
 			out[0] = st.st_rdev;
-			btrfs = strcmp(type, "btrfs") == 0;
-		}
 		if (by_id)
 			break;
 	}
@@ -277,7 +284,7 @@ static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max)
 	fclose(mi);
 	if (!out[0])
 		return 0;
-	return btrfs ? btrfs_members(out[0], out, max) : 1;
+	return btrfs_members(out[0], out, max, more);
 }
 
 /* A file system's bytes lie somewhere on the block device of its number,
@@ -286,14 +293,19 @@ static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 {
 	dev_t devs[MAX_FS_DEVS];
 	unsigned int n = 1;
+	bool more = false;
 	uint64_t size;
 
-	if (depth >= 6)
+	if (depth >= 6) {
+		d->ids_full = true;     /* stacked deeper than we follow */
 		return;
+	}
 	if (major(dev) != 0)
 		devs[0] = dev;
 	else
-		n = fs_devices(dev, fd, devs, MAX_FS_DEVS);
+		n = fs_devices(dev, fd, devs, MAX_FS_DEVS, &more);
+	if (more)
+		d->ids_full = true;
 	for (unsigned int i = 0; i < n; i++)
 		if (blockdev_size(devs[i], &size))
 			blockdev_chain(d, devs[i], 0, size, true, -1, depth + 1);
@@ -378,6 +390,8 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 	int own = -1;
 
 	add_id(d, dev, 0, start, len, anywhere);
+	if (depth >= 6)
+		d->ids_full = true;
 	if (depth >= 6 || !sysfs_dir(dev, sys))
 		return;
 	if (read_sysfs(sys, "partition", devno, sizeof(devno)) == 0) {
@@ -659,6 +673,7 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 	char sys[PATH_MAX];
 
 	memset(d->id, 0, sizeof(d->id));
+	d->ids_full = false;
 	if (S_ISBLK(st->st_mode)) {
 		if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size))
 			size = sysfs_dir(st->st_rdev, sys) ?
@@ -822,7 +837,8 @@ bool device_stores_file(const struct device *d, const char *name)
 	device_init(&f, "");
 	set_identity(&f, fd, &st);
 	close(fd);
-	ret = device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+	/* Not all known of where it lies: taken as meeting (refused). */
+	ret = f.ids_full || device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
 	return ret;
 }
 
@@ -842,7 +858,7 @@ bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const 
 	if (fstat(fd, &st) == 0)
 		set_identity(&f, fd, &st);
 	close(fd);
-	return device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
+	return f.ids_full || device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
 }
 
 bool stat_same_file(const struct stat *a, const struct stat *b)
@@ -881,9 +897,27 @@ static bool on_fs_of(const struct device *a, const struct device *b)
  * (what a writer outside the run does is seen as a change under the run).
  * Nor can a stale page of the source's own cache give it wrong bytes: the
  * run writes none of the source's bytes, through any name. */
+/* A device of which not all is known that lies under it (more than the
+ * identities held, or stacked deeper than followed) cannot be proved apart
+ * from the others: refused, said so. */
+static bool ids_unknown(const struct device *d)
+{
+	if (!d->ids_full)
+		return false;
+	errmsg("%s: lies on more storage than kcopyd follows (more than %d devices and files "
+	       "under it, or stacked more than 6 deep); it cannot be told apart from the other "
+	       "devices: refusing", d->path, MAX_IDS);
+	return true;
+}
+
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len)
 {
+	if (src && ids_unknown(src))
+		return -1;
+	for (unsigned int i = 0; i < n; i++)
+		if (ids_unknown(&dests[i]))
+			return -1;
 	for (unsigned int i = 0; i < n; i++) {
 		if (src && device_meet(src, src_off, len, &dests[i], dst_off, len, 0)) {
 			if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0) &&

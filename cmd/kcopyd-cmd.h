@@ -131,7 +131,7 @@ enum dev_kind { DEV_NEW, DEV_FILE, DEV_BLOCK };
  * numbers, LOOP_GET_STATUS64): the device itself, the disk of a partition,
  * the file or device under a loop device (followed down), the block device
  * a file's file system lives on. */
-#define MAX_IDS 12
+#define MAX_IDS 24
 struct identity {
 	dev_t dev;
 	ino_t ino;                   /* 0 for a block device */
@@ -150,6 +150,7 @@ struct device {
 	int fd;                      /* ours: buffered, -1 when closed */
 	struct block_device *bd;     /* the library's */
 	struct identity id[MAX_IDS]; /* itself and what lies under it */
+	bool ids_full;               /* more lay under it than id[] holds: not all is known */
 	char *canon;                 /* DEV_NEW: canonical path, to find duplicates */
 	dev_t dir_dev;               /* DEV_NEW: its directory (any name of it) */
 	ino_t dir_ino;

@@ -18,11 +18,30 @@ err_has "its temporary file l.tmp is there and is not a left-over of a kcopyd lo
 [ ! -e d ] || fail "d was created"
 [ ! -e l ] || fail "the log was created"
 
-# A left-over of ours (a crash during a rewrite): removed, the copy runs.
+# Left-overs of ours (a kill during a rewrite: the start of a log, cut
+# anywhere, even inside its first line): removed, the copy runs.
+expect 0 copy -q --log real.log src real.d
+for cut in 5 18 200; do
+	head -c $cut real.log > l.tmp
+	rm -f d
+	expect 0 copy -q --log l src d
+	same src d
+	[ ! -e l.tmp ] || fail "our left-over l.tmp ($cut bytes of a log) is still there"
+done
 printf 'kcopyd-log 2\nboot x\nstate open\nsource ' > l.tmp
+rm -f d
 expect 0 copy -q --log l src d
 same src d
 [ ! -e l.tmp ] || fail "our left-over l.tmp is still there"
+# A hard link at l.tmp: its file is not ours (through an overlay the count
+# of links proves nothing): refused, untouched.
+random other 3000
+ln other l.tmp
+rm -f d
+expect 2 copy --log l src d
+err_has "is not a left-over of a kcopyd log"
+[ -e l.tmp ] || fail "the hard link was removed"
+rm l.tmp
 : >l.tmp                                # a crash just after making it
 rm -f d
 expect 0 copy -q --log l src d

@@ -555,16 +555,22 @@ static void commit_identifies(const char *dir, const char *path)
 		return;
 	CHECK(write(fd, "data", 4) == 4, "write");
 	copylog_mark(l, 0, 2);
-	/* A file at the temporary name (a hard link to another file). */
+	/* A file at the temporary name (a hard link to another file): never
+	 * written, nor removed (through an overlay a link count proves
+	 * nothing): the commit is refused until it is gone. */
 	close(open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0644));
 	CHECK(write(ret = open(victim, O_WRONLY), "keep", 4) == 4, "victim");
 	close(ret);
 	CHECK(link(victim, tmp) == 0, "link the temporary name");
-	CHECK(copylog_finish(l) == 0, "commit");
-	copylog_free(l);
+	CHECK(copylog_finish(l) == -EEXIST, "a commit over someone's file at the temporary name");
 	text = slurp(victim, &len);
 	CHECK(len == 4 && !memcmp(text, "keep", 4), "the file at the temporary name is untouched");
 	free(text);
+	CHECK(access(tmp, F_OK) == 0, "the file at the temporary name is still there");
+	unlink(tmp);
+	copylog_mark(l, 0, 2);          /* a failed commit forgets what it was to record */
+	CHECK(copylog_finish(l) == 0, "commit");
+	copylog_free(l);
 	/* Reopened with what the file is now: trusted; after one more write: not. */
 	CHECK(copylog_identify(fd, &k.dest_ids[0]) == 0, "identify");
 	l = open_log(path, &k, &ret);
