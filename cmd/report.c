@@ -365,10 +365,15 @@ static uint64_t held_by_all(const struct report *rep)
 static void say_interrupted(const struct report *rep, unsigned int incomplete)
 {
 	const struct runner *r = rep->r;
-	unsigned int failed = 0;
+	unsigned int failed = 0, not_ok = 0;
 
-	for (unsigned int i = 0; i < r->ndests; i++)
-		failed += r->dests[i].failed;
+	/* "Nothing left to stop, complete" is said only of a run where each
+	 * destination is ok: not failed, not found to differ, not "not
+	 * verified". */
+	for (unsigned int i = 0; i < r->ndests; i++) {
+		failed += r->dests[i].failed || r->dests[i].differs;
+		not_ok += !dest_ok(&r->dests[i]);
+	}
 
 	if (!r->stop && verify_interrupted(r))
 		errmsg("interrupted by %s during the verify pass: the %s finished, but is not verified",
@@ -376,7 +381,7 @@ static void say_interrupted(const struct report *rep, unsigned int incomplete)
 	else if (!incomplete && !failed && verify_interrupted(r))
 		errmsg("interrupted by %s before the verify pass: the %s finished, but is not verified",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
-	else if (!rep->interrupted && !failed)
+	else if (!rep->interrupted && !not_ok)
 		errmsg("%s: the %s was complete on every destination before it could take "
 		       "effect: it had nothing left to stop",
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");

@@ -346,6 +346,10 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 	status_at = p->moved;
 	status_check();         /* asked during the last reads: still answered */
 	status_prog = NULL;
+	/* A stop from now on comes after the comparison, not in it. */
+	signals_last_words(ret ? "; the comparison was cut short: the destinations not compared are "
+			   "not verified" : "; the comparison had finished; its result was not "
+			   "reported (nor recorded in a log)");
 	progress_end(p, p->moved);
 	free(mem);
 	return ret;

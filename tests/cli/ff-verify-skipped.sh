@@ -84,9 +84,27 @@ c_no_stop_finds() {
 	json_is 'j["destinations"][0]["first_failing_offset"]' 1000
 }
 
+# The read-back finds a difference (the flush cuts d1 short, then regrows
+# it), then a stop comes while the log records that: the run had ended
+# with a failure, and is never said to be complete on every destination.
+c_differs_then_signal() {
+	ff_rule m "fsync d1 count=1 truncate=4194000" "fsync d1 count=1 truncate=4M" \
+		"fsync l.tmp after=3 delay=1500"
+	KCOPYD_ENGINE=$e "$KCOPYD" copy --verify --log m/l src m/d1 >"$T/out" 2>"$T/err" </dev/null &
+	local pid=$!
+	sleep 0.8
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	[ "$rc" -eq 1 ] || { cat "$T/err"; fail "exit $rc, expected 1 (d1 differs)"; }
+	grep -q "complete on every destination" "$T/err" && { cat "$T/err"; fail "said complete"; }
+	grep -q "m/d1: ok" "$T/out" && fail "d1 said ok: $(cat "$T/out")"
+	return 0
+}
+
 for e in "${ENGINES[@]}"; do
-	for c in signal_in_flush signal_in_flush_text fail_fast no_stop_finds; do
-		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/d3
+	for c in signal_in_flush signal_in_flush_text fail_fast no_stop_finds differs_then_signal; do
+		ff_clear m; rm -f m.back/d1 m.back/d2 m.back/d3 m.back/l m.back/l.tmp m.back/l.lock
 		run_case "$e/$c" "c_$c"
 	done
 done
