@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kcopyd-cmd.h"
@@ -265,15 +266,6 @@ static void *signal_thread(void *arg)
 	const struct timespec tick = { .tv_nsec = 100000000 };
 
 	(void)arg;
-	/* Signal 32 is glibc's own (SIGCANCEL): no program may block it or
-	 * set its action, and until the first pthread_cancel its action is
-	 * the default, which ends the process, so one sent from outside
-	 * killed kcopyd.  A pthread_cancel installs glibc's handler, which
-	 * ignores the signal unless the process sent it itself.  This thread
-	 * cancels itself with cancellation disabled: the handler is in place
-	 * and nothing is cancelled (the thread ends by sig_quit). */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	pthread_cancel(pthread_self());
 	sem_post(&sig_ready);
 	for (;;) {
 		double end = grace_end;
@@ -355,6 +347,24 @@ static void ignore_write_signals(void)
 	sigaction(SIGXFSZ, &sa, NULL);
 	sigaction(SIGTTOU, &sa, NULL);
 	sigaction(SIGTTIN, &sa, NULL);
+}
+
+/* Signal 32 is glibc's own (SIGCANCEL): sigaction() refuses it, and until
+ * a first pthread_cancel (which installs glibc's handler) its action is the
+ * default, which ends the process, so one sent from outside killed
+ * kcopyd.  kcopyd cancels no thread: the kernel is told to ignore it,
+ * directly.  (A pthread_cancel of our own would do, but glibc loads
+ * libgcc_s for it, and under a low ulimit -v that fails and it aborts.) */
+static void ignore_sigcancel(void)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} ksa = { .handler = SIG_IGN };
+
+	syscall(SYS_rt_sigaction, 32, &ksa, NULL, sizeof(ksa.mask));
 }
 
 /* Before any other thread exists, so that every thread inherits the mask.
@@ -538,6 +548,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	ignore_write_signals();
+	ignore_sigcancel();
 	fill_std_fds();
 	ret = parse_options(argc, argv, &o);
 
