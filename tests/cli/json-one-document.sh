@@ -13,7 +13,8 @@ for ((i = 0; i < tries; i++)); do
 	rm -f d l
 	"$KCOPYD" copy --json --rate 200M --log-interval 0.05 --log l src d >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
-	sleep "0.0$((RANDOM % 5 + 1))"
+	signals_taken $pid              # past the start-up window (no handlers yet)
+	sleep "0.0$((RANDOM % 5))"
 	kill -QUIT $pid 2>/dev/null
 	sleep "0.00$((RANDOM % 10))"
 	kill -USR2 $pid 2>/dev/null
