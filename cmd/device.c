@@ -38,6 +38,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -455,11 +456,11 @@ struct overlay_find {
 	bool anywhere;
 	int depth;
 	char path[PATH_MAX], rel[PATH_MAX], real[PATH_MAX], opts[4096], v[4096];
+	char *lower[64];             /* the lower layers, in order (pointers into v) */
+	unsigned int nlower;
+	char *upper;                 /* the upper layer (into v), or NULL */
 };
 
-/* Try one layer directory of an overlay: the file in the upper layer is
- * the one the overlay uses; one in a lower layer when its inode number is
- * the one the overlay reports (no copy-up; layers without xino). */
 /* Where the layer files found are (their names, proved by fstat when they
  * are opened to be locked: device_lock). */
 #define MAX_LAYERS 64
@@ -502,7 +503,12 @@ static int open_layer(dev_t dev, ino_t ino)
 	return -1;
 }
 
-static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
+/* Try one layer directory of an overlay: the file in the upper layer is
+ * the one the overlay uses; one in a lower layer when its inode number is
+ * the one the overlay reports (no copy-up, or one of metadata only;
+ * layers without xino), or any (any).  For a directory: where files made
+ * in it go, the upper layer's file system. */
+static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper, bool any)
 {
 	struct stat real;
 	int fd;
@@ -511,11 +517,17 @@ static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 	    snprintf(f->real, sizeof(f->real), "%s%s", layer, f->rel) >= (int)sizeof(f->real) ||
 	    (fd = open(f->real, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
-	if (fstat(fd, &real) || !S_ISREG(real.st_mode)) {
+	if (fstat(fd, &real) == 0 && S_ISDIR(real.st_mode) && S_ISDIR(f->st->st_mode)) {
+		if (upper)
+			fs_chain(f->d, real.st_dev, fd, f->depth);
+		close(fd);
+		return upper;
+	}
+	if (!S_ISREG(real.st_mode)) {
 		close(fd);
 		return false;
 	}
-	if (upper || real.st_ino == f->st->st_ino) {
+	if (upper || any || real.st_ino == f->st->st_ino) {
 		int slot = 0;
 
 		while (slot < MAX_IDS && f->d->id[slot].valid)
@@ -531,27 +543,45 @@ static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 	return true;
 }
 
-/* The overlayfs mount of device dev that path (as the kernel names it) is
- * under, the deepest: path relative to the overlay's root in rel, the
- * mount's options in opts (absolute layer paths only are of use). */
-static bool overlay_mount(dev_t dev, const char *path, char *rel, size_t rsize, char *opts,
-			  size_t osize)
+/* The overlayfs mount that descriptor fd (of device dev) is on: by the
+ * mount ID statx gives fd (an overlay whose layers lie on different file
+ * systems gives its files the device number of their layer, not its own),
+ * else by dev, the deepest one path (as the kernel names fd) is under.
+ * Path relative to the overlay's root in rel, the mount's options in opts
+ * (absolute layer paths only are of use). */
+static bool overlay_mount(int fd, dev_t dev, const char *path, char *rel, size_t rsize,
+			  char *opts, size_t osize)
 {
 	size_t best = 0, cap = 0;
+	unsigned long long mnt_id = 0;
+	bool by_id = false;
 	char *line = NULL;
 	FILE *mi;
 
+#ifdef STATX_MNT_ID
+	struct statx sx;
+
+	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID)) {
+		mnt_id = sx.stx_mnt_id;
+		by_id = true;
+	}
+#else
+	(void)fd;
+#endif
 	opts[0] = 0;
 	mi = fopen("/proc/self/mountinfo", "re");
 	if (!mi)
 		return false;
 	while (getline(&line, &cap, mi) > 0) {
 		char root[PATH_MAX], mnt[PATH_MAX], *sep, *o;
+		unsigned long long id;
 		unsigned int maj, min;
 		size_t len;
 
-		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mnt) != 4 ||
-		    makedev(maj, min) != dev || !(sep = strstr(line, " - overlay ")))
+		if (sscanf(line, "%llu %*u %u:%u %4095s %4095s", &id, &maj, &min, root, mnt) != 5 ||
+		    (by_id ? id != mnt_id : makedev(maj, min) != dev) ||
+		    !(sep = strstr(line, " - overlay ")))
 			continue;
 		unescape(root);
 		unescape(mnt);
@@ -582,6 +612,71 @@ static bool overlay_option(const char *opts, const char *key, char *v, size_t vs
 	snprintf(v, vsize, "%.*s", (int)strcspn(o, ","), o);
 	unescape(v);
 	return true;
+}
+
+/* Is the overlay's upper file path a copy-up of the metadata alone
+ * (metacopy=on: its data is still the lower file's)?  The overlay marks it
+ * with an extended attribute. */
+static bool metacopy(const char *path)
+{
+	return lgetxattr(path, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
+	       lgetxattr(path, "user.overlay.metacopy", NULL, 0) >= 0;
+}
+
+/* The layers of an overlay mount's options (f->opts, as mountinfo gives
+ * them), into f->upper and f->lower[] (strings in f->v): "upperdir=",
+ * "lowerdir=" (layers split at ':'), and the newer "lowerdir+=" and
+ * "datadir+=" (one layer each).  A layer path's own ',' ':' and '\\' come
+ * escaped with a backslash. */
+static void overlay_layers(struct overlay_find *f)
+{
+	char *o = f->v, *end = f->v + sizeof(f->v) - 1;
+	const char *s = f->opts;
+
+	unescape(f->opts);              /* mountinfo's octal escapes */
+	f->upper = NULL;
+	f->nlower = 0;
+	while (*s && o < end) {
+		size_t klen = strcspn(s, "=,");
+		int kind = 0;           /* 1 upperdir, 2 lowerdir (a list), 3 one lower layer */
+		char *start = o;
+
+		if (s[klen] == '=') {
+			if (klen == 8 && !strncmp(s, "upperdir", 8))
+				kind = 1;
+			else if (klen == 8 && !strncmp(s, "lowerdir", 8))
+				kind = 2;
+			else if ((klen == 9 && !strncmp(s, "lowerdir+", 9)) ||
+				 (klen == 8 && !strncmp(s, "datadir+", 8)))
+				kind = 3;
+			s += klen + 1;
+		} else {
+			s += klen;
+		}
+		while (*s && *s != ',' && o < end) {
+			if (*s == '\\' && s[1]) {
+				*o++ = s[1];
+				s += 2;
+			} else if (*s == ':' && kind == 2) {
+				*o++ = 0;
+				if (*start && f->nlower < sizeof(f->lower) / sizeof(f->lower[0]))
+					f->lower[f->nlower++] = start;
+				start = o;
+				s++;
+			} else {
+				*o++ = *s++;
+			}
+		}
+		*o++ = 0;
+		if (kind == 1)
+			f->upper = start;
+		else if (kind && *start && f->nlower < sizeof(f->lower) / sizeof(f->lower[0]))
+			f->lower[f->nlower++] = start;
+		else if (!kind)
+			o = start;      /* not a layer: its room is reused */
+		if (*s == ',')
+			s++;
+	}
 }
 
 /* The path the kernel gives descriptor fd, if it is on overlayfs. */
@@ -621,18 +716,24 @@ static void overlay_identity(struct device *d, int fd, const struct stat *st, ui
 	f->anywhere = anywhere;
 	f->depth = depth;
 	if (!overlay_fd_path(fd, f->path, sizeof(f->path)) ||
-	    !overlay_mount(st->st_dev, f->path, f->rel, sizeof(f->rel), f->opts, sizeof(f->opts)))
+	    !overlay_mount(fd, st->st_dev, f->path, f->rel, sizeof(f->rel), f->opts,
+			   sizeof(f->opts)))
 		goto out;
-	/* upperdir first (what a copied-up file is), then each lowerdir. */
-	for (int pass = 0; pass < 2; pass++) {
-		char *save = NULL;
+	overlay_layers(f);
+	/* The upper layer first (what a copied-up file is); then the lower
+	 * layers, the first that has it, taken when its inode is the one the
+	 * overlay reports: also when the upper one has it, as with metacopy a
+	 * file copied up for its metadata alone reads its data from there
+	 * (and the overlay reports the lower inode). */
+	{
+		bool in_upper = f->upper && overlay_layer(f, f->upper, true, false);
 
-		if (!overlay_option(f->opts, pass ? "lowerdir=" : "upperdir=", f->v, sizeof(f->v)))
-			continue;
-		for (char *layer = strtok_r(f->v, ":", &save); layer;
-		     layer = strtok_r(NULL, ":", &save))
-			if (overlay_layer(f, layer, pass == 0))
-				goto out;
+		/* (f->real: the upper file, when in_upper.) */
+		if (in_upper && (S_ISDIR(st->st_mode) || !metacopy(f->real)))
+			goto out;
+		for (unsigned int i = 0; i < f->nlower; i++)
+			if (overlay_layer(f, f->lower[i], false, false))
+				break;
 	}
 out:
 	free(f);
@@ -655,7 +756,7 @@ char *overlay_upper_name(const char *canon)
 	*base++ = 0;
 	fd = open(copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0 && overlay_fd_path(fd, path, sizeof(path)) &&
-	    overlay_mount(st.st_dev, path, rel, sizeof(rel), opts, sizeof(opts)) &&
+	    overlay_mount(fd, st.st_dev, path, rel, sizeof(rel), opts, sizeof(opts)) &&
 	    overlay_option(opts, "upperdir=", v, sizeof(v)) && v[0] == '/' && realpath(v, upper) &&
 	    asprintf(&full, "%s%s/%s", strcmp(upper, "/") ? upper : "", rel, base) < 0)
 		full = NULL;
@@ -1043,6 +1144,8 @@ static int probe_new(struct device *d)
 		d->dir_dev = st.st_dev;
 		d->dir_ino = st.st_ino;
 		fs_chain(d, st.st_dev, fd, 0);
+		/* Through an overlay, a new file goes into its upper layer. */
+		overlay_identity(d, fd, &st, 0, UINT64_MAX, true, 1);
 	}
 	if (fd >= 0)
 		close(fd);
