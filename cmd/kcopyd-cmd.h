@@ -79,6 +79,10 @@ int signal_caught(void);
 void signal_answered(void);
 const char *signal_name(int sig);
 bool status_requested(void);
+/* A system call failed with EINTR that no signal of ours caused (a file
+ * system that says so): true, after a pause that doubles, while it may be
+ * tried again (*tries counts, at most 10 in a row); false: give up. */
+bool eintr_again(unsigned int *tries);
 void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Until signals_setup_done(), nothing has been written or created: a stop
  * signal exits at once, saying so.  Called just before a command first

@@ -434,6 +434,15 @@ void signal_answered(void)
 	answered = true;
 }
 
+bool eintr_again(unsigned int *tries)
+{
+	if (*tries >= 10)
+		return false;
+	usleep(1000u << (*tries < 7 ? *tries : 7));
+	++*tries;
+	return true;
+}
+
 bool status_requested(void)
 {
 	if (!status_asked)

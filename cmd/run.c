@@ -592,10 +592,12 @@ uint64_t runner_moved(struct runner *r, const struct kcopyd_stats *st)
  * recorded size, so an early end means the source shrank under us. */
 static int pread_full(int fd, char *buf, size_t len, uint64_t *off)
 {
+	unsigned int eintr = 0;
+
 	while (len) {
 		ssize_t n = pread(fd, buf, len, (off_t)*off);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && eintr_again(&eintr))
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -ENODATA;
@@ -608,10 +610,12 @@ static int pread_full(int fd, char *buf, size_t len, uint64_t *off)
 
 static int pwrite_full(int fd, const char *buf, size_t len, uint64_t *off)
 {
+	unsigned int eintr = 0;
+
 	while (len) {
 		ssize_t n = pwrite(fd, buf, len, (off_t)*off);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && eintr_again(&eintr))
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;

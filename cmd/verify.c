@@ -21,7 +21,6 @@
 /* One pread at most this long, so that a stop signal is seen between two
  * reads of a slow device, not after a whole chunk of them. */
 #define PIECE (256u << 10)
-#define MAX_EINTR 10
 
 /* The comparison under way, for a status line asked for (SIGUSR1) in the
  * middle of a chunk's reads: a slow device takes long over one. */
@@ -41,8 +40,9 @@ static void status_check(void)
  * of it, for a read that ends unaligned before it), and what lies before
  * it is there to compare.  A stop signal ends it with -EINTR, *got bytes
  * read (callers tell it from a device's EINTR by signal_caught()).  A read
- * the device ends with EINTR is tried again, MAX_EINTR times in a row at
- * most, after a pause that doubles, as the library does: then it fails.
+ * the device ends with EINTR is tried again, 10 times in a row at most,
+ * after a pause that doubles, as the library does (eintr_again): then it
+ * fails.
  * read. */
 static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
@@ -64,11 +64,8 @@ static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *go
 			want = KCOPYD_SECTOR_SIZE - mis;
 		n = pread(fd, buf + *got, want, (off_t)(off + *got));
 
-		if (n < 0 && errno == EINTR && eintr < MAX_EINTR) {
-			usleep(1000u << (eintr < 7 ? eintr : 7));
-			eintr++;
+		if (n < 0 && errno == EINTR && eintr_again(&eintr))
 			continue;
-		}
 		if (n < 0 && errno == EINTR)
 			return -EINTR;
 		eintr = 0;

@@ -108,12 +108,15 @@ static void start_zero(struct kcopyd_client *kc, struct kc_io *io);
 /* A zeroing path that is not supported here is forgotten (the one this
  * request tried, not whichever is first now: other requests, of this
  * client or another, may have failed it already and moved on), and the
- * next is tried. */
+ * next is tried.  On a block device held exclusively (O_EXCL), the
+ * kernel cannot drop the cached pages of the range (our own buffered
+ * writes' dirty pages in the same page, say): EBUSY, and writes do it. */
 static void zero_done(struct kcopyd_client *kc, struct kc_sysreq *r, int res)
 {
 	struct kc_io *io = io_of(r);
 
-	if (res == -EOPNOTSUPP || res == -EINVAL || res == -ENOTTY || res == -ENODEV) {
+	if (res == -EOPNOTSUPP || res == -EINVAL || res == -ENOTTY || res == -ENODEV ||
+	    (res == -EBUSY && dev_of(io->bd)->blockdev)) {
 		kc_paths_drop(&dev_of(io->bd)->zero, r->tag);
 		start_zero(kc, io);
 		return;
