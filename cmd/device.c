@@ -1664,8 +1664,12 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 		goto out;                        /* d itself, or another we hold */
 	set_identity(t, fd, &st);
 	/* Do t's bytes (its own name aside) cover the range of d, where d's
-	 * bytes really are (not the file system a file lives on)? */
-	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX, MEET_PLACED | MEET_BELOW))
+	 * bytes really are (not the file system a file lives on), or share a
+	 * page of d's page cache with it (d's range rounded out to whole
+	 * pages: a page of d's cache written holds t's bytes too, and writes
+	 * them back, or fails to be dropped, under the mounted file system)? */
+	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
+			 MEET_PLACED | MEET_BELOW | MEET_PAGES_A))
 		goto out;
 	busy = device_claimed(fd);
 	/* A disk is claimed whenever one of its partitions is, by whoever
