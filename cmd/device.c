@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/btrfs.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
@@ -237,6 +238,57 @@ static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max, bool 
  * that fd, a descriptor on that file system (or -1), is on, as statx says;
  * else the mount of number dev.  Into out (up to max); how many; *more:
  * there were more. */
+/* The devices of the btrfs that descriptor fd is on, asked of the file
+ * system itself (BTRFS_IOC_FS_INFO: its fsid, then its devices in
+ * /sys/fs/btrfs/FSID/devices): no name of a mount or a device node is read,
+ * so it holds for a device node since removed and for a mount of another
+ * namespace.  How many into out (*more: there were more), or 0. */
+static unsigned int btrfs_by_fd(int fd, dev_t *out, unsigned int max, bool *more)
+{
+	struct btrfs_ioctl_fs_info_args fi;
+	char p[sizeof("/sys/fs/btrfs//devices/") + 40 + NAME_MAX], devno[32];
+	const unsigned char *u = fi.fsid;
+	unsigned int n = 0;
+	struct statfs sf;
+	struct dirent *e;
+	DIR *devs;
+	int rfd, r;
+
+	if (fd < 0 || fstatfs(fd, &sf) || sf.f_type != BTRFS_SUPER_MAGIC)
+		return 0;
+	/* An O_PATH descriptor takes no ioctl: the same file, opened to read. */
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	rfd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (rfd < 0)
+		return 0;
+	memset(&fi, 0, sizeof(fi));
+	r = ioctl(rfd, BTRFS_IOC_FS_INFO, &fi);
+	close(rfd);
+	if (r)
+		return 0;
+	snprintf(p, sizeof(p), "/sys/fs/btrfs/%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x/devices", u[0], u[1], u[2], u[3], u[4], u[5], u[6],
+		 u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	if (!(devs = opendir(p)))
+		return 0;
+	while ((e = readdir(devs))) {
+		char dp[sizeof(p) + NAME_MAX + 2];
+		unsigned int maj, min;
+
+		if (e->d_name[0] == '.' ||
+		    snprintf(dp, sizeof(dp), "%s/%s", p, e->d_name) >= (int)sizeof(dp) ||
+		    read_sysfs(dp, "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &maj, &min) != 2)
+			continue;
+		if (n < max)
+			out[n++] = makedev(maj, min);
+		else
+			*more = true;
+	}
+	closedir(devs);
+	return n;
+}
+
 static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more)
 {
 	unsigned long long mnt_id = 0;
@@ -245,6 +297,10 @@ static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, 
 	size_t cap = 0;
 	FILE *mi;
 
+	unsigned int n = btrfs_by_fd(fd, out, max, more);
+
+	if (n)
+		return n;
 	out[0] = 0;
 #ifdef STATX_MNT_ID
 	struct statx sx;
