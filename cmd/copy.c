@@ -837,7 +837,7 @@ static void mark_unverified(struct runner *r)
 	if (r->signal)
 		snprintf(why, sizeof(why), "not verified: interrupted (%s) before the verify pass",
 			 signal_name(r->signal));
-	else if (r->fail_fast)
+	else if (r->fail_fast && !r->internal_error)
 		snprintf(why, sizeof(why), "not verified: the run stopped after another device "
 			 "failed (--fail-fast)");
 	else

@@ -1206,8 +1206,14 @@ static int create_tmp(const char *path, char **tmpp)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0)
 			fd = -errno;
-		if (fd == -EEXIST && (!our_leftover(tmp) || (unlink(tmp) < 0 && errno != ENOENT)))
+		if (fd != -EEXIST)
 			break;
+		if (!our_leftover(tmp))
+			break;          /* -EEXIST: not ours, left alone */
+		if (unlink(tmp) < 0 && errno != ENOENT) {
+			fd = -errno;    /* ours, but it cannot be removed: why */
+			break;
+		}
 	}
 	if (fd < 0)
 		free(tmp);

@@ -38,13 +38,13 @@ void json_end(struct json *j)
 		return;
 	}
 	if (j->f != stdout) {
-		bool ok = fclose(j->f) == 0 && j->mem;
+		bool ok = fclose(j->f) == 0 && j->mem, mine = false;
 
 		j->f = stdout;
 		flush_stdout();         /* what went before, in order */
 		if (!ok)
 			stdout_failed(ENOMEM);
-		else if (signals_json_claim())
+		else if ((mine = signals_json_claim()))
 			for (size_t off = 0; off < j->memlen;) {
 				ssize_t n = write(STDOUT_FILENO, j->mem + off, j->memlen - off);
 
@@ -58,6 +58,8 @@ void json_end(struct json *j)
 			}
 		free(j->mem);
 		j->mem = NULL;
+		if (ok && !mine)
+			return;         /* the exit at once has standard output */
 	} else if (!signals_json_claim()) {
 		return;                 /* (no memory stream) the exit at once has it */
 	} else {

@@ -42,8 +42,7 @@ static void status_check(void)
  * read (callers tell it from a device's EINTR by signal_caught()).  A read
  * the device ends with EINTR is tried again, 10 times in a row at most,
  * after a pause that doubles, as the library does (eintr_again): then it
- * fails.
- * read. */
+ * fails. */
 static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t step = len < PIECE ? len : PIECE;

@@ -151,7 +151,8 @@ void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 		int err = kc_tpool_create(kc, 2, &kc->offload);
 
 		if (err) {
-			kc->offload_off = true;     /* no more in-kernel copies on this client */
+			/* No more in-kernel copies on this client. */
+			__atomic_store_n(&kc->offload_off, true, __ATOMIC_RELAXED);
 			kc_sys_report(kc, r, err);
 			return;
 		}

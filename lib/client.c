@@ -396,7 +396,8 @@ static int plan_overlap(struct kc_job *job)
  * worker made them 36-39% slower (bench case 5). */
 static bool can_offload(const struct kcopyd_client *kc, const struct kc_job *job)
 {
-	if (kc->offload_off || job->serial || job->num_dests != 1 || job->total < KC_OFFLOAD_MIN ||
+	if (__atomic_load_n(&kc->offload_off, __ATOMIC_RELAXED) || job->serial ||
+	    job->num_dests != 1 || job->total < KC_OFFLOAD_MIN ||
 	    (job->flags & (KCOPYD_SKIP_ZEROES | KCOPYD_WRITE_SEQ)) ||
 	    !(kc_caps(job->from.bdev) & KC_CAP_COPY_FROM))
 		return false;

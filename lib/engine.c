@@ -541,7 +541,8 @@ static void copy_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 	if (res < 0 || io->done < io->len) {
 		/* The endpoint will not copy again (it dropped the cap), or
 		 * this client cannot: the rest of the job goes the ordinary way. */
-		if (res < 0 && (kc->offload_off || !(kc_caps(io->bd) & KC_CAP_COPY_FROM)))
+		if (res < 0 && (__atomic_load_n(&kc->offload_off, __ATOMIC_RELAXED) ||
+				!(kc_caps(io->bd) & KC_CAP_COPY_FROM)))
 			job->offload = false;
 		sj->redo |= 1u << io->dest;
 	} else {
@@ -648,8 +649,9 @@ static void retry_later(struct kcopyd_client *kc, struct kc_io *io)
  * bounded number of times, then fail with that error.  A short transfer
  * goes on from where it stopped.  A transfer that ends early (0 bytes)
  * meets the end-of-file rule.  Everything else is final: for zeroing and
- * in-kernel copies too, whose per-operation completions decide on their
- * fallbacks themselves. */
+ * in-kernel copies too (the endpoint tried its own fast paths already;
+ * zero_done writes zeros when none is left, copy_done redoes a failed copy
+ * by read and write). */
 enum kc_verdict { KC_AGAIN_NOW, KC_AGAIN_LATER, KC_FINAL };
 
 /* A read or write that moved nothing before its end.  A write that makes

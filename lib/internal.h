@@ -399,7 +399,9 @@ struct kcopyd_client {
 	struct kc_io *ready, **ready_tail;    /* I/Os reported on this thread (kc_io_report) */
 	struct kc_sysreq *sys_ready, **sys_ready_tail;  /* system calls ended (kc_sys_report) */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
-	bool offload_off;                     /* KCOPYD_OFFLOAD=0 */
+	bool offload_off;                     /* KCOPYD_OFFLOAD=0, or no copy pool: read with
+						 __atomic loads, it is set on the engine thread
+						 and read by submitters */
 	bool punt_writes;                     /* buffered writes on io_uring's workers */
 	uint64_t rate;                        /* bytes per second, 0 = unlimited */
 	uint64_t rate_tokens;                 /* bytes the throttle lets go now */
