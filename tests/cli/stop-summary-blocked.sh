@@ -21,7 +21,24 @@ os.write(w, b"x" * 4096)            # full already: the summary cannot go
 p = subprocess.Popen([kcopyd, "copy"] + mode + [os.path.join(d, "src")] + dests,
                      stdout=w, stderr=subprocess.PIPE)
 os.close(w)
-time.sleep(1.5)                     # the copy ends long before
+# Until a thread of it is blocked writing standard output (write(2) on fd
+# 1, as /proc says): the run has ended, its summary is what is left.
+def blocked_on_stdout(pid):
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/syscall" % (pid, t)) as f:
+                a = f.read().split()
+            if len(a) > 1 and a[0] == "1" and int(a[1], 16) == 1:
+                return True
+    except OSError:
+        pass
+    return False
+t0 = time.time()
+while not blocked_on_stdout(p.pid):
+    if p.poll() is not None or time.time() - t0 > 60:
+        sys.exit("kcopyd never blocked on its standard output")
+    time.sleep(0.05)
+time.sleep(0.2)
 p.send_signal(2)
 try:
     err = p.communicate(timeout=20)[1].decode()
