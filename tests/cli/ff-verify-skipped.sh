@@ -91,8 +91,11 @@ c_differs_then_signal() {
 	ff_rule m "fsync d1 count=1 truncate=4194000" "fsync d1 count=1 truncate=4M" \
 		"fsync l.tmp after=3 delay=1500"
 	KCOPYD_ENGINE=$e "$KCOPYD" copy --verify --log m/l src m/d1 >"$T/out" 2>"$T/err" </dev/null &
-	local pid=$!
-	sleep 0.8
+	local pid=$! i
+	for ((i = 0; i < 400; i++)); do        # the log's slow flush has begun
+		[ "$(ff_fired m 2)" -gt 0 ] 2>/dev/null && break
+		sleep 0.02
+	done
 	kill -INT $pid
 	wait $pid
 	rc=$?

@@ -47,8 +47,10 @@ b2=$(grep -oE '^kcopyd: [0-9]+' "$T/err" | sed -n 2p | grep -oE '[0-9]+$')
 # rate said is the rate asked for (about 4 MiB/s), not half of it.
 poke zero --rate 4M z z2
 [ "$rc" -eq 0 ] || { cat "$T/err"; fail "zero z z2 with SIGUSR1: exit $rc"; }
+# The second status line's rate (its bytes over its seconds, start-up
+# included): about 4, never about 2 as it would be divided by the two.
 r2=$(grep -oE '[0-9.]+ MiB/s$' "$T/err" | sed -n 2p | cut -d' ' -f1)
-"$PY" -c "import sys; sys.exit(0 if float('${r2:-0}') >= 2.8 else 1)" ||
+"$PY" -c "import sys; sys.exit(0 if float('${r2:-0}') >= 2.4 else 1)" ||
 	{ cat "$T/err"; fail "zero z z2: status rate ${r2:-none} MiB/s, expected about 4"; }
 
 # --progress and the status line do not mix on one line.
