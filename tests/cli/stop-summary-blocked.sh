@@ -7,7 +7,12 @@
 . "$(dirname "$0")/common.bash"
 M=$((1024 * 1024))
 random src $M
-for mode in --json ""; do
+modes=(--json "")
+# Under TSan, an exit (_exit) while another thread is blocked inside
+# stdio's fflush waits on the sanitizer's own lock: the text summary, blocked
+# so, cannot be tried there (the JSON one is written with write(2)).
+[ -n "${TSAN_OPTIONS:-}" ] && modes=(--json)
+for mode in "${modes[@]}"; do
 	"$PY" - "$KCOPYD" "$T" $mode >"$T/res" <<'PYEOF' || fail "$mode: $(cat "$T/res")"
 import fcntl, os, subprocess, sys, time
 kcopyd, d, mode = sys.argv[1], sys.argv[2], sys.argv[3:]
