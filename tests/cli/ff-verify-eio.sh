@@ -116,14 +116,8 @@ c_loop() {
 # The flush before the comparison fails on d1: said the same in the text
 # and the JSON (a flush has no byte offset of its own).
 c_flush_fails() {
-	cp src m.back/d1; cp src m.back/d2
-	ff_rule m "fsync d1 err=EIO"
-	fk "$e" verify --json src m/d1 m/d2
-	ff_fires m 0
-	[ "$rc" -eq 1 ] || fail "verify with a failing flush: exit $rc"
-	json_is 'j["destinations"][0]["status"]' failed
+	bad_d1 "fsync d1 err=EIO"
 	json_is 'j["destinations"][0]["error"]' "flush failed: Input/output error"
-	json_is 'j["destinations"][1]["status"]' match
 	err_has "m/d1: flush before the comparison failed: Input/output error"
 }
 
