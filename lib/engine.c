@@ -622,6 +622,7 @@ static void write_zeros(struct kcopyd_client *kc, struct kc_io *io)
 	}
 	io->op = KC_OP_WRITE;
 	io->done = 0;
+	io->retries = 0;                /* a new request */
 	io_start(kc, io);
 }
 
@@ -646,7 +647,7 @@ static void retry_later(struct kcopyd_client *kc, struct kc_io *io)
 
 /* What a request's result calls for: the policy, the same for every
  * endpoint.  -EAGAIN and -EINTR are retried after a pause that grows, a
- * bounded number of times, then fail with that error.  A short transfer
+ * bounded number of times in a row, then fail with that error.  A short transfer
  * goes on from where it stopped.  A transfer that ends early (0 bytes)
  * meets the end-of-file rule.  Everything else is final: for zeroing and
  * in-kernel copies too (the endpoint tried its own fast paths already;
@@ -682,6 +683,7 @@ static enum kc_verdict io_policy(struct kcopyd_client *kc, struct kc_io *io, int
 		return KC_FINAL;
 	if (*res > 0) {
 		io->done += (uint32_t)*res;
+		io->retries = 0;        /* it moved: the bound is on retries in a row */
 		*res = 0;
 		if (io->done < io->len) {
 			if (io->op != KC_OP_COPY)

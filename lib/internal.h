@@ -210,7 +210,7 @@ struct kc_io {
 	uint32_t len, done;
 	uint8_t op;                   /* enum kc_op */
 	uint8_t dest;                 /* destination index for writes */
-	uint8_t retries;              /* -EAGAIN/-EINTR resubmissions of this attempt */
+	uint8_t retries;              /* -EAGAIN/-EINTR resubmissions since it last moved */
 	const struct block_device *src;   /* KC_OP_COPY: the source, */
 	uint64_t src_off;                 /* and where in it (bytes) */
 	int res;                      /* completion result, from the report */
@@ -228,9 +228,10 @@ struct kc_io {
 	} ep;
 };
 
-/* -EAGAIN and -EINTR are retried at most this many times per I/O, after a
- * back-off that doubles from KC_RETRY_MIN_NS up to KC_RETRY_MAX_NS; then
- * the I/O fails with that error. */
+/* -EAGAIN and -EINTR are retried at most this many times in a row per I/O
+ * (a transfer that moves bytes starts the count again), after a back-off
+ * that doubles from KC_RETRY_MIN_NS up to KC_RETRY_MAX_NS; then the I/O
+ * fails with that error. */
 #define KC_MAX_RETRIES 10
 #define KC_RETRY_MIN_NS 1000000ull       /* 1 ms */
 #define KC_RETRY_MAX_NS 100000000ull     /* 100 ms */

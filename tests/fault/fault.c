@@ -33,6 +33,7 @@ struct fault_dev {
 	struct kc_fault_event *events;
 	size_t num_events, cap_events;
 	uint64_t shorts;
+	uint64_t stutter_n;           /* requests seen by cfg.stutter */
 	uint64_t eof;                 /* reads end here (kc_fault_set_eof) */
 	uint64_t zero_tries[2];       /* punch hole, zero range */
 	struct kc_paths zero;         /* zeroing paths still offered: bit 0 punch hole, 1 zero range */
@@ -87,6 +88,9 @@ static int pick_fault(struct fault_dev *f, struct kc_io *io)
 		if ((r->ops & op) && start < r->end && r->start < end)
 			err = r->error;
 	}
+	if (!err && f->cfg.stutter && (f->cfg.fail_ops & op) &&
+	    f->stutter_n++ % (f->cfg.stutter + 1) < f->cfg.stutter)
+		err = f->cfg.fail_error;
 	if (!err && f->cfg.fail_ppm && (f->cfg.fail_ops & op) &&
 	    next_rand(f) % 1000000 < f->cfg.fail_ppm)
 		err = f->cfg.fail_error;
@@ -103,6 +107,10 @@ static uint32_t pick_length(struct fault_dev *f, struct kc_io *io)
 
 	if (io->op == KC_OP_READ && at + len > f->eof)
 		return at < f->eof ? (uint32_t)(f->eof - at) : 0;
+	if (f->cfg.stutter && len > KCOPYD_SECTOR_SIZE) {
+		f->shorts++;
+		return KCOPYD_SECTOR_SIZE;
+	}
 	if (f->cfg.short_pct && len > KCOPYD_SECTOR_SIZE &&
 	    next_rand(f) % 100 < f->cfg.short_pct) {
 		len = (uint32_t)(1 + next_rand(f) % (len / KCOPYD_SECTOR_SIZE - 1)) * KCOPYD_SECTOR_SIZE;

@@ -37,6 +37,10 @@ struct kc_fault_config {
 	unsigned int fail_ops;      /* ...of these kinds (default both) */
 	unsigned int short_pct;     /* cut this percentage of transfers short */
 	unsigned int delay_max_us;  /* delay each completion by up to this much */
+	/* Stutter: requests of the kinds in fail_ops fail this many times in
+	 * a row with fail_error, then one moves a single sector (the rest
+	 * cut short), and so on: progress with a retry before every step. */
+	unsigned int stutter;
 	uint64_t seed;
 	/* Zeroing fast paths the device claims (KC_FAULT_PUNCH_HOLE,
 	 * KC_FAULT_ZERO_RANGE; 0: none, the engine writes zeros), and which

@@ -10,6 +10,9 @@
  *    write_err, dest_errno -EINTR, the healthy destination written;
  *  - a source and a destination that fail a fifth of their requests with
  *    -EAGAIN, at random: the copy succeeds, byte for byte, with retries;
+ *  - the bound is on retries in a row: a source and a destination that
+ *    say -EAGAIN three times before each sector they move (far more than
+ *    KC_MAX_RETRIES in one request) copy, and zero, without an error;
  *  - kcopyd_client_cancel() while a read waits for its retry: the job ends
  *    with -ECANCELED without waiting out the back-off (fewer than
  *    KC_MAX_RETRIES retries when the cancel came within 100 ms of the first
@@ -161,6 +164,49 @@ static void transient(void)
 	ru_log("ok: transient -EAGAIN: %" PRIu64 " retries", st.retries);
 }
 
+static void stutter(void)
+{
+	const struct kc_fault_config cfg = { .stutter = 3, .fail_error = -EAGAIN };
+	const uint32_t sectors = 12;
+	struct kcopyd_client *kc = client();
+	struct block_device *src = ru_fault_open(src_path, O_RDONLY, &cfg);
+	struct block_device *dst = ru_fault_open(dst_path[0], O_RDWR, &cfg);
+	struct io_region from = { src, 3, sectors }, to = { dst, 7, sectors };
+	struct kcopyd_result res;
+	struct kcopyd_stats st;
+	uint8_t *zeros = calloc(1, sectors * 512);
+	struct ru_done d;
+
+	ru_set_context("-EAGAIN three times before every sector");
+	if (!zeros)
+		FAIL("out of memory");
+	reset_dests();
+	job(kc, &from, 1, &to, &res, "a copy that stutters");
+	CHECK_EQ(res.read_err, 0);
+	CHECK_EQ(res.write_err, 0);
+	CHECK_OK(kcopyd_client_stats(kc, &st, sizeof(st)));
+	/* 3 -EAGAIN before each sector read and written, and the short
+	 * transfers of all but the last sector of each. */
+	CHECK_EQ(st.retries, 2 * (3 * sectors + sectors - 1));
+	if (!holds(dst_path[0], 7 * 512, src_data + 3 * 512, sectors * 512) ||
+	    !holds(dst_path[0], 0, old_data, 7 * 512) ||
+	    !holds(dst_path[0], (7 + sectors) * 512, old_data + (7 + sectors) * 512,
+		   FILE_BYTES - (7 + sectors) * 512))
+		FAIL("the destination does not hold the source where it should, or only there");
+
+	ru_done_init(&d);
+	CHECK_OK(kcopyd_zero_ex(kc, 1, &to, 0, ru_done_cb, &d));
+	ru_counter_wait(&d.calls, 1, 20, "zeroing that stutters");
+	CHECK_EQ(d.res.write_err, 0);
+	if (!holds(dst_path[0], 7 * 512, zeros, sectors * 512))
+		FAIL("the zeroed range is not zero");
+	kcopyd_client_destroy(kc);
+	kcopyd_bdev_close(src);
+	kcopyd_bdev_close(dst);
+	free(zeros);
+	ru_log("ok: -EAGAIN before every sector: copied and zeroed");
+}
+
 static void cancel_while_retrying(void)
 {
 	const struct kc_fault_rule rule = { KC_FAULT_READ, 0, FILE_BYTES, -EAGAIN };
@@ -219,6 +265,7 @@ int main(void)
 	source_always_eagain(4);
 	dest_always_eintr();
 	transient();
+	stutter();
 	cancel_while_retrying();
 	ru_pass();
 }
