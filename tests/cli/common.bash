@@ -55,13 +55,22 @@ err_has() { grep -qF -- "$1" "$T/err" || { cat "$T/err"; fail "stderr lacks '$1'
 # refused WHAT MSG ARGS...: kcopyd ARGS exits 2 (a set-up refusal) saying
 # MSG, and changes none of the files named in the array files (their
 # checksums), nor creates a file named new.
+# (A file system writes its own device when a file on it is read: the
+# access time.  The files are read once and everything synced before the
+# first look, so that only a write of the run can differ.)
 refused() {
-	local what=$1 msg=$2 before after f; shift 2
-	before=$(for f in "${files[@]}"; do digest "$f"; done)
+	local what=$1 msg=$2 f i; shift 2
+	local -a before=()
+	for f in "${files[@]}"; do digest "$f" >/dev/null; done
+	sync
+	for f in "${files[@]}"; do before+=("$(digest "$f")"); done
 	expect 2 "$@"
 	err_has "$msg"
-	after=$(for f in "${files[@]}"; do digest "$f"; done)
-	[ "$before" = "$after" ] || fail "$what: a refused run changed a file"
+	sync
+	for i in "${!files[@]}"; do
+		[ "${before[i]}" = "$(digest "${files[i]}")" ] ||
+			fail "$what: a refused run changed ${files[i]}"
+	done
 	[ ! -e new ] || fail "$what: new was created"
 }
 

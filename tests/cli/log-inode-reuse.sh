@@ -95,7 +95,7 @@ scenario "test directory" "$T/here" "birth time|inode generation"
 if [ "$(id -u)" -eq 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null; then
 	for isize in 256 128; do
 		truncate -s 64M fs$isize.img
-		mkfs.ext4 -q -F -I $isize fs$isize.img >/dev/null 2>&1 || skip "mkfs.ext4 -I $isize failed"
+		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 -I $isize fs$isize.img >/dev/null 2>&1 || skip "mkfs.ext4 -I $isize failed"
 		loopdev dev fs$isize.img || skip "losetup does not work here"
 		mkdir m$isize
 		mount "$dev" m$isize 2>/dev/null || skip "cannot mount ext4"

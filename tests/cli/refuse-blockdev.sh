@@ -37,7 +37,7 @@ cmp -n $((2 * 1024 * 1024)) src "$held" || fail "--force copy differs"
 # Mounted.
 if command -v mkfs.ext4 >/dev/null; then
 	truncate -s 16M fs.img
-	mkfs.ext4 -q fs.img
+	mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 fs.img
 	loopdev fsdev fs.img || fail "losetup"
 	mkdir mnt
 	if mount "$fsdev" mnt 2>/dev/null; then

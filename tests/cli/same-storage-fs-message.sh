@@ -13,7 +13,7 @@ need_cmd mkfs.ext4
 M=$((1024 * 1024))
 random src $M
 truncate -s 16M fs.img
-mkfs.ext4 -q -E nodiscard fs.img || skip "mkfs.ext4 failed"
+mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 fs.img || skip "mkfs.ext4 failed"
 loopdev L fs.img || fail "losetup"
 mkdir mnt
 mount "$L" mnt 2>/dev/null && _mounts+=("$T/mnt") || skip "cannot mount ext4"

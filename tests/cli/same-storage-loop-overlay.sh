@@ -57,7 +57,7 @@ same r.orig lower/r
 # storage a mounted file system lives on.
 if command -v mkfs.ext4 >/dev/null; then
 	truncate -s 16M mg/fs.img
-	mkfs.ext4 -q -E nodiscard mg/fs.img >/dev/null 2>&1 || fail "mkfs.ext4"
+	mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 mg/fs.img >/dev/null 2>&1 || fail "mkfs.ext4"
 	loopdev LM "$T/mg/fs.img" || fail "losetup"
 	mkdir mnt
 	if mount "$LM" mnt 2>/dev/null; then

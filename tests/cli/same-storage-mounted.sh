@@ -15,7 +15,7 @@ random src $M
 # fs.img: 4 MiB of other data, then a 16 MiB file system from 4 MiB on.
 random fs.img $((4 * M))
 truncate -s 16M part.img
-mkfs.ext4 -q -E nodiscard part.img || skip "mkfs.ext4 failed"
+mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 part.img || skip "mkfs.ext4 failed"
 dd if=part.img of=fs.img bs=1M seek=4 conv=notrunc status=none
 truncate -s $((24 * M)) fs.img
 loopdev L1 fs.img || fail "losetup"

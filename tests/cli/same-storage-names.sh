@@ -67,7 +67,7 @@ fi
 # on, and of the image file under that device.
 need_cmd mkfs.ext4
 truncate -s 32M fs.img
-mkfs.ext4 -q -E nodiscard fs.img || skip "mkfs.ext4 failed"
+mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 fs.img || skip "mkfs.ext4 failed"
 loopdev F fs.img || fail "losetup"
 mkdir mnt
 mount "$F" mnt 2>/dev/null && _mounts+=("$T/mnt") || skip "cannot mount ext4"

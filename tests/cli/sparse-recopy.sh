@@ -50,7 +50,7 @@ recopy small
 
 if command -v mkfs.ext4 >/dev/null 2>&1; then
 	truncate -s 8M fs.img
-	mkfs.ext4 -q -F fs.img >/dev/null 2>&1 || fail "mkfs.ext4 failed"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 fs.img >/dev/null 2>&1 || fail "mkfs.ext4 failed"
 	mkdir ext4
 	if mount -o loop fs.img ext4 2>/dev/null; then
 		_mounts+=("$T/ext4")
