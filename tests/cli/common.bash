@@ -170,13 +170,15 @@ flocked() {
 }
 
 # signals_taken PID [TRIES]: wait (10 ms a try, default 500) until kcopyd
-# PID has started, that is blocks its stop signals (SIGINT's bit in SigBlk)
-# for its signal thread to take them.  Fails if it never does.
+# PID has started, that is blocks its stop signals for its signal thread to
+# take them: SIGINT, SIGUSR1 and SIGUSR2 in SigBlk.  (Not SIGINT alone: the
+# shell's child blocks that for a moment before it runs kcopyd, and a
+# signal then has the default action.)  Fails if it never does.
 signals_taken() {
 	local blk i
 	for ((i = 0; i < ${2:-500}; i++)); do
 		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/"$1"/status 2>/dev/null)
-		[ -n "$blk" ] && (( 0x$blk & 2 )) && return 0
+		[ -n "$blk" ] && (( (0x$blk & 0xa02) == 0xa02 )) && return 0
 		sleep 0.01
 	done
 	return 1
