@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -162,9 +163,13 @@ void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 
 /* ---- the fallback backend ---------------------------------------------- */
 
+/* The engine waits in epoll: for the wake eventfd and every watched
+ * descriptor (level-triggered: a watch stays in the set while it wants
+ * something, and is changed only when what it wants changes). */
 struct tbackend {
 	struct kc_tpool *pool;
 	int efd;                /* wakes the engine: kc_sys_report_async() and new jobs */
+	int epfd;
 };
 
 static void threads_fini(struct kcopyd_client *kc)
@@ -175,6 +180,8 @@ static void threads_fini(struct kcopyd_client *kc)
 		return;
 	kc_tpool_destroy(b->pool);
 	close(b->efd);
+	if (b->epfd >= 0)
+		close(b->epfd);
 	free(b);
 	kc->backend_priv = NULL;
 }
@@ -193,6 +200,14 @@ static int threads_init(struct kcopyd_client *kc)
 		return ret;
 	}
 	kc->backend_priv = b;
+	b->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epfd < 0 ||
+	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->efd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL })) {
+		ret = -errno;
+		threads_fini(kc);
+		return ret;
+	}
 	ret = kc_tpool_create(kc, 4, &b->pool);
 	if (ret)
 		threads_fini(kc);
@@ -211,23 +226,66 @@ static void threads_flush(struct kcopyd_client *kc)
 	(void)kc;       /* requests start as soon as they are queued */
 }
 
-/* Completions arrive on kc->sys_completed; all there is to wait for is the wake. */
+/* Completions arrive on kc->sys_completed with a wake; the watches' events
+ * are reported here. */
 static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 {
 	struct tbackend *b = kc->backend_priv;
-	struct pollfd pfd = { .fd = b->efd, .events = POLLIN };
 	/* Rounded up, and capped: a throttle wait can be longer than INT_MAX ms. */
 	int64_t ms64 = timeout_ns < 0 ? -1 : timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
 	int ms = ms64 > INT_MAX ? INT_MAX : (int)ms64;
-	uint64_t v;
+	struct epoll_event ev[16];
+	int n = epoll_wait(b->epfd, ev, 16, ms);
 
-	if (poll(&pfd, 1, ms) > 0 && read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		kc_fail("eventfd read failed: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		struct kc_watch *w = ev[i].data.ptr;
+		uint64_t v;
+
+		if (w)
+			kc_watch_report(kc, w, ev[i].events & (POLLIN | POLLOUT | POLLERR | POLLHUP));
+		else if (read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			kc_fail("eventfd read failed: %s", strerror(errno));
+	}
 }
 
 static void threads_poll(struct kcopyd_client *kc)
 {
-	(void)kc;       /* calls start when queued, their ends come on kc->sys_completed */
+	/* Calls start when queued, their ends come on kc->sys_completed;
+	 * only the watches have anything to look at. */
+	if (kc->watches)
+		threads_wait(kc, 0);
+}
+
+static void threads_watch_update(struct kcopyd_client *kc, struct kc_watch *w)
+{
+	struct tbackend *b = kc->backend_priv;
+	struct epoll_event ev = { .events = w->events, .data.ptr = w };
+	int op = !w->events ? EPOLL_CTL_DEL : w->busy ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (!w->events && !w->busy) {
+		w->armed = 0;
+		return;
+	}
+	if (epoll_ctl(b->epfd, op, w->fd, &ev)) {
+		/* A descriptor epoll will not take (closed under us, say): it
+		 * is told so, as a poll would. */
+		w->busy = false;
+		w->armed = w->events;
+		kc_watch_report(kc, w, POLLERR);
+		return;
+	}
+	w->busy = w->events != 0;
+	w->armed = w->events;
+}
+
+static void threads_watch_del(struct kcopyd_client *kc, struct kc_watch *w)
+{
+	struct tbackend *b = kc->backend_priv;
+
+	if (w->busy)
+		epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->busy = false;
+	w->armed = w->events = 0;
 }
 
 static void threads_wake(struct kcopyd_client *kc)
@@ -246,4 +304,6 @@ const struct kc_backend_ops kc_backend_threads = {
 	.wait = threads_wait,
 	.poll = threads_poll,
 	.wake = threads_wake,
+	.watch_update = threads_watch_update,
+	.watch_del = threads_watch_del,
 };

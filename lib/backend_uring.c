@@ -15,12 +15,17 @@
  * drops completions, so no more requests are in flight than the CQ holds
  * (the rest wait on a list here); io_uring_enter may fail with -EBUSY while
  * completions overflow the CQ, and then we reap before submitting again.
+ * Watched descriptors (watch.c) are one-shot poll requests, armed again
+ * before each wait while their endpoint wants them; a change of the
+ * direction wanted sends a poll remove, and the poll's end (cancelled or
+ * not) lets it be armed anew with the new one.
  * A kernel without the plain read and write operations (before 5.6, which
  * also has no opcode probe) gets the thread engine instead.
  * KCOPYD_TEST_URING forces each of these paths, for the tests.
  */
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -33,9 +38,16 @@
 #define RING_CQ 8192
 #define SMALL_SQ 4      /* KC_TEST_CQSMALL */
 #define SMALL_CQ 8
-#define CQ_SLACK 8      /* CQ entries kept for the wake and timer reads */
-#define WAKE_TAG 1ULL   /* user_data of the eventfd read; kc_sysreq pointers are aligned */
-#define TIMER_TAG 2ULL  /* user_data of the timerfd read */
+/* CQ entries kept for the wake and timer reads, and a poll and a poll
+ * remove for each of a few watches. */
+#define CQ_SLACK (8 + 2 * 8)
+/* user_data: kc_sysreq and kc_watch pointers are 8-byte aligned, so the low
+ * three bits tell what a completion is. */
+#define WAKE_TAG 1ULL   /* the eventfd read */
+#define TIMER_TAG 2ULL  /* the timerfd read */
+#define WATCH_TAG 3ULL  /* (struct kc_watch *) | 3: its poll */
+#define REMOVE_TAG 4ULL /* (struct kc_watch *) | 4: the remove of its poll */
+#define TAG_BITS 7ULL
 
 struct uring {
 	struct io_uring ring;
@@ -110,6 +122,13 @@ static void fail_unsubmitted(struct kcopyd_client *kc, struct uring *u, int err)
 			u->rearm = true;
 		} else if (tag == TIMER_TAG) {
 			u->tfd_armed = false;
+		} else if ((tag & TAG_BITS) == WATCH_TAG) {
+			struct kc_watch *w = (struct kc_watch *)(uintptr_t)(tag & ~TAG_BITS);
+
+			w->busy = false;        /* armed again before the next wait */
+			w->armed = 0;
+		} else if ((tag & TAG_BITS) == REMOVE_TAG) {
+			((struct kc_watch *)(uintptr_t)(tag & ~TAG_BITS))->removing = false;
 		} else {
 			u->inflight--;
 			kc_sys_report(kc, (struct kc_sysreq *)(uintptr_t)tag, err);
@@ -139,6 +158,19 @@ static void enter_failed(struct kcopyd_client *kc, struct uring *u, int err)
 	usleep(1000);
 }
 
+/* A watch's poll ended: ready (res: the events), cancelled by a remove or
+ * failed.  It is armed again, with what is wanted then, before the next
+ * wait.  A poll that fails on its descriptor says so as POLLERR. */
+static void watch_ended(struct kcopyd_client *kc, struct kc_watch *w, int res)
+{
+	w->busy = w->removing = false;
+	w->armed = 0;
+	if (res > 0)
+		kc_watch_report(kc, w, (unsigned int)res);
+	else if (res < 0 && res != -ECANCELED)
+		kc_watch_report(kc, w, POLLERR);
+}
+
 /* Take every completion off the CQ and report it (to the engine's ready
  * list: it may run in the middle of submitting).  Returns how many it took. */
 static unsigned int reap_some(struct kcopyd_client *kc, struct uring *u)
@@ -155,6 +187,12 @@ static unsigned int reap_some(struct kcopyd_client *kc, struct uring *u)
 			} else if (tag == TIMER_TAG) {
 				u->tfd_armed = false;
 				kc_stat_add(&u->counts.timeout_cqes, 1);
+			} else if ((tag & TAG_BITS) == WATCH_TAG) {
+				watch_ended(kc, (struct kc_watch *)(uintptr_t)(tag & ~TAG_BITS),
+					    cqes[i]->res);
+			} else if ((tag & TAG_BITS) == REMOVE_TAG) {
+				/* Nothing: the poll's own end says it is gone (and
+				 * the watch may be gone too). */
 			} else {
 				u->inflight--;
 				kc_sys_report(kc, (struct kc_sysreq *)(uintptr_t)tag, cqes[i]->res);
@@ -434,6 +472,48 @@ static void uring_poll(struct kcopyd_client *kc)
 	reap(kc, u);
 }
 
+static void uring_watch_update(struct kcopyd_client *kc, struct kc_watch *w)
+{
+	struct uring *u = kc->backend_priv;
+	struct io_uring_sqe *sqe;
+
+	if (w->busy) {
+		if (w->events != w->armed && !w->removing) {
+			sqe = get_sqe(kc, u);
+			io_uring_prep_poll_remove(sqe, (uintptr_t)w | WATCH_TAG);
+			io_uring_sqe_set_data64(sqe, (uintptr_t)w | REMOVE_TAG);
+			w->removing = true;
+		}
+		return;
+	}
+	if (!w->events) {
+		w->armed = 0;
+		return;
+	}
+	sqe = get_sqe(kc, u);
+	io_uring_prep_poll_add(sqe, w->fd, w->events);
+	io_uring_sqe_set_data64(sqe, (uintptr_t)w | WATCH_TAG);
+	w->busy = true;
+	w->armed = w->events;
+}
+
+/* Until its poll has ended, the ring holds w: remove it and wait for that. */
+static void uring_watch_del(struct kcopyd_client *kc, struct kc_watch *w)
+{
+	struct uring *u = kc->backend_priv;
+
+	w->events = 0;
+	while (w->busy) {
+		int ret;
+
+		uring_watch_update(kc, w);
+		ret = ring_submit(u, 1);
+		if (ret < 0 && !expected_error(ret))
+			enter_failed(kc, u, ret);
+		reap_some(kc, u);
+	}
+}
+
 static void uring_wake(struct kcopyd_client *kc)
 {
 	struct uring *u = kc->backend_priv;
@@ -450,4 +530,6 @@ const struct kc_backend_ops kc_backend_uring = {
 	.wait = uring_wait,
 	.poll = uring_poll,
 	.wake = uring_wake,
+	.watch_update = uring_watch_update,
+	.watch_del = uring_watch_del,
 };

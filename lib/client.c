@@ -62,7 +62,8 @@ static int alloc_subjobs(struct kcopyd_client *kc, unsigned int depth)
 	struct kc_subjob *sjs;
 
 	/* Every I/O of every sub-job may wait for a retry at once. */
-	if (kc_timers_reserve(&kc->timers, depth * (1 + KCOPYD_MAX_REGIONS) + KC_CLIENT_TIMERS))
+	if (kc_timers_reserve(&kc->timers, depth * (1 + KCOPYD_MAX_REGIONS) + KC_CLIENT_TIMERS +
+			      kc->timers_extra))
 		return -ENOMEM;
 	sjs = calloc(depth, sizeof(*sjs));
 	if (!sjs)

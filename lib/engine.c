@@ -258,6 +258,42 @@ static void note_hole(struct kc_job *job, unsigned int d, uint64_t rel)
 		dest->hole = s;
 }
 
+/* Attach the job's devices whose endpoints need the engine's loop (watch.c).
+ * One that cannot serve now fails as any I/O error would: the source fails
+ * the job, a destination its own bit (the others go on with IGNORE_ERROR). */
+static void attach_job(struct kcopyd_client *kc, struct kc_job *job)
+{
+	const bool copy = job->kind == KC_JOB_COPY;
+
+	for (unsigned int i = 0; i < job->num_dests + copy; i++) {
+		struct block_device *bd = copy && !i ? job->from.bdev : job->dests[i - copy].r.bdev;
+		int err;
+
+		if (!bd->ops->attach || job->stop)
+			continue;
+		err = kc_attach(kc, bd);
+		if (!err) {
+			job->attached |= 1ull << i;
+		} else if (copy && !i) {
+			job->read_err = err;
+			job->read_err_sector = job->from.sector;
+			job_stop(job);
+		} else {
+			record_write_error(job, i - copy, err,
+					   job->dests[i - copy].r.sector << KCOPYD_SECTOR_SHIFT);
+		}
+	}
+}
+
+static void detach_job(struct kcopyd_client *kc, struct kc_job *job)
+{
+	const bool copy = job->kind == KC_JOB_COPY;
+
+	for (unsigned int i = 0; job->attached; i++, job->attached >>= 1)
+		if (job->attached & 1)
+			kc_detach(kc, copy && !i ? job->from.bdev : job->dests[i - copy].r.bdev);
+}
+
 static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
 {
 	if (!job->in_flight && !job->queued && (job->stop || job->issued == job->total)) {
@@ -266,6 +302,7 @@ static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
 		if (job->issued < job->total)
 			for (unsigned int d = 0; d < job->num_dests; d++)
 				note_hole(job, d, job->backward ? 0 : job->issued);
+		detach_job(kc, job);
 		job_done(kc, job);
 	}
 }
@@ -775,7 +812,8 @@ void kc_sys_report_async(struct kcopyd_client *kc, struct kc_sysreq *r, int res)
  * thread are handled, those that their handling reports included. */
 static void drain_ready(struct kcopyd_client *kc)
 {
-	while (kc->sys_ready || kc->ready) {
+	while (kc->sys_ready || kc->ready || kc->watch_ready) {
+		kc_watches_run(kc);
 		while (kc->sys_ready) {
 			struct kc_sysreq *r = kc->sys_ready;
 
@@ -1036,6 +1074,7 @@ static void take_incoming(struct kcopyd_client *kc, struct kc_job *list)
 			job_done(kc, job);
 			continue;
 		}
+		attach_job(kc, job);
 		job->next = NULL;
 		job->queued = true;
 		*kc->queue_tail = job;
@@ -1111,13 +1150,15 @@ void *kc_engine_main(void *arg)
 		drain_ready(kc);
 		dispatch(kc);
 		run_callbacks(kc);
+		if (kc->hooks || kc->watches)
+			kc_before_wait(kc);
 
 		pthread_mutex_lock(&kc->lock);
 		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
 		/* Reports made while dispatching (a fast path refused at
 		 * once) are handled on the next turn, before it dispatches. */
 		sleep = !kc->incoming && !kc->completed && !kc->sys_completed && !kc->ready &&
-			!kc->sys_ready && !kc->done && !exit_now &&
+			!kc->sys_ready && !kc->watch_ready && !kc->done && !exit_now &&
 			kc->cancel_upto == kc->cancel_seen && !kc->cancels && !kc->kicked;
 		kc->sleeping = sleep;
 		pthread_mutex_unlock(&kc->lock);

@@ -15,7 +15,10 @@
  * thread): a report only queues it for the engine.  The file endpoint
  * (file.c) turns its requests into system calls (struct kc_sysreq) that the
  * client's I/O backend runs: io_uring (backend_uring.c) or, where io_uring
- * is not available, a small pool of threads (backend_threads.c).
+ * is not available, a small pool of threads (backend_threads.c).  An
+ * endpoint that talks to a server (watch.c) attaches to the client while
+ * its jobs run: the engine then waits on its socket with the I/O, runs its
+ * hook before each wait, and its timers give its requests deadlines.
  */
 #ifndef KCOPYD_INTERNAL_H
 #define KCOPYD_INTERNAL_H
@@ -58,6 +61,8 @@ static inline int kc_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 
 struct kcopyd_client;
 struct kc_io;
+struct kc_job;
+struct kc_timer;
 
 enum kc_op {
 	KC_OP_READ,
@@ -107,13 +112,75 @@ struct kc_endpoint_ops {
 	void (*submit)(struct kcopyd_client *kc, struct kc_io *io);
 	int (*flush)(struct block_device *bd);
 	void (*close)(struct block_device *bd);
+	/* Optional, for an endpoint that needs the engine's loop (a socket it
+	 * watches, a hook before the engine sleeps, timers): on the engine
+	 * thread, before the first job of a client that uses the device
+	 * starts (attach: 0 or a negative errno, which fails that job), and
+	 * after the last one ends, before its callback (detach).  A device
+	 * with attach serves one client at a time: a job of another client
+	 * meanwhile fails with -EBUSY. */
+	int (*attach)(struct kcopyd_client *kc, struct block_device *bd);
+	void (*detach)(struct kcopyd_client *kc, struct block_device *bd);
 };
 
 struct block_device {
 	const struct kc_endpoint_ops *ops;
 	void *priv;                   /* the endpoint's own state */
 	struct kc_geom geom;
+	struct kcopyd_client *attached;   /* ops->attach: the client it serves (kc_attach_lock) */
+	unsigned int attached_jobs;       /* ...for this many of its jobs */
 };
+
+/* ---- watch.c: descriptors the engine watches, hooks before it sleeps ----
+ *
+ * An endpoint fills a struct kc_watch (fd, events, ready) and adds it from
+ * attach; the engine waits on it with the I/O (io_uring: a one-shot poll
+ * request; the thread backend: epoll).  events may change at any time on the
+ * engine thread (kc_watch_set: 0 pauses it); the change is made before the
+ * engine next waits.  ready() runs on the engine thread, from the engine's
+ * turn, never from inside a call into the endpoint: a completion it reports
+ * is handled after it returns.  A hook's fn runs on every turn before the
+ * engine waits (where an endpoint pushes what it queued, as libnbd wants).
+ * kc_watch_del and kc_hook_del (from detach, say) end the engine's use of
+ * them at once. */
+struct kc_watch {
+	int fd;
+	unsigned int events;          /* POLLIN | POLLOUT wanted; 0: not now */
+	void (*ready)(struct kcopyd_client *kc, struct kc_watch *w, unsigned int revents);
+	/* The engine's and its backend's: */
+	unsigned int armed;           /* events the backend waits for now */
+	unsigned int revents;         /* seen, for ready() */
+	bool busy;                    /* io_uring: its poll request is in flight */
+	bool removing;                /* io_uring: a poll remove is on its way */
+	bool queued;                  /* on kc->watch_ready */
+	struct kc_watch *next;        /* kc->watches */
+	struct kc_watch *next_ready;  /* kc->watch_ready */
+};
+struct kc_hook {
+	void (*fn)(struct kcopyd_client *kc, struct kc_hook *h);
+	struct kc_hook *next;
+};
+void kc_watch_add(struct kcopyd_client *kc, struct kc_watch *w);
+void kc_watch_set(struct kcopyd_client *kc, struct kc_watch *w, unsigned int events);
+void kc_watch_del(struct kcopyd_client *kc, struct kc_watch *w);
+void kc_hook_add(struct kcopyd_client *kc, struct kc_hook *h);
+void kc_hook_del(struct kcopyd_client *kc, struct kc_hook *h);
+/* The backend saw w ready (revents: POLLIN, POLLOUT, POLLERR, POLLHUP). */
+void kc_watch_report(struct kcopyd_client *kc, struct kc_watch *w, unsigned int revents);
+/* The engine's side: attach a device for one more job (0 or why not; a
+ * device without ops->attach must not be given), detach it after, run
+ * ready watches, and before it waits: the hooks, then every watch whose
+ * events changed. */
+int kc_attach(struct kcopyd_client *kc, struct block_device *bd);
+void kc_detach(struct kcopyd_client *kc, struct block_device *bd);
+bool kc_watches_run(struct kcopyd_client *kc);
+void kc_before_wait(struct kcopyd_client *kc);
+/* The engine's timers, for an endpoint (from attach: reserve room for the
+ * timers it will arm, as arming never allocates). */
+int kc_client_timers_reserve(struct kcopyd_client *kc, uint32_t more);
+void kc_client_timers_release(struct kcopyd_client *kc, uint32_t n);
+void kc_client_timer_arm(struct kcopyd_client *kc, struct kc_timer *t, uint64_t at_ns);
+void kc_client_timer_cancel(struct kcopyd_client *kc, struct kc_timer *t);
 
 static inline unsigned int kc_caps(const struct block_device *bd)
 {
@@ -225,6 +292,10 @@ struct kc_io {
 	union {
 		struct kc_sysreq sys;
 		uint64_t u64[4];
+		struct {                      /* an endpoint's own queues */
+			struct kc_io *next;
+			uint64_t seq;
+		} list;
 	} ep;
 };
 
@@ -255,6 +326,7 @@ struct kc_job {
 	bool cancelled;               /* stopped by kcopyd_client_cancel() */
 	uint64_t seq;                 /* submission number (kc->submit_seq), for cancel */
 	uint64_t epoch;               /* kc->wait_epoch it counts in, for kcopyd_client_wait */
+	uint64_t attached;            /* devices attached for it (bit 0 source, 1+d dest d) */
 	unsigned int num_dests;
 	unsigned int live;            /* mask of destinations still written */
 	unsigned int write_err;
@@ -343,6 +415,11 @@ struct kc_backend_ops {
 	void (*poll)(struct kcopyd_client *kc);
 	/* Wake the waiting engine thread from another thread. */
 	void (*wake)(struct kcopyd_client *kc);
+	/* Make the backend wait for w->events (0: not at all) from now on;
+	 * readiness is reported with kc_watch_report(). */
+	void (*watch_update)(struct kcopyd_client *kc, struct kc_watch *w);
+	/* Forget w: after it returns, the backend has no hold on it. */
+	void (*watch_del)(struct kcopyd_client *kc, struct kc_watch *w);
 };
 extern const struct kc_backend_ops kc_backend_uring;
 extern const struct kc_backend_ops kc_backend_threads;
@@ -399,6 +476,9 @@ struct kcopyd_client {
 	struct kc_job *done, **done_tail;     /* callbacks to run */
 	struct kc_io *ready, **ready_tail;    /* I/Os reported on this thread (kc_io_report) */
 	struct kc_sysreq *sys_ready, **sys_ready_tail;  /* system calls ended (kc_sys_report) */
+	struct kc_watch *watches;             /* watch.c: the descriptors watched */
+	struct kc_watch *watch_ready;         /* ...that the backend saw ready */
+	struct kc_hook *hooks;                /* run before each wait */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0, or no copy pool: read with
 						 __atomic loads, it is set on the engine thread
@@ -410,6 +490,7 @@ struct kcopyd_client {
 	uint64_t rate_seen;                   /* the rate the bucket was filled at */
 	struct kc_timers timers;              /* retries, the throttle's wake-up (timer.c) */
 	struct kc_timer throttle_timer;       /* armed while the throttle holds a sub-job back */
+	uint32_t timers_extra;                /* room the attached endpoints reserved */
 	uint64_t cancel_seen;                 /* the cancel_upto last applied */
 	uint64_t cb_epoch;                    /* epoch of the job whose callback runs */
 	bool in_callback;

@@ -268,13 +268,35 @@ static const struct block_device *fault_base(const struct block_device *bd)
 	return ((const struct fault_dev *)bd->priv)->inner;
 }
 
-static const struct kc_endpoint_ops fault_ops = {
-	.name = "fault",
-	.caps = fault_caps,
-	.base = fault_base,
-	.submit = fault_submit,
-	.flush = fault_flush,
-	.close = fault_close,
+/* A wrapped device that needs the engine's loop gets it through us (and
+ * only then is the wrapper one that serves one client at a time). */
+static int fault_attach(struct kcopyd_client *kc, struct block_device *bd)
+{
+	struct fault_dev *f = bd->priv;
+
+	return kc_attach(kc, f->inner);
+}
+
+static void fault_detach(struct kcopyd_client *kc, struct block_device *bd)
+{
+	struct fault_dev *f = bd->priv;
+
+	kc_detach(kc, f->inner);
+}
+
+#define FAULT_OPS                       \
+	.name = "fault",                \
+	.caps = fault_caps,             \
+	.base = fault_base,             \
+	.submit = fault_submit,         \
+	.flush = fault_flush,           \
+	.close = fault_close
+
+static const struct kc_endpoint_ops fault_ops = { FAULT_OPS };
+static const struct kc_endpoint_ops fault_ops_attach = {
+	FAULT_OPS,
+	.attach = fault_attach,
+	.detach = fault_detach,
 };
 
 int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
@@ -305,7 +327,7 @@ int kc_fault_open(struct block_device *inner, const struct kc_fault_config *cfg,
 	pthread_cond_init(&f->cond, NULL);
 	f->queue_tail = &f->queue;
 	f->inner = inner;
-	bd->ops = &fault_ops;
+	bd->ops = inner->ops->attach ? &fault_ops_attach : &fault_ops;
 	bd->priv = f;
 	bd->geom = inner->geom;         /* size, block sizes, writability */
 	atomic_init(&f->zero.ok, cfg->zero_offer & (KC_FAULT_PUNCH_HOLE | KC_FAULT_ZERO_RANGE));

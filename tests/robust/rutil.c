@@ -307,6 +307,36 @@ long ru_diff(const void *a, const void *b, size_t len)
 	return -1;
 }
 
+bool ru_holds(const char *path, uint64_t off, const void *want, uint64_t len)
+{
+	uint8_t *got = ru_malloc(len ? len : 1);
+	bool same;
+
+	ru_pread(path, got, len, off);
+	same = ru_diff(got, want, len) < 0;
+	free(got);
+	return same;
+}
+
+void ru_test_files(char *src, size_t size, char (*dst)[512], unsigned int n, uint8_t **src_data,
+		   uint8_t **old_data, size_t bytes, uint64_t seed)
+{
+	snprintf(src, size, "%s", ru_path("src"));
+	for (unsigned int d = 0; d < n; d++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "dst%u", d);
+		snprintf(dst[d], 512, "%s", ru_path(name));
+	}
+	*src_data = ru_malloc(bytes);
+	*old_data = ru_malloc(bytes);
+	ru_fill_data(*src_data, bytes, seed);
+	ru_fill_old(*old_data, bytes, seed + 1);
+	ru_write_file(src, *src_data, bytes);
+	for (unsigned int d = 0; d < n; d++)
+		ru_write_file(dst[d], *old_data, bytes);
+}
+
 struct block_device *ru_open(const char *path, int open_flags, unsigned int bdev_flags)
 {
 	struct block_device *bd = NULL;

@@ -85,6 +85,13 @@ int ru_fd(const char *path);
 void *ru_malloc(size_t len);
 /* The first differing index, or -1. */
 long ru_diff(const void *a, const void *b, size_t len);
+/* The file at path holds want at off. */
+bool ru_holds(const char *path, uint64_t off, const void *want, uint64_t len);
+/* A test's files: src (path in src, size bytes of room) holding
+ * ru_fill_data(seed), n destinations dst0... (paths in dst) holding
+ * ru_fill_old(seed + 1); both contents returned, bytes long. */
+void ru_test_files(char *src, size_t size, char (*dst)[512], unsigned int n, uint8_t **src_data,
+		   uint8_t **old_data, size_t bytes, uint64_t seed);
 
 /* The meaning of dest_err_sector (kcopyd.h), checked on the bytes: the
  * region of count sectors at sector of the file at path holds exactly src

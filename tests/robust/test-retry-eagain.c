@@ -61,17 +61,6 @@ static void reset_dests(void)
 		ru_write_file(dst_path[d], old_data, FILE_BYTES);
 }
 
-static bool holds(const char *path, uint64_t off, const uint8_t *want, uint64_t len)
-{
-	uint8_t *got = ru_malloc(len);
-	bool same;
-
-	ru_pread(path, got, len, off);
-	same = ru_diff(got, want, len) < 0;
-	free(got);
-	return same;
-}
-
 static void source_always_eagain(unsigned int chunks)
 {
 	const struct kc_fault_rule rule = { KC_FAULT_READ, 0, FILE_BYTES, -EAGAIN };
@@ -97,7 +86,7 @@ static void source_always_eagain(unsigned int chunks)
 	kcopyd_client_destroy(kc);
 	kcopyd_bdev_close(src);
 	kcopyd_bdev_close(dst);
-	if (!holds(dst_path[0], 0, old_data, FILE_BYTES))
+	if (!ru_holds(dst_path[0], 0, old_data, FILE_BYTES))
 		FAIL("the destination was written although no read succeeded");
 	ru_log("ok: a source that always says -EAGAIN, %u sub-jobs: %" PRIu64 " retries", chunks,
 	       st.retries);
@@ -129,9 +118,9 @@ static void dest_always_eintr(void)
 	kcopyd_bdev_close(src);
 	kcopyd_bdev_close(d0);
 	kcopyd_bdev_close(d1);
-	if (!holds(dst_path[0], 0, src_data, SUB))
+	if (!ru_holds(dst_path[0], 0, src_data, SUB))
 		FAIL("the healthy destination does not hold the source");
-	if (!holds(dst_path[1], 0, old_data, FILE_BYTES))
+	if (!ru_holds(dst_path[1], 0, old_data, FILE_BYTES))
 		FAIL("the failing destination was written");
 	ru_log("ok: a destination that always says -EINTR");
 }
@@ -159,7 +148,7 @@ static void transient(void)
 	kcopyd_client_destroy(kc);
 	kcopyd_bdev_close(src);
 	kcopyd_bdev_close(dst);
-	if (!holds(dst_path[0], 0, src_data, FILE_BYTES))
+	if (!ru_holds(dst_path[0], 0, src_data, FILE_BYTES))
 		FAIL("the destination does not hold the source");
 	ru_log("ok: transient -EAGAIN: %" PRIu64 " retries", st.retries);
 }
@@ -188,9 +177,9 @@ static void stutter(void)
 	/* 3 -EAGAIN before each sector read and written, and the short
 	 * transfers of all but the last sector of each. */
 	CHECK_EQ(st.retries, 2 * (3 * sectors + sectors - 1));
-	if (!holds(dst_path[0], 7 * 512, src_data + 3 * 512, sectors * 512) ||
-	    !holds(dst_path[0], 0, old_data, 7 * 512) ||
-	    !holds(dst_path[0], (7 + sectors) * 512, old_data + (7 + sectors) * 512,
+	if (!ru_holds(dst_path[0], 7 * 512, src_data + 3 * 512, sectors * 512) ||
+	    !ru_holds(dst_path[0], 0, old_data, 7 * 512) ||
+	    !ru_holds(dst_path[0], (7 + sectors) * 512, old_data + (7 + sectors) * 512,
 		   FILE_BYTES - (7 + sectors) * 512))
 		FAIL("the destination does not hold the source where it should, or only there");
 
@@ -198,7 +187,7 @@ static void stutter(void)
 	CHECK_OK(kcopyd_zero_ex(kc, 1, &to, 0, ru_done_cb, &d));
 	ru_counter_wait(&d.calls, 1, 20, "zeroing that stutters");
 	CHECK_EQ(d.res.write_err, 0);
-	if (!holds(dst_path[0], 7 * 512, zeros, sectors * 512))
+	if (!ru_holds(dst_path[0], 7 * 512, zeros, sectors * 512))
 		FAIL("the zeroed range is not zero");
 	kcopyd_client_destroy(kc);
 	kcopyd_bdev_close(src);
@@ -240,7 +229,7 @@ static void cancel_while_retrying(void)
 	kcopyd_client_destroy(kc);
 	kcopyd_bdev_close(src);
 	kcopyd_bdev_close(dst);
-	if (!holds(dst_path[0], 0, old_data, FILE_BYTES))
+	if (!ru_holds(dst_path[0], 0, old_data, FILE_BYTES))
 		FAIL("the destination was written");
 	ru_log("ok: cancel while retrying: %" PRIu64 " retries", st.retries);
 }
@@ -248,18 +237,7 @@ static void cancel_while_retrying(void)
 int main(void)
 {
 	ru_init("test-retry-eagain", 120);
-	snprintf(src_path, sizeof(src_path), "%s", ru_path("src"));
-	for (unsigned int d = 0; d < 2; d++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "dst%u", d);
-		snprintf(dst_path[d], sizeof(dst_path[d]), "%s", ru_path(name));
-	}
-	src_data = ru_malloc(FILE_BYTES);
-	old_data = ru_malloc(FILE_BYTES);
-	ru_fill_data(src_data, FILE_BYTES, 1);
-	ru_fill_old(old_data, FILE_BYTES, 2);
-	ru_write_file(src_path, src_data, FILE_BYTES);
+	ru_test_files(src_path, sizeof(src_path), dst_path, 2, &src_data, &old_data, FILE_BYTES, 1);
 	reset_dests();
 	source_always_eagain(1);
 	source_always_eagain(4);
