@@ -105,6 +105,34 @@ int  kcopyd_client_cancel(struct kcopyd_client *kc);
  * -EINVAL when kc is NULL, -ENOMEM.  (KCOPYD_0.3) */
 int  kcopyd_cancel(struct kcopyd_client *kc, const void *context);
 
+/* Event-loop mode (KCOPYD_0.3): a client without a thread of its own, for
+ * programs that have their own loop.  kcopyd_client_create_ex() with
+ * KCOPYD_CLIENT_NO_THREAD makes one; it belongs to the calling thread, and
+ * its callbacks run there, from kcopyd_client_run_once().  Poll the
+ * descriptor from kcopyd_client_get_fd() for reading; when it is readable,
+ * or the deadline from kcopyd_client_next_deadline() has come, call
+ * kcopyd_client_run_once().  Jobs may be submitted from any thread.  On the
+ * owner thread (outside a callback) kcopyd_client_wait() and
+ * kcopyd_client_destroy() drive the client themselves until they may
+ * return; on another thread they wait for the owner's loop to get there.
+ * create_ex with flags 0 is kcopyd_client_create(). */
+#define KCOPYD_CLIENT_NO_THREAD (1u << 0)
+int  kcopyd_client_create_ex(unsigned int num_pages, unsigned int flags,
+			     struct kcopyd_client **result);
+/* The descriptor to poll for POLLIN; or -EINVAL (kc NULL), -EOPNOTSUPP (a
+ * client with its own thread).  It stays the same for the client's life. */
+int  kcopyd_client_get_fd(const struct kcopyd_client *kc);
+/* One pass, without blocking: reap completions, fire due timers, start
+ * sub-jobs, submit their I/O, run the callbacks that are due.  0, or
+ * -EINVAL, -EOPNOTSUPP, -EPERM (not the owner thread), -EDEADLK (from one
+ * of the client's callbacks). */
+int  kcopyd_client_run_once(struct kcopyd_client *kc);
+/* 1 and *deadline_ns (CLOCK_MONOTONIC, in ns; at or before now: call
+ * kcopyd_client_run_once() at once, work was left over) when run_once must
+ * be called by then even with the descriptor quiet; 0 when nothing is due
+ * but what the descriptor says; -EINVAL, -EOPNOTSUPP, -EPERM. */
+int  kcopyd_client_next_deadline(const struct kcopyd_client *kc, uint64_t *deadline_ns);
+
 /* The engine the client runs on: "io_uring" or "threads" (the fallback).
  * The environment variable KCOPYD_ENGINE=threads|io_uring forces one. */
 const char *kcopyd_client_engine(const struct kcopyd_client *kc);

@@ -251,8 +251,9 @@ static void threads_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 static void threads_poll(struct kcopyd_client *kc)
 {
 	/* Calls start when queued, their ends come on kc->sys_completed;
-	 * only the watches have anything to look at. */
-	if (kc->watches)
+	 * only the watches have anything to look at, and in loop mode the
+	 * wake, which the caller's poll saw. */
+	if (kc->watches || kc->loop_mode)
 		threads_wait(kc, 0);
 }
 
@@ -295,6 +296,14 @@ static void threads_wake(struct kcopyd_client *kc)
 	kc_eventfd_signal(b->efd);
 }
 
+/* Loop mode: the epoll descriptor stands for the wake and every watch. */
+static int threads_loop_fd(const struct kcopyd_client *kc)
+{
+	const struct tbackend *b = kc->backend_priv;
+
+	return b->epfd;
+}
+
 const struct kc_backend_ops kc_backend_threads = {
 	.name = "threads",
 	.init = threads_init,
@@ -306,4 +315,5 @@ const struct kc_backend_ops kc_backend_threads = {
 	.wake = threads_wake,
 	.watch_update = threads_watch_update,
 	.watch_del = threads_watch_del,
+	.loop_fd = threads_loop_fd,
 };

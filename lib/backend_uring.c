@@ -261,14 +261,19 @@ static bool ops_supported(struct io_uring *ring, bool pretend_none)
 	return ok;
 }
 
+static void uring_fini(struct kcopyd_client *kc);
+
 static int uring_init(struct kcopyd_client *kc)
 {
 	/* COOP_TASKRUN: completions need no interrupt of the engine thread,
 	 * which reaps them when it waits anyway (5.19+; retried without). */
 	const bool small = kc->test_uring & KC_TEST_CQSMALL;
 	const unsigned int sq = small ? SMALL_SQ : RING_SQ, cq = small ? SMALL_CQ : RING_CQ;
+	/* Not in loop mode: there the caller sleeps in its own poll(), and
+	 * completions left as task work would never be posted to wake it. */
 	struct io_uring_params p = {
-		.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN, .cq_entries = cq,
+		.flags = IORING_SETUP_CQSIZE | (kc->loop_mode ? 0 : IORING_SETUP_COOP_TASKRUN),
+		.cq_entries = cq,
 	};
 	struct uring *u = calloc(1, sizeof(*u));
 	int ret;
@@ -289,7 +294,7 @@ static int uring_init(struct kcopyd_client *kc)
 		free(u);
 		return ret;
 	}
-	u->efd = eventfd(0, EFD_CLOEXEC);
+	u->efd = eventfd(0, EFD_CLOEXEC | (kc->loop_mode ? EFD_NONBLOCK : 0));
 	if (u->efd < 0) {
 		ret = -errno;
 		io_uring_queue_exit(&u->ring);
@@ -308,7 +313,18 @@ static int uring_init(struct kcopyd_client *kc)
 		u->cap = p.cq_entries > 2 * CQ_SLACK ? p.cq_entries - CQ_SLACK : p.cq_entries / 2;
 	kc->backend_priv = u;
 	register_pool(kc, u);
-	arm_wake(kc, u);
+	if (!kc->loop_mode) {
+		arm_wake(kc, u);
+		return 0;
+	}
+	/* Loop mode: the kernel signals the eventfd at every completion, and
+	 * a wake writes it: readable whenever there is work.  No read of it
+	 * stays armed on the ring (its own completion would signal it). */
+	ret = io_uring_register_eventfd(&u->ring, u->efd);
+	if (ret < 0) {
+		uring_fini(kc);
+		return ret;
+	}
 	return 0;
 }
 
@@ -465,7 +481,12 @@ static void uring_wait(struct kcopyd_client *kc, int64_t timeout_ns)
 static void uring_poll(struct kcopyd_client *kc)
 {
 	struct uring *u = kc->backend_priv;
-	int ret = ring_submit(u, 0);
+	uint64_t v;
+	int ret;
+
+	if (kc->loop_mode && read(u->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		kc_fail("eventfd read failed: %s", strerror(errno));
+	ret = ring_submit(u, 0);
 
 	if (ret < 0 && !expected_error(ret))
 		enter_failed(kc, u, ret);
@@ -521,6 +542,13 @@ static void uring_wake(struct kcopyd_client *kc)
 	kc_eventfd_signal(u->efd);
 }
 
+static int uring_loop_fd(const struct kcopyd_client *kc)
+{
+	const struct uring *u = kc->backend_priv;
+
+	return u->efd;
+}
+
 const struct kc_backend_ops kc_backend_uring = {
 	.name = "io_uring",
 	.init = uring_init,
@@ -532,4 +560,5 @@ const struct kc_backend_ops kc_backend_uring = {
 	.wake = uring_wake,
 	.watch_update = uring_watch_update,
 	.watch_del = uring_watch_del,
+	.loop_fd = uring_loop_fd,
 };

@@ -6,6 +6,8 @@
  * regions into a job and hand it to that thread.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,16 +169,17 @@ static int start_thread(struct kcopyd_client *kc)
 	return -ret;
 }
 
-static int client_create(unsigned int num_pages, struct kcopyd_client **result)
+static int client_create(unsigned int num_pages, unsigned int flags, struct kcopyd_client **result)
 {
 	struct kcopyd_client *kc;
 	int ret;
 
-	if (!result || !num_pages || num_pages >= UINT32_MAX)
+	if (!result || !num_pages || num_pages >= UINT32_MAX || (flags & ~KCOPYD_CLIENT_NO_THREAD))
 		return -EINVAL;
 	kc = calloc(1, sizeof(*kc));
 	if (!kc)
 		return -ENOMEM;
+	kc->loop_mode = flags & KCOPYD_CLIENT_NO_THREAD;
 	kc->test_uring = test_uring_flags();
 	pthread_mutex_init(&kc->lock, NULL);
 	pthread_cond_init(&kc->idle_cond, NULL);
@@ -194,8 +197,13 @@ static int client_create(unsigned int num_pages, struct kcopyd_client **result)
 		ret = pick_backend(kc);
 	if (!ret)
 		ret = apply_sub_job_size(kc, KC_DEFAULT_SUB_JOB);
-	if (!ret)
+	if (!ret && !kc->loop_mode)
 		ret = start_thread(kc);
+	if (kc->loop_mode) {
+		/* The creating thread owns it, and it waits for a wake. */
+		kc->thread = pthread_self();
+		kc->sleeping = true;
+	}
 	if (ret) {
 		client_free(kc);
 		return ret;
@@ -207,7 +215,17 @@ static int client_create(unsigned int num_pages, struct kcopyd_client **result)
 KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client **result)
 {
 	KC_ERRNO_SAVE;
-	int ret = client_create(num_pages, result);
+	int ret = client_create(num_pages, 0, result);
+
+	KC_ERRNO_RESTORE;
+	return ret;
+}
+
+KC_EXPORT int kcopyd_client_create_ex(unsigned int num_pages, unsigned int flags,
+				      struct kcopyd_client **result)
+{
+	KC_ERRNO_SAVE;
+	int ret = client_create(num_pages, flags, result);
 
 	KC_ERRNO_RESTORE;
 	return ret;
@@ -216,6 +234,93 @@ KC_EXPORT int kcopyd_client_create(unsigned int num_pages, struct kcopyd_client 
 static bool on_engine_thread(const struct kcopyd_client *kc)
 {
 	return pthread_equal(pthread_self(), kc->thread);
+}
+
+/* Inside one of the client's callbacks: waiting there for the client would
+ * wait for itself.  (A loop-mode client's owner thread is its engine
+ * thread, but outside a callback it may wait: it drives the client.) */
+static bool in_own_callback(const struct kcopyd_client *kc)
+{
+	return on_engine_thread(kc) && (!kc->loop_mode || kc->in_callback);
+}
+
+/* ---- event-loop mode ---------------------------------------------------- */
+
+KC_EXPORT int kcopyd_client_get_fd(const struct kcopyd_client *kc)
+{
+	if (!kc)
+		return -EINVAL;
+	if (!kc->loop_mode)
+		return -EOPNOTSUPP;
+	return kc->backend->loop_fd(kc);
+}
+
+static int loop_check(const struct kcopyd_client *kc)
+{
+	if (!kc)
+		return -EINVAL;
+	if (!kc->loop_mode)
+		return -EOPNOTSUPP;
+	if (!on_engine_thread(kc))
+		return -EPERM;
+	if (kc->in_callback)
+		return -EDEADLK;
+	return 0;
+}
+
+KC_EXPORT int kcopyd_client_run_once(struct kcopyd_client *kc)
+{
+	KC_ERRNO_SAVE;
+	int ret = loop_check(kc);
+
+	if (!ret)
+		kc_run_once(kc);
+	KC_ERRNO_RESTORE;
+	return ret;
+}
+
+KC_EXPORT int kcopyd_client_next_deadline(const struct kcopyd_client *kc, uint64_t *deadline_ns)
+{
+	uint64_t at;
+
+	if (!kc || !deadline_ns)
+		return -EINVAL;
+	if (!kc->loop_mode)
+		return -EOPNOTSUPP;
+	if (!on_engine_thread(kc))
+		return -EPERM;
+	at = kc_next_deadline(kc);
+	if (at == UINT64_MAX)
+		return 0;
+	*deadline_ns = at;
+	return 1;
+}
+
+/* Loop mode, on the owner thread, kc->lock held: instead of sleeping on
+ * idle_cond, drive the client once (wait on its descriptor until there is
+ * work or its next deadline, then one pass). */
+static void drive_locked(struct kcopyd_client *kc)
+{
+	uint64_t at = kc_next_deadline(kc), now = kc_now_ns();
+	int ms = at == UINT64_MAX ? -1 : at <= now ? 0 :
+		 (at - now) / 1000000 >= INT_MAX ? INT_MAX : (int)((at - now + 999999) / 1000000);
+	struct pollfd pfd = { .fd = kc->backend->loop_fd(kc), .events = POLLIN };
+
+	pthread_mutex_unlock(&kc->lock);
+	if (ms)
+		poll(&pfd, 1, ms);
+	kc_run_once(kc);
+	pthread_mutex_lock(&kc->lock);
+}
+
+/* Under kc->lock: wait for idle_cond to be signalled, or, for a loop-mode
+ * client on its owner thread, make it happen. */
+static void idle_wait(struct kcopyd_client *kc)
+{
+	if (kc->loop_mode && on_engine_thread(kc))
+		drive_locked(kc);
+	else
+		pthread_cond_wait(&kc->idle_cond, &kc->lock);
 }
 
 /* Under kc->lock: the epoch a job submitted now counts in (see internal.h). */
@@ -234,7 +339,7 @@ static void wait_epoch_locked(struct kcopyd_client *kc)
 
 	/* The older epoch first: its slot is the one the next epoch reuses. */
 	while (kc->wait_epoch == e && kc->epoch_jobs[(e + 1) & 1])
-		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+		idle_wait(kc);
 	if (kc->wait_epoch == e) {
 		if (!kc->epoch_jobs[e & 1])
 			return;
@@ -242,7 +347,7 @@ static void wait_epoch_locked(struct kcopyd_client *kc)
 	}
 	/* Epoch e + 2 opens only once e has drained. */
 	while (kc->wait_epoch < e + 2 && kc->epoch_jobs[e & 1])
-		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+		idle_wait(kc);
 }
 
 KC_EXPORT int kcopyd_client_wait(struct kcopyd_client *kc)
@@ -251,7 +356,7 @@ KC_EXPORT int kcopyd_client_wait(struct kcopyd_client *kc)
 
 	if (!kc)
 		return -EINVAL;
-	if (on_engine_thread(kc))
+	if (in_own_callback(kc))
 		return -EDEADLK;
 	pthread_mutex_lock(&kc->lock);
 	wait_epoch_locked(kc);
@@ -266,16 +371,21 @@ KC_EXPORT void kcopyd_client_destroy(struct kcopyd_client *kc)
 
 	if (!kc)
 		return;
-	if (on_engine_thread(kc))
+	if (in_own_callback(kc))
 		kc_fail("kcopyd_client_destroy called from one of the client's own callbacks: "
 			"it would wait for itself forever");
 	pthread_mutex_lock(&kc->lock);
 	while (kc->outstanding)
-		pthread_cond_wait(&kc->idle_cond, &kc->lock);
+		idle_wait(kc);
 	kc->exiting = true;
-	kc->backend->wake(kc);
-	pthread_mutex_unlock(&kc->lock);
-	pthread_join(kc->thread, NULL);
+	if (kc->loop_mode) {
+		pthread_mutex_unlock(&kc->lock);
+		kc->backend->flush(kc);
+	} else {
+		kc->backend->wake(kc);
+		pthread_mutex_unlock(&kc->lock);
+		pthread_join(kc->thread, NULL);
+	}
 	client_free(kc);
 	KC_ERRNO_RESTORE;
 }

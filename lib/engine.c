@@ -1105,63 +1105,77 @@ static int64_t sleep_ns(struct kcopyd_client *kc)
 	return next <= now ? 0 : next - now > INT64_MAX ? INT64_MAX : (int64_t)(next - now);
 }
 
+/* One turn of the engine: take what other threads handed over, finish
+ * what completed, fire due timers, start sub-jobs, run callbacks, then the
+ * endpoints' hooks.  True when it may sleep (nothing to do until a wake, a
+ * completion or a timer); *exit_now once destroy asked it to end and it
+ * has.  The client's thread runs it in a loop; a client without one, from
+ * kcopyd_client_run_once(). */
+static bool kc_turn(struct kcopyd_client *kc, bool *exit_now)
+{
+	struct kc_job *incoming;
+	struct kc_io *completed;
+	struct kc_sysreq *sys_completed;
+	struct kc_cancel *cancels;
+	uint64_t cancel;
+	bool sleep;
+
+	pthread_mutex_lock(&kc->lock);
+	incoming = kc->incoming;
+	kc->incoming = NULL;
+	kc->incoming_tail = &kc->incoming;
+	completed = kc->completed;
+	kc->completed = NULL;
+	sys_completed = kc->sys_completed;
+	kc->sys_completed = NULL;
+	cancel = kc->cancel_upto;
+	cancels = kc->cancels;
+	kc->cancels = NULL;
+	kc->kicked = false;
+	pthread_mutex_unlock(&kc->lock);
+	take_incoming(kc, incoming);
+	if (cancel != kc->cancel_seen) {
+		apply_cancel(kc, cancel, NULL);
+		kc->cancel_seen = cancel;
+	}
+	while (cancels) {
+		struct kc_cancel *c = cancels;
+
+		cancels = c->next;
+		apply_cancel(kc, c->upto, c);
+		free(c);
+	}
+	run_deferred(kc, sys_completed, completed);
+	drain_ready(kc);
+
+	if (kc->timers.n)
+		kc_timers_run(kc, &kc->timers, kc_now_ns());
+	drain_ready(kc);
+	dispatch(kc);
+	run_callbacks(kc);
+	if (kc->hooks || kc->watches)
+		kc_before_wait(kc);
+
+	pthread_mutex_lock(&kc->lock);
+	*exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
+	/* Reports made while dispatching (a fast path refused at once) are
+	 * handled on the next turn, before it dispatches. */
+	sleep = !kc->incoming && !kc->completed && !kc->sys_completed && !kc->ready &&
+		!kc->sys_ready && !kc->watch_ready && !kc->done && !*exit_now &&
+		kc->cancel_upto == kc->cancel_seen && !kc->cancels && !kc->kicked;
+	kc->sleeping = sleep;
+	pthread_mutex_unlock(&kc->lock);
+	return sleep;
+}
+
+/* The client's own thread. */
 void *kc_engine_main(void *arg)
 {
 	struct kcopyd_client *kc = arg;
 
 	for (;;) {
-		struct kc_job *incoming;
-		struct kc_io *completed;
-		struct kc_sysreq *sys_completed;
-		struct kc_cancel *cancels;
-		uint64_t cancel;
-		bool exit_now, sleep;
+		bool exit_now, sleep = kc_turn(kc, &exit_now);
 
-		pthread_mutex_lock(&kc->lock);
-		incoming = kc->incoming;
-		kc->incoming = NULL;
-		kc->incoming_tail = &kc->incoming;
-		completed = kc->completed;
-		kc->completed = NULL;
-		sys_completed = kc->sys_completed;
-		kc->sys_completed = NULL;
-		cancel = kc->cancel_upto;
-		cancels = kc->cancels;
-		kc->cancels = NULL;
-		kc->kicked = false;
-		pthread_mutex_unlock(&kc->lock);
-		take_incoming(kc, incoming);
-		if (cancel != kc->cancel_seen) {
-			apply_cancel(kc, cancel, NULL);
-			kc->cancel_seen = cancel;
-		}
-		while (cancels) {
-			struct kc_cancel *c = cancels;
-
-			cancels = c->next;
-			apply_cancel(kc, c->upto, c);
-			free(c);
-		}
-		run_deferred(kc, sys_completed, completed);
-		drain_ready(kc);
-
-		if (kc->timers.n)
-			kc_timers_run(kc, &kc->timers, kc_now_ns());
-		drain_ready(kc);
-		dispatch(kc);
-		run_callbacks(kc);
-		if (kc->hooks || kc->watches)
-			kc_before_wait(kc);
-
-		pthread_mutex_lock(&kc->lock);
-		exit_now = kc->exiting && !kc->incoming && !kc->queue && !kc->busy_subjobs;
-		/* Reports made while dispatching (a fast path refused at
-		 * once) are handled on the next turn, before it dispatches. */
-		sleep = !kc->incoming && !kc->completed && !kc->sys_completed && !kc->ready &&
-			!kc->sys_ready && !kc->watch_ready && !kc->done && !exit_now &&
-			kc->cancel_upto == kc->cancel_seen && !kc->cancels && !kc->kicked;
-		kc->sleeping = sleep;
-		pthread_mutex_unlock(&kc->lock);
 		if (exit_now)
 			break;
 		if (!sleep) {
@@ -1180,4 +1194,25 @@ void *kc_engine_main(void *arg)
 	}
 	kc->backend->flush(kc);
 	return NULL;
+}
+
+/* A client without a thread (KCOPYD_CLIENT_NO_THREAD): one pass, in the
+ * caller's thread.  The backend reaps what ended (and drains the wake of
+ * the descriptor the caller polls), the turn runs, and what it queued is
+ * pushed to the kernel.  kc->sleeping stays as the turn left it until a
+ * wake: a submit from any thread then makes the descriptor readable. */
+void kc_run_once(struct kcopyd_client *kc)
+{
+	bool exit_now;
+
+	kc->backend->poll(kc);
+	kc->loop_busy = !kc_turn(kc, &exit_now);
+	kc->backend->flush(kc);
+}
+
+/* When kc_run_once must run again with the descriptor quiet: now when the
+ * last pass left work, else the next timer (UINT64_MAX: none). */
+uint64_t kc_next_deadline(const struct kcopyd_client *kc)
+{
+	return kc->loop_busy ? kc_now_ns() : kc_timer_next(&kc->timers);
 }

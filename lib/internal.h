@@ -420,6 +420,9 @@ struct kc_backend_ops {
 	void (*watch_update)(struct kcopyd_client *kc, struct kc_watch *w);
 	/* Forget w: after it returns, the backend has no hold on it. */
 	void (*watch_del)(struct kcopyd_client *kc, struct kc_watch *w);
+	/* Loop mode (set up by init when kc->loop_mode): the descriptor that
+	 * becomes readable when the engine has work (completions, a wake). */
+	int (*loop_fd)(const struct kcopyd_client *kc);
 };
 extern const struct kc_backend_ops kc_backend_uring;
 extern const struct kc_backend_ops kc_backend_threads;
@@ -494,6 +497,8 @@ struct kcopyd_client {
 	uint64_t cancel_seen;                 /* the cancel_upto last applied */
 	uint64_t cb_epoch;                    /* epoch of the job whose callback runs */
 	bool in_callback;
+	bool loop_mode;                       /* KCOPYD_CLIENT_NO_THREAD: the caller's loop drives it */
+	bool loop_busy;                       /* loop mode: the last pass left work to do now */
 	unsigned int test_uring;              /* KCOPYD_TEST_URING: KC_TEST_* bits */
 
 	struct kcopyd_stats stats;    /* written by the engine, read with atomics */
@@ -525,6 +530,8 @@ void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out
 /* engine.c */
 void kc_client_wake(struct kcopyd_client *kc);
 void *kc_engine_main(void *arg);
+void kc_run_once(struct kcopyd_client *kc);
+uint64_t kc_next_deadline(const struct kcopyd_client *kc);
 void kc_io_report(struct kcopyd_client *kc, struct kc_io *io, int res);
 void kc_io_report_async(struct kcopyd_client *kc, struct kc_io *io, int res);
 void kc_sys_report(struct kcopyd_client *kc, struct kc_sysreq *r, int res);

@@ -27,6 +27,11 @@ buildfail() { echo "== build $1 failed"; echo "0 1 0" >>"$tally"; }
 if build build; then
 	step "io_uring engine" tests/run-tests.sh build all uring
 	KCOPYD_ENGINE=threads step "thread engine" tests/run-tests.sh build lib threads
+	# Every library test again with clients driven by a loop of the test's
+	# (KCOPYD_CLIENT_NO_THREAD), on both engines.
+	KCOPYD_TEST_MODE=loop step "event-loop mode, io_uring" tests/run-tests.sh build lib loop-uring
+	KCOPYD_TEST_MODE=loop KCOPYD_ENGINE=threads \
+		step "event-loop mode, threads" tests/run-tests.sh build lib loop-threads
 	# The command's tests with kcopyd under valgrind (memcheck, full leak
 	# check): a representative set, as all of them would take half an hour.
 	KCOPYD_WRAP=$PWD/tests/valgrind-kcopyd.sh KCOPYD_TEST_TIMEOUT=300 \

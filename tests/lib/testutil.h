@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "kcopyd.h"
+#include "loopdrive.h"
 
 #define TU_SKIP 77
 #define TU_KIB 1024ull

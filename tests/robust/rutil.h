@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kcopyd.h"
+#include "loopdrive.h"
 
 #define RU_SKIP 77
 #define RU_MIB (1024u * 1024u)
