@@ -53,8 +53,15 @@
 #define MAX_BOOT 64
 
 struct copylog {
-	char *path;                      /* NULL: parsed only, never written */
+	char *path;                      /* NULL: parsed only, never written; for messages */
+	/* Every file of the log is reached through the directory opened at
+	 * set-up, by its name in it: a directory renamed or replaced during
+	 * the run (or a symbolic link in the path changed) never moves the
+	 * log's rewrites onto another file of the same name. */
+	int dirfd;
+	char *base;                      /* the log's name in dirfd */
 	char *lock_path;                 /* path.lock, held while lock_fd >= 0 */
+	char *lock_name;                 /* base.lock */
 	int lock_fd;
 	int spare_fd;                    /* /dev/null, given up for each rewrite: ulimit -n is met at set-up */
 	bool lock_created;               /* lock_path was created by this run: removed at the end */
@@ -146,6 +153,7 @@ static struct copylog *alloc_log(const struct copylog_key *key, uint64_t chunk)
 	l->dest_offset = key->dest_offset;
 	l->lock_fd = -1;
 	l->spare_fd = -1;
+	l->dirfd = -1;
 	l->source_id = key->source_id;
 	snprintf(l->boot, sizeof(l->boot), "%s", key->boot ? key->boot : "-");
 	if (!l->done || !l->marked || !l->source) {
@@ -172,9 +180,13 @@ void copylog_free(struct copylog *l)
 		/* Still holding the lock: no other run can be using the file;
 		 * but one that was there before this run is not ours to remove. */
 		if (l->lock_created)
-			unlink(l->lock_path);
+			unlinkat(l->dirfd, l->lock_name, 0);
 		close(l->lock_fd);
 	}
+	if (l->dirfd >= 0)
+		close(l->dirfd);
+	free(l->base);
+	free(l->lock_name);
 	if (l->spare_fd >= 0)
 		close(l->spare_fd);
 	free(l->lock_path);
@@ -890,10 +902,10 @@ int copylog_parse(const char *text, size_t len, const struct copylog_key *key,
 
 /* ---- files --------------------------------------------------------------- */
 
-static int read_all(const char *path, char **text, size_t *len)
+static int read_all(int dirfd, const char *name, char **text, size_t *len)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), ret = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC), ret = 0;
 	ssize_t n;
 
 	if (fd < 0)
@@ -929,18 +941,23 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 		l->lock_path = NULL;
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	}
+	if (asprintf(&l->lock_name, "%s.lock", l->base) < 0) {
+		l->lock_name = NULL;
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	}
 	for (int tries = 0; tries < 100; tries++) {
 		/* Made here, or found: only one made here is removed at the end. */
-		int fd = open(l->lock_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
-			      O_CLOEXEC, 0644);
+		int fd = openat(l->dirfd, l->lock_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+				O_NOCTTY | O_CLOEXEC, 0644);
 
 		int create_err = fd < 0 ? errno : 0;
 
 		l->lock_created = fd >= 0;
 		if (fd < 0 && errno == EEXIST)
-			fd = open(l->lock_path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+			fd = openat(l->dirfd, l->lock_name, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0 && errno == EACCES)  /* another user's: locking needs no write */
-			fd = open(l->lock_path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+			fd = openat(l->dirfd, l->lock_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+				    O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT && create_err && create_err != EEXIST)
 			/* Not there, and it cannot be made (a directory we may not
 			 * write, /sys, /proc): why it cannot, not "another run". */
@@ -966,7 +983,8 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 			return fail(why, whylen, -err, "cannot lock %s: %s", l->lock_path,
 				    strerror(err));
 		}
-		if (stat(l->lock_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		if (fstatat(l->dirfd, l->lock_name, &b, 0) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
 			l->lock_fd = fd;
 			return 0;
 		}
@@ -976,16 +994,16 @@ static int lock_log(struct copylog *l, const char *path, char *why, size_t whyle
 		    l->lock_path);
 }
 
-static int write_file(const char *path, const char *buf, size_t len);
+static int write_file(struct copylog *l, const char *buf, size_t len);
 static int commit(struct copylog *l, bool closed);
 
 /* The inode flags that forbid what the log's rewrites do (replace the
  * file, make and remove LOG.tmp and LOG.lock beside it): "" or why not.
  * A file system without the flags (FS_IOC_GETFLAGS unsupported) has none. */
-static const char *frozen(const char *path, bool dir)
+static const char *frozen(int dirfd, const char *name)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
-		      (dir ? O_DIRECTORY : 0));
+	int fd = name ? openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
+			       O_CLOEXEC) : dup(dirfd);
 	int flags = 0;
 	const char *why = "";
 
@@ -1003,26 +1021,60 @@ static const char *frozen(const char *path, bool dir)
 
 /* Can the log be replaced, and its files beside it made and removed?
  * Asked before anything is created. */
-static int check_replaceable(const char *path, char *why, size_t whylen)
+static int check_replaceable(int dirfd, const char *path, const char *base, char *why,
+			     size_t whylen)
 {
 	char *copy = strdup(path);
 	const char *f;
 
 	if (!copy)
 		return fail(why, whylen, -ENOMEM, "out of memory");
-	f = frozen(path, false);
+	f = frozen(dirfd, base);
 	if (f[0]) {
 		free(copy);
 		return fail(why, whylen, -EPERM, "cannot write it: it is %s", f);
 	}
-	f = frozen(dirname(copy), true);
+	f = frozen(dirfd, NULL);
 	if (f[0]) {
-		fail(why, whylen, -EPERM, "cannot write it: its directory %s is %s", copy, f);
+		fail(why, whylen, -EPERM, "cannot write it: its directory %s is %s", dirname(copy), f);
 		free(copy);
 		return -EPERM;
 	}
 	free(copy);
 	return 0;
+}
+
+/* The directory the log is in, opened once, and the log's name there. */
+static int open_dir(const char *path, int *dirfd, char **base, char *why, size_t whylen)
+{
+	char *d = strdup(path), *b = strdup(path), *name;
+	int ret = 0;
+
+	if (!d || !b) {
+		free(d);
+		free(b);
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	}
+	name = basename(b);
+	if (path[strlen(path) - 1] == '/' || !strcmp(name, ".") || !strcmp(name, "..") ||
+	    !strcmp(name, "/")) {
+		ret = fail(why, whylen, -EISDIR, "it names a directory: --log takes the name of "
+			   "a file (made if it is not there)");
+	} else {
+		*dirfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*dirfd < 0)
+			ret = fail(why, whylen, -errno, "cannot open its directory %s: %s", d,
+				   strerror(errno));
+		else if (!(*base = strdup(name)))
+			ret = fail(why, whylen, -ENOMEM, "out of memory");
+	}
+	if (ret && *dirfd >= 0) {
+		close(*dirfd);
+		*dirfd = -1;
+	}
+	free(d);
+	free(b);
+	return ret;
 }
 static int probe_writable(struct copylog *l);
 
@@ -1044,21 +1096,26 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	if (!k.boot && read_text("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) == 0 &&
 	    boot[0] && strspn(boot, "0123456789abcdef-") == strlen(boot))
 		k.boot = boot;
-	ret = check_replaceable(path, why, whylen);
-	if (ret)
-		return ret;
 	/* The lock comes first: a log in use by another run is not even read. */
 	lock = calloc(1, sizeof(*lock));
 	if (!lock)
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	lock->lock_fd = -1;
 	lock->spare_fd = -1;
+	lock->dirfd = -1;
+	ret = open_dir(path, &lock->dirfd, &lock->base, why, whylen);
+	if (!ret)
+		ret = check_replaceable(lock->dirfd, path, lock->base, why, whylen);
+	if (ret) {
+		copylog_free(lock);
+		return ret;
+	}
 	ret = lock_log(lock, path, why, whylen);
 	if (ret) {
 		copylog_free(lock);
 		return ret;
 	}
-	ret = read_all(path, &text, &len);
+	ret = read_all(lock->dirfd, lock->base, &text, &len);
 	if (ret == -ENOENT) {
 		l = alloc_log(&k, chunk);
 		if (!l) {
@@ -1080,7 +1137,10 @@ int copylog_open(const char *path, const struct copylog_key *key, uint64_t chunk
 	}
 	l->lock_fd = lock->lock_fd;
 	l->lock_path = lock->lock_path;
+	l->lock_name = lock->lock_name;
 	l->lock_created = lock->lock_created;
+	l->dirfd = lock->dirfd;
+	l->base = lock->base;
 	free(lock);
 	l->path = strdup(path);
 	if (!l->path) {
@@ -1157,7 +1217,7 @@ void copylog_mark(struct copylog *l, unsigned int dest, uint64_t chunk)
  * after making it).  Or a symbolic link: removing it leaves the file it
  * names.  Nothing else: not even a hard link, whose count of names says
  * nothing certain through an overlay (its index, with index=on, is one). */
-static bool our_leftover(const char *tmp)
+static bool our_leftover(int dirfd, const char *tmp)
 {
 	char head[sizeof(HEAD) - 1];
 	ssize_t n;
@@ -1165,13 +1225,13 @@ static bool our_leftover(const char *tmp)
 	bool ours;
 	int fd;
 
-	if (lstat(tmp, &st))
+	if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW))
 		return false;
 	if (S_ISLNK(st.st_mode))
 		return true;
 	if (!S_ISREG(st.st_mode))
 		return false;           /* not opened: a device node, a FIFO */
-	fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = openat(dirfd, tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -1187,30 +1247,30 @@ static bool our_leftover(const char *tmp)
 	return ours;
 }
 
-/* Create the log's temporary file PATH.tmp afresh: a new file (O_EXCL),
+/* Create the log's temporary file LOG.tmp afresh, beside it: a new file (O_EXCL),
  * never one found under that name.  One that is there is removed only if
  * that loses nothing (our_leftover): anything else may be the only name of
  * someone's data (a file of an overlayfs layer, say, which no name check
  * can tell for sure), and is never touched: -EEXIST.  Returns the descriptor and
  * sets *tmpp (malloc'd), or a negative errno. */
-static int create_tmp(const char *path, char **tmpp)
+static int create_tmp(const struct copylog *l, char **tmpp)
 {
-	size_t plen = strlen(path);
+	size_t plen = strlen(l->base);
 	char *tmp = malloc(plen + 16);
 	int fd = -EEXIST;
 
 	if (!tmp)
 		return -ENOMEM;
-	snprintf(tmp, plen + 16, "%s.tmp", path);
+	snprintf(tmp, plen + 16, "%s.tmp", l->base);
 	for (int tries = 0; tries < 3 && fd == -EEXIST; tries++) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0)
 			fd = -errno;
 		if (fd != -EEXIST)
 			break;
-		if (!our_leftover(tmp))
+		if (!our_leftover(l->dirfd, tmp))
 			break;          /* -EEXIST: not ours, left alone */
-		if (unlink(tmp) < 0 && errno != ENOENT) {
+		if (unlinkat(l->dirfd, tmp, 0) < 0 && errno != ENOENT) {
 			fd = -errno;    /* ours, but it cannot be removed: why */
 			break;
 		}
@@ -1245,7 +1305,7 @@ static int probe_writable(struct copylog *l)
 	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur >= len && rl.rlim_cur < want)
 		want = (size_t)rl.rlim_cur;
-	fd = create_tmp(l->path, &tmp);
+	fd = create_tmp(l, &tmp);
 	if (fd < 0) {
 		free(text);
 		return fd;
@@ -1273,36 +1333,24 @@ static int probe_writable(struct copylog *l)
 	}
 	free(text);
 	close(fd);
-	unlink(tmp);
+	unlinkat(l->dirfd, tmp, 0);
 	free(tmp);
 	return ret;
 }
 
-/* fsync the directory path is in: what was renamed or removed there is
- * durable.  Returns 0 or a negative errno (none if it cannot be opened). */
-static int sync_dir_of(const char *path)
+/* fsync the log's directory: what was renamed or removed there is
+ * durable.  Returns 0 or a negative errno. */
+static int sync_dir(const struct copylog *l)
 {
-	char *copy = strdup(path);
-	int fd, ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (fsync(fd) < 0)
-			ret = -errno;
-		close(fd);
-	}
-	free(copy);
-	return ret;
+	return fsync(l->dirfd) < 0 ? -errno : 0;
 }
 
-static int write_file(const char *path, const char *buf, size_t len)
+static int write_file(struct copylog *l, const char *buf, size_t len)
 {
 	char *tmp;
 	int fd, ret = 0;
 
-	fd = create_tmp(path, &tmp);
+	fd = create_tmp(l, &tmp);
 	if (fd < 0)
 		return fd;
 	for (size_t off = 0; off < len && !ret;) {
@@ -1318,16 +1366,16 @@ static int write_file(const char *path, const char *buf, size_t len)
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	close(fd);
-	if (!ret && rename(tmp, path) < 0)
+	if (!ret && renameat(l->dirfd, tmp, l->dirfd, l->base) < 0)
 		ret = -errno;
 	if (ret) {
-		unlink(tmp);
+		unlinkat(l->dirfd, tmp, 0);
 		free(tmp);
 		return ret;
 	}
 	/* The rename is durable once the directory is. */
 	free(tmp);
-	return sync_dir_of(path);
+	return sync_dir(l);
 }
 
 static int commit(struct copylog *l, bool closed)
@@ -1354,7 +1402,7 @@ static int commit(struct copylog *l, bool closed)
 		close(l->spare_fd);
 		l->spare_fd = -1;
 	}
-	ret = !l->path ? 0 : text ? write_file(l->path, text, len) : -ENOMEM;
+	ret = !l->path ? 0 : text ? write_file(l, text, len) : -ENOMEM;
 	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	free(text);
 	for (size_t i = 0; i < l->words * l->ndests; i++) {
@@ -1394,7 +1442,7 @@ int copylog_discard(struct copylog *l)
 {
 	if (!l->path)
 		return 0;
-	if (unlink(l->path) < 0 && errno != ENOENT)
+	if (unlinkat(l->dirfd, l->base, 0) < 0 && errno != ENOENT)
 		return -errno;
-	return sync_dir_of(l->path);      /* gone for good once it is durable */
+	return sync_dir(l);               /* gone for good once it is durable */
 }

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -124,16 +126,34 @@ const char *signal_name(int sig)
 	}
 }
 
-static void say(const char *s, size_t len)
+/* The signal thread's last words go out only while the descriptor takes
+ * them: a pipe that nobody reads must not keep an exit at once from
+ * happening.  Until say_until (now_seconds()), each piece waits for room
+ * (POLLOUT: a pipe then takes a piece of up to PIPE_BUF bytes whole);
+ * after it, what is left is dropped. */
+static double say_until;
+
+static void write_bounded(int fd, const char *s, size_t len)
 {
 	while (len) {
-		ssize_t n = write(STDERR_FILENO, s, len);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		double left = say_until - now_seconds();
+		ssize_t n;
 
+		if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0 ||
+		    (p.revents & (POLLERR | POLLNVAL)))
+			return;
+		n = write(fd, s, len < PIPE_BUF ? len : PIPE_BUF);
 		if (n <= 0)
 			return;
 		s += n;
 		len -= (size_t)n;
 	}
+}
+
+static void say(const char *s, size_t len)
+{
+	write_bounded(STDERR_FILENO, s, len);
 }
 
 static _Atomic int in_setup = 1;
@@ -195,13 +215,8 @@ static void say_json(int code, int sig, const char *error)
 	fflush(f);
 	n = ftell(f);
 	fclose(f);
-	for (long off = 0; n > 0 && off < n && n < (long)sizeof(buf);) {
-		ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
-
-		if (w <= 0)
-			break;
-		off += w;
-	}
+	if (n > 0 && n < (long)sizeof(buf))
+		write_bounded(STDOUT_FILENO, buf, (size_t)n);
 }
 
 /* Exit now, with 128 + sig (code), saying the signal's name, then what
@@ -212,6 +227,8 @@ static _Noreturn void exit_now(int code, int sig, const char *what, bool last)
 
 	int free_ = JSON_FREE, done;
 	bool own_json = atomic_compare_exchange_strong(&json_owner, &free_, JSON_EXIT);
+
+	say_until = now_seconds() + 2;  /* then exit, said or not */
 
 	/* The command is writing its document (one write of it whole): let
 	 * it end, a moment, so that standard output holds it complete. */
