@@ -279,6 +279,24 @@ static bool same_new_name(const char *a, const char *b)
 	return same;
 }
 
+/* Do two paths name one entry of one directory (which may not exist yet)?
+ * The same directory, however it is reached (a bind mount, a symbolic
+ * link: by its inode), and the same last component. */
+static bool same_entry(const char *a, const char *b)
+{
+	char *da = strdup(a), *db = strdup(b), *ba = strdup(a), *bb = strdup(b);
+	struct stat x, y;
+	bool same = da && db && ba && bb && !strcmp(basename(ba), basename(bb)) &&
+		    !stat(dirname(da), &x) && !stat(dirname(db), &y) &&
+		    x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+
+	free(da);
+	free(db);
+	free(ba);
+	free(bb);
+	return same;
+}
+
 /* Which device, if any, the log's file name (canonical: canon) is: by
  * what it is (through any symlink or hard link), or for a destination not
  * created yet, by its name. */
@@ -290,7 +308,8 @@ static const struct device *log_file_is(const struct copy *c, const char *name,
 	if (!strcmp(canon, k->source))
 		return &c->src;
 	for (unsigned int i = 0; i < k->ndests; i++)
-		if (same_new_name(canon, k->dests[i]))
+		if (same_new_name(canon, k->dests[i]) ||
+		    (c->dests[i].kind == DEV_NEW && same_entry(name, c->dests[i].path)))
 			return &c->dests[i];
 	if (stat(name, &st) || !S_ISREG(st.st_mode))
 		return NULL;

@@ -1044,6 +1044,16 @@ static int check_replaceable(int dirfd, const char *path, const char *base, char
 	return 0;
 }
 
+/* Is name in dirfd the root of a mount (a file bind-mounted there)? */
+static bool mount_point(int dirfd, const char *name)
+{
+	struct statx stx;
+
+	return statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 /* The directory the log is in, opened once, and the log's name there. */
 static int open_dir(const char *path, int *dirfd, char **base, char *why, size_t whylen)
 {
@@ -1067,6 +1077,10 @@ static int open_dir(const char *path, int *dirfd, char **base, char *why, size_t
 				   strerror(errno));
 		else if (!(*base = strdup(name)))
 			ret = fail(why, whylen, -ENOMEM, "out of memory");
+		else if (mount_point(*dirfd, name))
+			ret = fail(why, whylen, -EBUSY, "it is a mount point (a bind mount of a "
+				   "file): its rewrites replace it by renaming, which a mount "
+				   "point refuses");
 	}
 	if (ret && *dirfd >= 0) {
 		close(*dirfd);

@@ -391,6 +391,9 @@ static void say_interrupted(const struct report *rep, unsigned int incomplete)
 		       signal_name(r->signal), rep->src ? "copy" : "zeroing");
 	else if (rep->log && r->src_changed)
 		errmsg("interrupted; %s", LOG_SRC_CHANGED);
+	else if (rep->log && !r->log_on_disk)
+		errmsg("interrupted; no log was written (%s does not exist): a rerun starts from "
+		       "the beginning", rep->log);
 	else if (rep->log && rep->resume_at != NOT_SET)
 		errmsg("interrupted at byte %llu; rerun with the same --log to resume",
 		       (unsigned long long)rep->resume_at);
@@ -417,8 +420,8 @@ int report_finish(struct report *rep)
 	runner_check_changes(r);
 	/* A rerun with the log refuses a source changed since it was
 	 * written: there is nothing to resume. */
-	if (rep->log && r->src_changed)
-		rep->resume_at = NOT_SET;
+	if (rep->log && (r->src_changed || !r->log_on_disk))
+		rep->resume_at = NOT_SET;     /* nor with no log on disk */
 	incomplete = mark_incomplete(rep);
 	print_errors(rep);
 	code = any_problem(r) ? EXIT_FAILED : EXIT_OK;
@@ -435,6 +438,9 @@ int report_finish(struct report *rep)
 		signal_answered();
 	} else if (rep->log && r->src_changed && incomplete) {
 		errmsg("%s", LOG_SRC_CHANGED);
+	} else if (rep->log && !r->log_on_disk && incomplete) {
+		errmsg("no log was written (%s does not exist): a rerun starts from the beginning",
+		       rep->log);
 	} else if (rep->log && rep->resume_at != NOT_SET && incomplete) {
 		/* Stopped by an error (the log's own rewrite, a read): where a
 		 * rerun starts, as the log on disk says. */
