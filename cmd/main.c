@@ -568,11 +568,38 @@ static int stack_limit(void)
 	return 0;
 }
 
+/* A hard stack limit so small (a few tens of KiB) that even formatting a
+ * message may not fit: said with write(2) and a static text, before
+ * anything else runs, and the exit is a set-up error. */
+#define TINY_STACK_KIB 64u
+static void tiny_stack(void)
+{
+	static const char head[] = "kcopyd: the stack limit (ulimit -s) is ";
+	static const char tail[] = " KiB; kcopyd needs at least 256 KiB\n";
+	char num[24], *p = num + sizeof(num);
+	struct rlimit rl;
+	unsigned long long kib;
+
+	if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_max == RLIM_INFINITY ||
+	    rl.rlim_max >= (rlim_t)TINY_STACK_KIB << 10)
+		return;
+	kib = (unsigned long long)(rl.rlim_max >> 10);
+	do
+		*--p = (char)('0' + kib % 10);
+	while (kib /= 10);
+	if (write(STDERR_FILENO, head, sizeof(head) - 1) < 0 ||
+	    write(STDERR_FILENO, p, (size_t)(num + sizeof(num) - p)) < 0 ||
+	    write(STDERR_FILENO, tail, sizeof(tail) - 1) < 0)
+		_exit(EXIT_SETUP);
+	_exit(EXIT_SETUP);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	int ret;
 
+	tiny_stack();
 	ignore_write_signals();
 	ignore_sigcancel();
 	fill_std_fds();
