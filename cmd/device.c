@@ -1810,6 +1810,12 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 			if (!d || d->kind == DEV_NEW)
 				continue;
 			if (device_meet(&out, 0, UINT64_MAX, d, i < n ? dst_off : src_off, len, 0)) {
+				/* Not even this message goes there, when it is
+				 * standard error (kept for the JSON): nothing written. */
+				if (fd == 2) {
+					fflush(stderr);
+					fd_to_null(2, O_WRONLY);
+				}
 				errmsg("%s: is also where the command's %s goes; refusing to use it "
 				       "as %s", d->path, names[fd], d == src ? "the source" :
 				       "a destination");

@@ -3,8 +3,7 @@
 # own output, standard output or standard error, under any name, is refused
 # at set-up (exit 2): it never receives both the copy and the messages.
 # The destination keeps its bytes (what the shell's redirection left): no
-# byte of the source, not even the JSON summary; only a refusal written to
-# standard error goes there.
+# byte of the source, not even the JSON summary or the refusal itself.
 . "$(dirname "$0")/common.bash"
 
 M=$((1024 * 1024))
@@ -43,15 +42,25 @@ kk copy src "$T/../$(basename "$T")/dst" 1<>dst; rc=$?
 [ "$rc" -eq 2 ] || fail "stdout, another spelling: exit $rc"
 cmp dst dst.orig || fail "stdout, another spelling: dst changed"
 
-# Standard error is the destination: it gets the refusal, nothing else.
+# Standard error is the destination: not even the refusal goes there (it
+# used to be appended, or written over a device's first sector); with
+# --json the JSON says it.
 "$KCOPYD" copy src dst 2>>dst >/dev/null </dev/null; rc=$?
 [ "$rc" -eq 2 ] || fail "stderr: exit $rc"
-untouched "stderr" dst dst.orig
-grep -aq "is also where the command's standard error goes" dst || fail "stderr: no message"
-cp dst.orig dst
+cmp dst dst.orig || fail "stderr: dst changed (the refusal was written into it)"
+"$KCOPYD" copy --json src dst 2>>dst >"$T/out" </dev/null; rc=$?
+[ "$rc" -eq 2 ] || fail "stderr, --json: exit $rc"
+cmp dst dst.orig || fail "stderr, --json: dst changed"
+json_is "'is also where the command\'s standard error goes' in j['error']" True
 "$KCOPYD" zero --length 4096 dst 2>>dst >/dev/null </dev/null; rc=$?
 [ "$rc" -eq 2 ] || fail "zero, stderr: exit $rc"
-untouched "zero, stderr" dst dst.orig
+cmp dst dst.orig || fail "zero, stderr: dst changed"
+# Standard error is the source.
+cp src src.orig
+"$KCOPYD" copy src other 2>>src >/dev/null </dev/null; rc=$?
+[ "$rc" -eq 2 ] || fail "stderr is the source: exit $rc"
+cmp src src.orig || fail "stderr is the source: the source changed"
+[ ! -e other ] || fail "stderr is the source: other created"
 
 # The source as standard output would change under the copy.
 cp src src.orig
