@@ -318,16 +318,24 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 			break;
 		}
 		/* What was read before a failure is compared first: a
-		 * destination that differs there differs, whatever comes after. */
-		size_t done = before;   /* compared with every destination compared */
+		 * destination that differs there differs, whatever comes after.
+		 * The bytes compared: the chunk, while any destination is still
+		 * compared after it (one that ended or differed in it counts to
+		 * there, and does not hold the others back); else as far as the
+		 * last of them got. */
+		size_t done = 0;
+		bool going = false;
 
 		for (unsigned int i = 0; i < n; i++)
 			if (still_compared(&dests[i])) {
 				size_t c = compare_one(&dests[i], want, buf, before, dst_off + pos);
 
-				if (c < done)
+				going |= still_compared(&dests[i]);
+				if (c > done)
 					done = c;
 			}
+		if (going)
+			done = before;
 		if (signal_caught()) {
 			/* A destination's read cut short left the chunk unfinished. */
 			ret = interrupted(dests, n, signal_caught());

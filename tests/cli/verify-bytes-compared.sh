@@ -3,7 +3,10 @@
 # destination compared, not the source bytes read: when a destination's
 # read fails inside the first 4 MiB piece (every read from some point on
 # fails: strace), it is where that read failed, not 4 MiB; a
-# full match counts the whole range.
+# full match counts the whole range.  A destination that ends (or fails)
+# early does not hold back another compared to the end, in whichever piece
+# it ends: the whole range (it was where the short one ended when that was
+# in the last piece).
 . "$(dirname "$0")/common.bash"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"   # no LSan under ptrace
 need_cmd strace
@@ -18,6 +21,15 @@ expect 0 verify --json a b
 json_is 'j["bytes_compared"]' $((8 * mib))
 expect 0 verify --json --length 3M a b
 json_is 'j["bytes_compared"]' $((3 * mib))
+
+head -c $((3 * mib)) a >a3; cp a3 full3; head -c $mib a3 >short1
+k verify --json a3 full3 short1
+json_is 'j["bytes_compared"]' $((3 * mib))
+json_is 'j["destinations"][0]["status"]' match
+k verify --json a full3 short1 b
+json_is 'j["bytes_compared"]' $((8 * mib))
+k verify --json a3 short1
+json_is 'j["bytes_compared"]' $mib
 
 hit=0
 for n in $(seq 3 2 31); do
