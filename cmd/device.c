@@ -1752,14 +1752,61 @@ out:
 	return busy;
 }
 
+/* Active swap space (/proc/swaps: a file or a device, its name with
+ * octal escapes) where [off, off + len) of d lies: writing it would
+ * corrupt the memory of running programs.  Refused even with --force. */
+static int check_swap(const struct device *d, uint64_t off, uint64_t len)
+{
+	FILE *f = fopen("/proc/swaps", "re");
+	char line[PATH_MAX + 128];
+	int ret = 0;
+
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f)) {    /* the heading */
+		fclose(f);
+		return 0;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		struct device sw;
+		struct stat st;
+		char *sp = strpbrk(line, " \t");
+		int fd;
+
+		if (!sp)
+			continue;
+		*sp = 0;
+		unescape(line);
+		fd = open(line, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		device_init(&sw, line);
+		if (fstat(fd, &st) == 0)
+			set_identity(&sw, fd, &st);
+		close(fd);
+		if (sw.ids_full || device_meet(&sw, 0, UINT64_MAX, d, off, len, MEET_PLACED) != MEET_NONE) {
+			errmsg("%s: is (or holds) swap space in use, %s (/proc/swaps); refusing "
+			       "to write to it, even with --force (swapoff it first)", d->path, line);
+			ret = -1;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 /* Storage that a mounted file system lives on is refused, however it is
- * named: a file or device under a loop device that is mounted or held. */
+ * named: a file or device under a loop device that is mounted or held.
+ * Swap space in use, always. */
 int device_check_users(const struct device *d, uint64_t off, uint64_t len,
 		       const struct options *o)
 {
 	struct users u = { .d = d, .off = off, .len = len };
 
-	if (o->force || d->kind == DEV_NEW || len == 0)
+	if (d->kind == DEV_NEW || len == 0)
+		return 0;
+	if (check_swap(d, off, len))
+		return -1;
+	if (o->force)
 		return 0;
 	/* A block device a loop device (ours) lies on: itself mounted or held?
 	 * (Not a partition's disk: that is held whenever another partition is.) */
