@@ -152,6 +152,9 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 			   bool anywhere, int fd, int depth);
 static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
 			     uint64_t len, bool anywhere, int depth);
+static void fs_chain(struct device *d, dev_t dev, int fd, int depth);
+static void file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		       bool anywhere, int fd, int depth);
 
 /* The size of block device number dev, as sysfs says; false when sysfs
  * does not know the device. */
@@ -289,19 +292,16 @@ static unsigned int btrfs_by_fd(int fd, dev_t *out, unsigned int max, bool *more
 	return n;
 }
 
-static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more)
+/* The line of /proc/self/mountinfo of the mount that fd (a descriptor on
+ * that file system, or -1) is on, as statx says, else the first of device
+ * number dev: malloc'd, or NULL. */
+static char *mount_line(dev_t dev, int fd)
 {
-	unsigned long long mnt_id = 0;
-	bool by_id = false, btrfs = false;
+	unsigned long long mnt_id = 0, id;
+	bool by_id = false;
 	char *line = NULL;
 	size_t cap = 0;
 	FILE *mi;
-
-	unsigned int n = btrfs_by_fd(fd, out, max, more);
-
-	if (n)
-		return n;
-	out[0] = 0;
 #ifdef STATX_MNT_ID
 	struct statx sx;
 
@@ -310,42 +310,120 @@ static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, 
 		mnt_id = sx.stx_mnt_id;
 		by_id = true;
 	}
-#else
-	(void)fd;
 #endif
 	if (!(mi = fopen("/proc/self/mountinfo", "re")))
-		return 0;
-	while (!out[0] && getline(&line, &cap, mi) > 0) {
-		char *type, *source;
-		unsigned long long id;
+		return NULL;
+	while (getline(&line, &cap, mi) > 0) {
 		unsigned int maj, min;
-		struct stat st;
 
-		if (sscanf(line, "%llu %*u %u:%u", &id, &maj, &min) != 3 ||
-		    (by_id ? id != mnt_id : makedev(maj, min) != dev) ||
-		    !(type = strstr(line, " - ")))
-			continue;
-		type += 3;
-		if (!(source = strchr(type, ' ')))
-			continue;
-		*source++ = 0;
-		source[strcspn(source, " \n")] = 0;
-		unescape(source);
-		btrfs = strcmp(type, "btrfs") == 0;
-		if (btrfs && source[0] == '/' && stat(source, &st) == 0 && S_ISBLK(st.st_mode))
-			out[0] = st.st_rdev;
-		if (by_id)
-			break;
+		if (sscanf(line, "%llu %*u %u:%u", &id, &maj, &min) == 3 &&
+		    (by_id ? id == mnt_id : makedev(maj, min) == dev)) {
+			fclose(mi);
+			return line;
+		}
 	}
 	free(line);
 	fclose(mi);
+	return NULL;
+}
+
+static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more)
+{
+	unsigned int n = btrfs_by_fd(fd, out, max, more);
+	char *line, *type, *source;
+	struct stat st;
+
+	if (n)
+		return n;
+	out[0] = 0;
+	line = mount_line(dev, fd);
+	if (line && (type = strstr(line, " - ")) && (source = strchr(type += 3, ' '))) {
+		*source++ = 0;
+		source[strcspn(source, " \n")] = 0;
+		unescape(source);
+		if (!strcmp(type, "btrfs") && source[0] == '/' && stat(source, &st) == 0 &&
+		    S_ISBLK(st.st_mode))
+			out[0] = st.st_rdev;
+	}
+	free(line);
 	if (!out[0])
 		return 0;
 	return btrfs_members(out[0], out, max, more);
 }
 
+/* The ext2/3/4 superblock's external journal device (s_journal_dev, with
+ * no journal inode), read from the file system's own block device: the
+ * journal is written with the file system, and is its storage too.  0: none. */
+static dev_t ext4_journal_dev(dev_t dev)
+{
+	unsigned char sb[1024];
+	int fd = open_devnum(dev);
+	bool ok;
+	uint32_t inum, jdev;
+
+	if (fd < 0)
+		return 0;
+	ok = pread(fd, sb, sizeof(sb), 1024) == (ssize_t)sizeof(sb);
+	close(fd);
+	if (!ok || sb[0x38] != 0x53 || sb[0x39] != 0xef)
+		return 0;
+	inum = (uint32_t)sb[0xe0] | (uint32_t)sb[0xe1] << 8 | (uint32_t)sb[0xe2] << 16 |
+	       (uint32_t)sb[0xe3] << 24;
+	jdev = (uint32_t)sb[0xe4] | (uint32_t)sb[0xe5] << 8 | (uint32_t)sb[0xe6] << 16 |
+	       (uint32_t)sb[0xe7] << 24;
+	if (inum || !jdev)
+		return 0;
+	/* The kernel's new_encode_dev: minor's low byte, major, minor's rest. */
+	return makedev((jdev & 0xfff00) >> 8, (jdev & 0xff) | ((jdev >> 12) & 0xfff00));
+}
+
+/* Storage a file system lives on besides its own device number: the file
+ * a file-backed mount reads (erofs from an image file, no loop device), the
+ * external log and realtime devices of XFS (logdev=, rtdev=), a journal
+ * given by path (journal_path=), an ext4 external journal.  Each followed
+ * down as the file system's own. */
+static void fs_extra(struct device *d, dev_t dev, int fd, int depth)
+{
+	static const char *const keys[] = { "logdev=", "rtdev=", "journal_path=" };
+	char *line = mount_line(dev, fd), *type, *source, *opts, *o, *save;
+	struct stat st;
+	dev_t j;
+
+	if (!line)
+		return;
+	if ((type = strstr(line, " - ")) && (source = strchr(type += 3, ' '))) {
+		*source++ = 0;
+		opts = strchr(source, ' ');
+		if (opts) {
+			*opts++ = 0;
+			opts[strcspn(opts, " \n")] = 0;
+		}
+		unescape(source);
+		if (major(dev) == 0 && source[0] == '/' && stat(source, &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1, depth + 1);
+		if (major(dev) != 0 && !strncmp(type, "ext", 3) && (j = ext4_journal_dev(dev)))
+			fs_chain(d, j, -1, depth + 1);
+		for (o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save))
+			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+				if (strncmp(o, keys[k], strlen(keys[k])))
+					continue;
+				o += strlen(keys[k]);
+				unescape(o);
+				if (stat(o, &st) == 0 && S_ISBLK(st.st_mode))
+					fs_chain(d, st.st_rdev, -1, depth + 1);
+				else if (stat(o, &st) == 0 && S_ISREG(st.st_mode))
+					file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1,
+						   depth + 1);
+				break;
+			}
+	}
+	free(line);
+}
+
 /* A file system's bytes lie somewhere on the block device of its number,
- * or (major 0) on those fs_devices() finds, each followed down. */
+ * or (major 0) on those fs_devices() finds, each followed down; and on
+ * what fs_extra() finds. */
 static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 {
 	dev_t devs[MAX_FS_DEVS];
@@ -366,6 +444,7 @@ static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 	for (unsigned int i = 0; i < n; i++)
 		if (blockdev_size(devs[i], &size))
 			blockdev_chain(d, devs[i], 0, size, true, -1, depth + 1);
+	fs_extra(d, dev, fd, depth);
 }
 
 /* A file's bytes are its inode's; they also lie somewhere on the block
