@@ -55,6 +55,7 @@ struct options {
 	int progress;                           /* -1 automatic, 0 off, 1 on */
 	const char *log;                        /* copy --log FILE, or NULL */
 	double log_interval;                    /* seconds between log commits */
+	bool log_interval_set;                  /* given: it needs --log */
 	char **paths;
 	int npaths;
 };

@@ -217,7 +217,7 @@ static int set_option(struct options *o, int code, const char *arg)
 		}
 		o->log = arg;
 		return 0;
-	case OPT_LOG_INTERVAL: return interval_arg(arg, &o->log_interval);
+	case OPT_LOG_INTERVAL: o->log_interval_set = true; return interval_arg(arg, &o->log_interval);
 	case 'q': o->quiet = true; o->progress = 0; return 0;  /* a later --progress wins */
 	}
 	return -EINVAL;
@@ -358,6 +358,10 @@ int parse_options(int argc, char **argv, struct options *o)
 		o->json = json_asked(argc, argv);
 	if (ret)
 		return ret;
+	if (o->log_interval_set && !o->log) {
+		errmsg("%s: --log-interval applies to the log: it needs --log FILE", o->cmd_name);
+		return -1;
+	}
 	if ((unsigned int)o->npaths < min_paths) {
 		errmsg("%s: expected %s", o->cmd_name,
 		       min_paths == 2 ? "SOURCE DEST [DEST...]" : "at least one DEVICE");

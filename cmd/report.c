@@ -304,7 +304,9 @@ static void print_json(const struct report *rep, int code)
 	json_u64(&j, "bytes_moved", rep->moved);
 	json_double(&j, "rate", run_rate(rep));
 	json_str(&j, "engine", rep->engine);
-	json_bool(&j, "flush", rep->o->flush);
+	/* Whether the destinations were flushed: --log and --verify flush
+	 * them whatever --no-flush says. */
+	json_bool(&j, "flush", rep->o->flush || rep->o->verify || rep->o->log);
 	if (rep->src)
 		json_source(&j, rep);
 	json_array(&j, "destinations");

@@ -45,4 +45,12 @@ expect 2 copy --pages 0 src a -- --json
 name=$(printf 'bad\377name')
 expect 0 copy --json src "$name"
 json_is 'j["destinations"][0]["path"]' $'bad\ufffdname'
+# flush says whether the destinations were flushed: --verify (and --log)
+# flush them whatever --no-flush says.
+expect 0 copy --json --no-flush src nf1
+json_is 'j["flush"]' False
+expect 0 copy --json --no-flush --verify src nf2
+json_is 'j["flush"]' True
+expect 0 copy --json --no-flush --log nf.log src nf3
+json_is 'j["flush"]' True
 exit 0
