@@ -181,8 +181,10 @@ static int check_space(const struct copy *c)
 
 	for (unsigned int i = 0; i < c->n; i++) {
 		uint64_t sure = 0, maybe = 0, avail;
+		unsigned int sharing = 0;
 		struct statvfs v;
 		struct statfs f;
+		char who[64] = "";
 
 		if (done[i] || c->dests[i].kind == DEV_BLOCK)
 			continue;
@@ -198,21 +200,28 @@ static int check_space(const struct copy *c)
 			    w.f_fsid != v.f_fsid)
 				continue;
 			done[k] = true;
+			sharing++;
 			need = dest_new_bytes(c, d);
 			sure += c->o->sparse ? 0 : need;
 			maybe += need;
 		}
 		avail = (uint64_t)(geteuid() == 0 ? v.f_bfree : v.f_bavail) * v.f_frsize;
+		/* The figure is for every destination on that file system. */
+		if (sharing > 1)
+			snprintf(who, sizeof(who), " and %u other destination%s", sharing - 1,
+				 sharing > 2 ? "s" : "");
 		if (sure > avail && stores_all(&f)) {
-			errmsg("%s: needs %llu bytes more on its file system, which has %llu bytes "
-			       "free; refusing to start a copy that cannot fit", c->dests[i].path,
-			       (unsigned long long)sure, (unsigned long long)avail);
+			errmsg("%s%s: need%s %llu bytes more on %s file system, which has %llu "
+			       "bytes free; refusing to start a copy that cannot fit",
+			       c->dests[i].path, who, sharing > 1 ? "" : "s", (unsigned long long)sure,
+			       sharing > 1 ? "their" : "its", (unsigned long long)avail);
 			return -1;
 		}
 		if (maybe > avail)
-			errmsg("%s: warning: may need up to %llu bytes more on its file system, "
-			       "which has %llu bytes free", c->dests[i].path,
-			       (unsigned long long)maybe, (unsigned long long)avail);
+			errmsg("%s%s: warning: may need up to %llu bytes more on %s file system, "
+			       "which has %llu bytes free", c->dests[i].path, who,
+			       (unsigned long long)maybe, sharing > 1 ? "their" : "its",
+			       (unsigned long long)avail);
 	}
 	return 0;
 }

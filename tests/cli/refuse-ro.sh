@@ -81,7 +81,8 @@ files=(small/old keep src)
 refused "no space" "small/new: needs 2097152 bytes more on its file system" copy --no-sparse src small/new
 [ ! -e small/new ] || fail "no space: small/new created"
 refused "no space, growing a file" "small/old: needs" copy --no-sparse --dest-offset 512K src small/old
-refused "no space, shared" "needs" copy --no-sparse --length 600K src small/a small/b
+refused "no space, shared" "small/a and 1 other destination: need 1228800 bytes more on their file system" \
+	copy --no-sparse --length 600K src small/a small/b
 [ ! -e small/a ] || fail "no space: small/a created"
 # Each alone fits.
 expect 0 copy --no-sparse --length 600K src small/a
