@@ -747,12 +747,16 @@ static void flush_all(struct runner *r)
 
 		if (d->failed)
 			continue;
+		const char *what = "flush";
+
 		ret = kcopyd_bdev_flush(d->bd);
-		if (!ret && d->created)
+		if (!ret && d->created) {
 			ret = sync_parent(d);
+			what = "flush of its directory (the new file's name)";
+		}
 		if (ret) {
 			pthread_mutex_lock(&r->lock);
-			device_fail(d, "flush", ret, NOT_SET);
+			device_fail(d, what, ret, NOT_SET);
 			pthread_mutex_unlock(&r->lock);
 		}
 	}

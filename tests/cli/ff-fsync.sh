@@ -3,7 +3,7 @@
 # that comes by default (and with --flush) is checked, the failing
 # destination is named, the others are complete and ok, the exit status is
 # 1; --no-flush does not fsync at all.  The directory of a created file is
-# flushed too, and its failure is reported.  A stop signal during a flush
+# flushed too, and its failure is reported as that (not as the file's own).  A stop signal during a flush
 # that then fails does not say the copy was complete on every destination.
 . "$(dirname "$0")/faultfs.bash"
 ff_begin
@@ -54,7 +54,7 @@ c_directory() {
 	fk "$e" copy src m/d1
 	ff_fires m 0
 	[ "$rc" -eq 1 ] || fail "exit $rc with the directory's fsync failing"
-	err_has "m/d1: "
+	err_has "m/d1: flush of its directory (the new file's name) failed: Input/output error"
 	grep -q "m/d1: ok" "$T/out" && fail "d1 reported ok"
 	return 0
 }
