@@ -1976,7 +1976,14 @@ int device_check_range(const struct device *d, const char *opt, uint64_t off, ui
 	}
 	if (may_extend && d->kind != DEV_BLOCK)
 		return 0;
-	if (off > d->size || len > d->size - off) {
+	if (off > d->size) {
+		/* The offset alone: its option is the first one opt names. */
+		errmsg("%s: %.*s %llu is past the end of the %s (%s, %llu bytes)", d->path,
+		       (int)strcspn(opt, "/"), opt, (unsigned long long)off, device_kind_name(d),
+		       human_size(d->size, a, sizeof(a)), (unsigned long long)d->size);
+		return -1;
+	}
+	if (len > d->size - off) {
 		errmsg("%s: %s %llu plus %llu bytes ends past the end of the %s (%s, %llu bytes)",
 		       d->path, opt, (unsigned long long)off, (unsigned long long)len,
 		       device_kind_name(d), human_size(d->size, a, sizeof(a)),

@@ -125,7 +125,7 @@ h "--rate -1"                        --rate copy --rate -1 src good new
 # Ranges.
 h "offset not a multiple of 512"     "not a multiple of 512" copy --offset 100 src good new
 h "dest-offset not a multiple of 512" "not a multiple of 512" copy --dest-offset 1000 src good new
-h "offset past the end of the source" "past the end" copy --offset 2M src good new
+h "offset past the end of the source" "src: --offset 2097152 is past the end of the regular file" copy --offset 2M src good new
 h "length past the end of the source" "past the end" copy --length 2M src good new
 h "offset at the end plus 512"       "past the end" copy --offset 1M --length 512 src good new
 h "range straddles the end"          "past the end" copy --offset 1023K --length 2K src good new
@@ -139,7 +139,7 @@ h "zero: offset past the end"        "past its end" zero --offset 8K small
 h "zero: offset+length overflow"     "too large" zero --offset 4E --length 4E good
 h "zero: --offset and --dest-offset differ" "--dest-offset" zero --offset 512 --dest-offset 1024 good
 h "zero: offset not a multiple of 512" "not a multiple of 512" zero --offset 100 --length 512 good
-h "verify: offset past the end"      "past the end" verify --offset 2M src good
+h "verify: offset past the end"      "src: --offset 2097152 is past the end" verify --offset 2M src good
 h "verify: length past the end"      "past the end" verify --length 2M src good
 # Paths that are not there, or not files.
 h "missing source"                   missing copy missing good new
