@@ -10,7 +10,9 @@
  * of it (its bytes are a range of the disk), a loop device over a file or
  * a device (LOOP_GET_STATUS64: its bytes are a range of that, from its
  * offset, up to its size limit, followed down through stacked loops), a
- * file through overlayfs (its layer's file), and a file inside a file
+ * file through overlayfs (any file under any of its layer directories:
+ * roots, met by the directories the other side's files lie in), and a
+ * file inside a file
  * system (somewhere on the device the file system lives on: the one of its
  * device number, or for a number of no device, as btrfs gives, its mount's
  * source and the btrfs's member devices).  Each device
@@ -70,18 +72,226 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-static void add_id(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
-		   bool anywhere)
+/* Add an identity, or find the same one already there (merged: the
+ * layers of an overlay, the partitions of one disk under a btrfs, reach
+ * one file system or disk many times); its index, or -1 when id[] is full (then not all of where d lies
+ * is known: ids_full, which checks refuse). */
+static int add_id(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		  bool anywhere)
 {
 	for (int i = 0; i < MAX_IDS; i++) {
-		if (!d->id[i].valid) {
-			d->id[i] = (struct identity){ .dev = dev, .ino = ino, .start = start,
-						      .len = len, .valid = true,
-						      .anywhere = anywhere };
-			return;
+		struct identity *x = &d->id[i];
+
+		if (x->valid && x->dev == dev && x->ino == ino && x->start == start &&
+		    x->len == len && x->anywhere == anywhere && i > 0)
+			return i;
+		if (!x->valid) {
+			*x = (struct identity){ .dev = dev, .ino = ino, .start = start, .len = len,
+						.valid = true, .anywhere = anywhere };
+			return i;
 		}
 	}
 	d->ids_full = true;     /* not all of where it lies is known: checks refuse it */
+	return -1;
+}
+
+/* Where d lies could not be followed: a system call failed with err. */
+static void not_known(struct device *d, int err)
+{
+	d->ids_full = true;
+	if (!d->ids_err)
+		d->ids_err = err;
+}
+
+/* A directory of d's, in roots or anc (*vp, *n of them, room for *cap):
+ * past max of them, ids_full. */
+static void add_dir(struct device *d, struct dir_ref **vp, unsigned int *n, unsigned int *cap,
+		    unsigned int max, dev_t dev, ino_t ino, dev_t tag_dev, ino_t tag_ino, bool lower)
+{
+	struct dir_ref *v = *vp;
+
+	for (unsigned int i = 0; i < *n; i++)
+		if (v[i].dev == dev && v[i].ino == ino && v[i].tag_dev == tag_dev &&
+		    v[i].tag_ino == tag_ino) {
+			v[i].lower = v[i].lower && lower;
+			return;
+		}
+	if (*n == max) {
+		d->ids_full = true;
+		return;
+	}
+	if (*n == *cap) {
+		unsigned int c = *cap ? 2 * *cap : 16;
+
+		if (!(v = realloc(v, c * sizeof(*v)))) {
+			not_known(d, ENOMEM);
+			return;
+		}
+		*vp = v;
+		*cap = c;
+	}
+	v[(*n)++] = (struct dir_ref){ dev, ino, tag_dev, tag_ino, lower };
+}
+
+#define ADD_ANC(d, ...) add_dir(d, &(d)->anc, &(d)->nanc, &(d)->anc_cap, MAX_ANC, __VA_ARGS__)
+#define ADD_ROOT(d, ...) \
+	add_dir(d, &(d)->roots, &(d)->nroots, &(d)->roots_cap, MAX_ROOTS, __VA_ARGS__)
+
+/* Free the directories of d's identity (none after). */
+static void free_dirs(struct device *d)
+{
+	free(d->roots);
+	free(d->anc);
+	d->roots = d->anc = NULL;
+	d->nroots = d->roots_cap = d->nanc = d->anc_cap = 0;
+}
+
+/* The mount ID of descriptor fd. */
+static bool mount_id(int fd, unsigned long long *id)
+{
+#ifdef STATX_MNT_ID
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID)) {
+		*id = sx.stx_mnt_id;
+		return true;
+	}
+#else
+	(void)fd;
+	(void)id;
+#endif
+	return false;
+}
+
+/* Field n (0-based, split at spaces) of a mountinfo line, in place: its
+ * text up to the next space is cut there.  NULL if the line is shorter. */
+static char *mi_field(char *line, int n)
+{
+	char *s = line;
+
+	for (int i = 0; i < n && s; i++)
+		if ((s = strchr(s, ' ')))
+			s++;
+	if (!s)
+		return NULL;
+	s[strcspn(s, " \n")] = 0;
+	return s;
+}
+
+/* Is the mount that directory fd is the root of a bind mount of a
+ * directory inside its file system (its root in mountinfo not "/"), so
+ * that what lies above it there is not what ".." gives?  Unknown: yes. */
+static bool partial_mount(int fd)
+{
+	unsigned long long want, id;
+	bool partial = true;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *mi;
+
+	if (!mount_id(fd, &want) || !(mi = fopen("/proc/self/mountinfo", "re")))
+		return true;
+	while (getline(&line, &cap, mi) > 0) {
+		char *root;
+
+		if (sscanf(line, "%llu", &id) != 1 || id != want)
+			continue;
+		root = mi_field(line, 3);
+		partial = !root || strcmp(root, "/") != 0;
+		break;
+	}
+	free(line);
+	fclose(mi);
+	return partial;
+}
+
+/* Paths nested deeper than this are not walked up: kcopyd refuses them. */
+#define MAX_WALK 4096
+
+/* The directories that directory fd lies in, itself and up to the root
+ * (by "..", not by name), into d->anc[] with tag.  Where ".." leaves a
+ * mount that shows only a directory inside its file system (a bind mount,
+ * a btrfs subvolume's), the directories above it there are unknown: any
+ * of that device's (ino 0). */
+static void dir_ancestors(struct device *d, int fd, dev_t tag_dev, ino_t tag_ino)
+{
+	int cur = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (cur < 0)
+		not_known(d, errno);
+	for (int i = 0; cur >= 0; i++) {
+		unsigned long long m1, m2;
+		struct stat st, pst;
+		int parent = -1;
+
+		if (i == MAX_WALK || fstat(cur, &st) ||
+		    (parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    fstat(parent, &pst)) {
+			not_known(d, i == MAX_WALK ? 0 : errno);
+			if (parent >= 0)
+				close(parent);
+			break;
+		}
+		ADD_ANC(d, st.st_dev, st.st_ino, tag_dev, tag_ino, false);
+		if (pst.st_dev == st.st_dev && pst.st_ino == st.st_ino) {
+			close(parent);
+			break;
+		}
+		if ((!mount_id(cur, &m1) || !mount_id(parent, &m2) || m1 != m2) && partial_mount(cur))
+			ADD_ANC(d, st.st_dev, 0, tag_dev, tag_ino, false);
+		close(cur);
+		cur = parent;
+	}
+	if (cur >= 0)
+		close(cur);
+}
+
+/* The directories that the file of descriptor fd lies in (dir_ancestors
+ * of a directory): found by the name the kernel gives fd, which fstatat
+ * must prove holds it.  A file of more than one name, or of a name not
+ * proved, lies in any directory of its device. */
+static void file_ancestors(struct device *d, int fd)
+{
+	char self[64], *path = malloc(PATH_MAX + 1), *slash;
+	struct stat st, in;
+	ssize_t n;
+	int dfd;
+
+	if (!path || fstat(fd, &st)) {
+		not_known(d, errno);
+		free(path);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		dir_ancestors(d, fd, 0, 0);
+		free(path);
+		return;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, path, PATH_MAX);
+	if (n > 0)
+		path[n] = 0;
+	if (st.st_nlink == 0) {
+		free(path);             /* no name reaches it: in no directory */
+		return;
+	}
+	if (n <= 0 || n >= PATH_MAX || path[0] != '/' || st.st_nlink > 1 ||
+	    !(slash = strrchr(path, '/'))) {
+		ADD_ANC(d, st.st_dev, 0, 0, 0, false);
+		free(path);
+		return;
+	}
+	*slash = 0;
+	dfd = open(path[0] ? path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && fstatat(dfd, slash + 1, &in, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+		dir_ancestors(d, dfd, 0, 0);
+	else
+		ADD_ANC(d, st.st_dev, 0, 0, 0, false);
+	if (dfd >= 0)
+		close(dfd);
+	free(path);
 }
 
 /* The sysfs directory of block device number dev. */
@@ -148,13 +358,13 @@ static dev_t kernel_dev(uint64_t v)
 		       (unsigned int)((v & 0xff) | ((v >> 12) & 0xfff00)));
 }
 
-static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
-			   bool anywhere, int fd, int depth);
+static int blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
+			  bool anywhere, int fd, int depth);
 static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
 			     uint64_t len, bool anywhere, int depth);
 static void fs_chain(struct device *d, dev_t dev, int fd, int depth);
-static void file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
-		       bool anywhere, int fd, int depth);
+static int file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		      bool anywhere, int fd, int depth, bool walk);
 
 /* The size of block device number dev, as sysfs says; false when sysfs
  * does not know the device. */
@@ -401,7 +611,7 @@ static void fs_extra(struct device *d, dev_t dev, int fd, int depth)
 		unescape(source);
 		if (major(dev) == 0 && source[0] == '/' && stat(source, &st) == 0 &&
 		    S_ISREG(st.st_mode))
-			file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1, depth + 1);
+			file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1, depth + 1, false);
 		if (major(dev) != 0 && !strncmp(type, "ext", 3) && (j = ext4_journal_dev(dev)))
 			fs_chain(d, j, -1, depth + 1);
 		for (o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save))
@@ -414,7 +624,7 @@ static void fs_extra(struct device *d, dev_t dev, int fd, int depth)
 					fs_chain(d, st.st_rdev, -1, depth + 1);
 				else if (stat(o, &st) == 0 && S_ISREG(st.st_mode))
 					file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1,
-						   depth + 1);
+						   depth + 1, false);
 				break;
 			}
 	}
@@ -450,11 +660,15 @@ static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 /* A file's bytes are its inode's; they also lie somewhere on the block
  * devices its file system lives on (none for tmpfs...).  fd: a descriptor
  * of the file, or -1. */
-static void file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
-		       bool anywhere, int fd, int depth)
+static int file_chain(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64_t len,
+		      bool anywhere, int fd, int depth, bool walk)
 {
-	add_id(d, dev, ino, start, len, anywhere);
+	int k = add_id(d, dev, ino, start, len, anywhere);
+
+	if (fd >= 0 && !anywhere && walk)
+		file_ancestors(d, fd);
 	fs_chain(d, dev, fd, depth);
+	return k;
 }
 
 /* Open the file under loop device loop that LOOP_GET_STATUS64 says is
@@ -517,19 +731,18 @@ static int open_backing(dev_t loop, const struct loop_info64 *li, dev_t dev, ino
  * partition's start on; a loop device's are its backing file's (or
  * device's, followed down) from the loop offset on, as LOOP_GET_STATUS64
  * says: device and inode numbers, not the path text in sysfs. */
-static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
-			   bool anywhere, int fd, int depth)
+static int blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
+			  bool anywhere, int fd, int depth)
 {
 	char sys[PATH_MAX], parent[PATH_MAX], devno[32];
 	struct loop_info64 li = { 0 };   /* valgrind does not know this ioctl */
 	unsigned int maj, min;
-	int own = -1;
+	int own = -1, self = add_id(d, dev, 0, start, len, anywhere);
 
-	add_id(d, dev, 0, start, len, anywhere);
 	if (depth >= 6)
 		d->ids_full = true;
 	if (depth >= 6 || !sysfs_dir(dev, sys))
-		return;
+		return self;
 	if (read_sysfs(sys, "partition", devno, sizeof(devno)) == 0) {
 		uint64_t pstart = sysfs_u64(sys, "start") * KCOPYD_SECTOR_SIZE;
 
@@ -538,38 +751,35 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 		    sscanf(devno, "%u:%u", &maj, &min) == 2)
 			blockdev_chain(d, makedev(maj, min), add_sat(pstart, start), len, anywhere,
 				       -1, depth + 1);
-		return;
+		return self;
 	}
 	if (strncmp(basename(sys), "loop", 4) != 0)
-		return;
+		return self;
 	if (fd < 0)
 		fd = own = open_devnum(dev);
 	if (fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &li) == 0) {
 		uint64_t at = add_sat(li.lo_offset, start);
 
 		if (li.lo_rdevice) {
-			int slot = 0;
+			int k = blockdev_chain(d, kernel_dev(li.lo_rdevice), at, len, anywhere, -1,
+					       depth + 1);
 
-			while (slot < MAX_IDS && d->id[slot].valid)
-				slot++;
-			blockdev_chain(d, kernel_dev(li.lo_rdevice), at, len, anywhere, -1, depth + 1);
-			if (slot < MAX_IDS && d->id[slot].valid)
-				d->id[slot].backing = true;
+			if (k >= 0)
+				d->id[k].backing = true;
 		} else {
 			dev_t fdev = kernel_dev(li.lo_device);
-			int slot = 0, ffd = -1;
 			struct stat fst;
+			int k, ffd;
 
-			while (slot < MAX_IDS && d->id[slot].valid)
-				slot++;
-			/* A file system of no device number (btrfs, overlayfs...)
-			 * is found through the file itself: the mount it is on,
-			 * an overlay's layer file that holds its bytes. */
-			if (major(fdev) == 0)
-				ffd = open_backing(dev, &li, fdev, (ino_t)li.lo_inode, O_PATH);
-			file_chain(d, fdev, (ino_t)li.lo_inode, at, len, anywhere, ffd, depth + 1);
-			if (slot < MAX_IDS && d->id[slot].valid)
-				d->id[slot].loop = dev;
+			/* The file itself: the directories it lies in (an
+			 * overlay's layer may hold it), and for a file system of
+			 * no device number (btrfs, overlayfs...) the mount it is
+			 * on, an overlay's layer file that holds its bytes. */
+			ffd = open_backing(dev, &li, fdev, (ino_t)li.lo_inode, O_PATH);
+			k = file_chain(d, fdev, (ino_t)li.lo_inode, at, len, anywhere, ffd, depth + 1,
+				       true);
+			if (k >= 0 && !d->id[k].loop)
+				d->id[k].loop = dev;
 			if (ffd >= 0 && fstat(ffd, &fst) == 0)
 				overlay_identity(d, ffd, &fst, at, len, anywhere, depth + 1);
 			if (ffd >= 0)
@@ -578,6 +788,176 @@ static void blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t
 	}
 	if (own >= 0)
 		close(own);
+	return self;
+}
+
+/* ---- overlayfs ------------------------------------------------------- */
+
+/* The layer directories of an overlay mount, as its options name them. */
+enum ovl_kind { OVL_UPPER, OVL_WORK, OVL_LOWER };
+struct ovl_layers {
+	struct ovl_layer {
+		char *path;
+		enum ovl_kind kind;
+	} *v;
+	unsigned int n, cap;
+	bool bad;                    /* out of memory: not all of them are known */
+};
+
+static void ovl_add(struct ovl_layers *l, const char *s, size_t n, enum ovl_kind kind)
+{
+	char *p;
+
+	if (!n)
+		return;
+	if (l->n == l->cap) {
+		unsigned int cap = l->cap ? 2 * l->cap : 16;
+		struct ovl_layer *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->bad = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(p = strndup(s, n))) {
+		l->bad = true;
+		return;
+	}
+	l->v[l->n++] = (struct ovl_layer){ p, kind };
+}
+
+static void ovl_free(struct ovl_layers *l)
+{
+	for (unsigned int i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* The layers of an overlay mount's super options (as mountinfo gives
+ * them: every ',', '=', space and backslash of a value is an octal escape,
+ * \054...).  The options are split at the raw ',' first, then each value's
+ * octal escapes are undone.  Values of the legacy "lowerdir=" (a list at
+ * ':', "::" before data-only layers) are what the mount(2) options said:
+ * "\," "\:" "\\" are escapes there; so are those of "upperdir=" and
+ * "workdir=" given to mount(2), but not when given to fsconfig, which the
+ * text cannot tell apart: both readings are taken.  "lowerdir+=" and
+ * "datadir+=" values are raw paths (a backslash is one). */
+static void ovl_parse(const char *opts, struct ovl_layers *l)
+{
+	const char *s = opts;
+
+	memset(l, 0, sizeof(*l));
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		char *item = strndup(s, n), *val, *o;
+
+		s += n;
+		if (*s == ',')
+			s++;
+		if (!item) {
+			l->bad = true;
+			break;
+		}
+		if (!(val = strchr(item, '='))) {
+			free(item);
+			continue;
+		}
+		*val++ = 0;
+		unescape(val);
+		if (!strcmp(item, "lowerdir")) {
+			char *start = o = val;
+
+			for (const char *c = val;; c++) {
+				if (*c == '\\' && c[1]) {
+					*o++ = *++c;
+				} else if (*c == ':' || !*c) {
+					ovl_add(l, start, (size_t)(o - start), OVL_LOWER);
+					if (!*c)
+						break;
+					start = o;
+				} else {
+					*o++ = *c;
+				}
+			}
+		} else if (!strcmp(item, "lowerdir+") || !strcmp(item, "datadir+")) {
+			ovl_add(l, val, strlen(val), OVL_LOWER);
+		} else if (!strcmp(item, "upperdir") || !strcmp(item, "workdir")) {
+			enum ovl_kind kind = item[0] == 'u' ? OVL_UPPER : OVL_WORK;
+			size_t len = strlen(val);
+
+			ovl_add(l, val, len, kind);
+			o = val;
+			for (const char *c = val; *c; c++)
+				*o++ = *c == '\\' && c[1] ? *++c : *c;
+			if ((size_t)(o - val) != len)
+				ovl_add(l, val, (size_t)(o - val), kind);
+		}
+		free(item);
+	}
+}
+
+/* The overlayfs mount that descriptor fd (of device dev) is on: by the
+ * mount ID statx gives fd (an overlay whose layers lie on different file
+ * systems gives its files the device number of their layer, not its own),
+ * else by dev, the deepest one path (as the kernel names fd) is under.
+ * Path relative to the overlay's root in rel (NULL: not asked), its super
+ * options (malloc'ed, whole however long the line) in *opts. */
+static bool overlay_mount(int fd, dev_t dev, const char *path, char *rel, size_t rsize,
+			  char **opts)
+{
+	size_t best = 0, cap = 0;
+	unsigned long long mnt_id = 0;
+	bool by_id = fd >= 0 && mount_id(fd, &mnt_id), ok = true;
+	char *line = NULL;
+	FILE *mi;
+
+	*opts = NULL;
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (!mi)
+		return false;
+	while (getline(&line, &cap, mi) > 0) {
+		char *root, *mnt, *sep, *o, *type;
+		unsigned long long id;
+		unsigned int maj, min;
+		size_t len;
+
+		if (sscanf(line, "%llu %*u %u:%u", &id, &maj, &min) != 3 ||
+		    (by_id ? id != mnt_id : makedev(maj, min) != dev) ||
+		    !(sep = strstr(line, " - ")))
+			continue;
+		*sep = 0;
+		type = sep + 3;
+		o = strchr(type, ' ');
+		if (!o || (size_t)(o - type) != 7 || strncmp(type, "overlay", 7) ||
+		    !(o = strchr(o + 1, ' ')))
+			continue;
+		o++;
+		o[strcspn(o, "\n")] = 0;
+		root = mi_field(line, 3);
+		mnt = root ? mi_field(root + strlen(root) + 1, 0) : NULL;
+		if (!mnt)
+			continue;
+		unescape(root);
+		unescape(mnt);
+		len = strcmp(mnt, "/") ? strlen(mnt) : 0;
+		if (strncmp(path, mnt, len) || (path[len] != '/' && path[len]) || len < best)
+			continue;
+		best = len;
+		free(*opts);
+		*opts = strdup(o);
+		ok = *opts && (!rel || snprintf(rel, rsize, "%s%s", strcmp(root, "/") ? root : "",
+						path + len) < (int)rsize);
+	}
+	free(line);
+	fclose(mi);
+	if (*opts && !ok) {
+		free(*opts);
+		*opts = NULL;
+	}
+	return *opts != NULL;
 }
 
 /* What overlay_identity() works with: the overlay's file, where the
@@ -590,32 +970,40 @@ struct overlay_find {
 	uint64_t start, len;
 	bool anywhere;
 	int depth;
-	char path[PATH_MAX], rel[PATH_MAX], real[PATH_MAX], opts[4096], v[4096];
-	char *lower[64];             /* the lower layers, in order (pointers into v) */
-	unsigned int nlower;
-	char *upper;                 /* the upper layer (into v), or NULL */
+	char path[PATH_MAX], rel[PATH_MAX], real[PATH_MAX];
+	struct ovl_layers l;
 };
 
 /* Where the layer files found are (their names, proved by fstat when they
  * are opened to be locked: device_lock). */
-#define MAX_LAYERS 64
 static struct layer_name {
 	dev_t dev;
 	ino_t ino;
 	char *path;
-} layers[MAX_LAYERS];
-static unsigned int nlayers;
+} *layers;
+static unsigned int nlayers, layers_cap;
 
-static void remember_layer(dev_t dev, ino_t ino, const char *path)
+/* false: out of memory (the file then cannot be locked: refused). */
+static bool remember_layer(dev_t dev, ino_t ino, const char *path)
 {
 	for (unsigned int i = 0; i < nlayers; i++)
 		if (layers[i].dev == dev && layers[i].ino == ino)
-			return;
-	if (nlayers < MAX_LAYERS && (layers[nlayers].path = strdup(path))) {
-		layers[nlayers].dev = dev;
-		layers[nlayers].ino = ino;
-		nlayers++;
+			return true;
+	if (nlayers == layers_cap) {
+		unsigned int cap = layers_cap ? 2 * layers_cap : 64;
+		struct layer_name *v = realloc(layers, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		layers = v;
+		layers_cap = cap;
 	}
+	if (!(layers[nlayers].path = strdup(path)))
+		return false;
+	layers[nlayers].dev = dev;
+	layers[nlayers].ino = ino;
+	nlayers++;
+	return true;
 }
 
 /* Open the layer file (dev, ino) for a lock, by the name it was found
@@ -638,12 +1026,14 @@ static int open_layer(dev_t dev, ino_t ino)
 	return -1;
 }
 
-/* Try one layer directory of an overlay: the file in the upper layer is
- * the one the overlay uses; one in a lower layer when its inode number is
- * the one the overlay reports (no copy-up, or one of metadata only;
- * layers without xino), or any (any).  For a directory: where files made
- * in it go, the upper layer's file system. */
-static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper, bool any)
+/* Try one layer directory of an overlay for the file itself, by its path
+ * there: the file in the upper layer is the one the overlay uses; one in
+ * a lower layer when its inode number is the one the overlay reports (no
+ * copy-up, or one of metadata only; layers without xino).  Its identity
+ * is added, and the file locked as the overlay's (device_lock).  Only what
+ * this finds is exact: every file of every layer counts anyway (the
+ * overlay's roots, overlay_roots()). */
+static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 {
 	struct stat real;
 	int fd;
@@ -652,100 +1042,23 @@ static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper,
 	    snprintf(f->real, sizeof(f->real), "%s%s", layer, f->rel) >= (int)sizeof(f->real) ||
 	    (fd = open(f->real, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
-	if (fstat(fd, &real) == 0 && S_ISDIR(real.st_mode) && S_ISDIR(f->st->st_mode)) {
-		if (upper)
-			fs_chain(f->d, real.st_dev, fd, f->depth);
-		close(fd);
-		return upper;
-	}
-	if (!S_ISREG(real.st_mode)) {
+	if (fstat(fd, &real) || !S_ISREG(real.st_mode)) {
 		close(fd);
 		return false;
 	}
-	if (upper || any || real.st_ino == f->st->st_ino) {
-		int slot = 0;
+	if (upper || real.st_ino == f->st->st_ino) {
+		/* (Not the directories it lies in: what lies there is
+		 * another's only by the overlay's roots.) */
+		int k = file_chain(f->d, real.st_dev, real.st_ino, f->start, f->len, f->anywhere, fd,
+				   f->depth, false);
 
-		while (slot < MAX_IDS && f->d->id[slot].valid)
-			slot++;
-		file_chain(f->d, real.st_dev, real.st_ino, f->start, f->len, f->anywhere, fd,
-			   f->depth);
-		if (slot < MAX_IDS && f->d->id[slot].valid && !f->anywhere) {
-			f->d->id[slot].layer = true;
-			remember_layer(real.st_dev, real.st_ino, f->real);
+		if (k >= 0 && !f->anywhere) {
+			f->d->id[k].layer = true;
+			if (!remember_layer(real.st_dev, real.st_ino, f->real))
+				f->d->ids_full = true;
 		}
 	}
 	close(fd);
-	return true;
-}
-
-/* The overlayfs mount that descriptor fd (of device dev) is on: by the
- * mount ID statx gives fd (an overlay whose layers lie on different file
- * systems gives its files the device number of their layer, not its own),
- * else by dev, the deepest one path (as the kernel names fd) is under.
- * Path relative to the overlay's root in rel, the mount's options in opts
- * (absolute layer paths only are of use). */
-static bool overlay_mount(int fd, dev_t dev, const char *path, char *rel, size_t rsize,
-			  char *opts, size_t osize)
-{
-	size_t best = 0, cap = 0;
-	unsigned long long mnt_id = 0;
-	bool by_id = false;
-	char *line = NULL;
-	FILE *mi;
-
-#ifdef STATX_MNT_ID
-	struct statx sx;
-
-	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) == 0 &&
-	    (sx.stx_mask & STATX_MNT_ID)) {
-		mnt_id = sx.stx_mnt_id;
-		by_id = true;
-	}
-#else
-	(void)fd;
-#endif
-	opts[0] = 0;
-	mi = fopen("/proc/self/mountinfo", "re");
-	if (!mi)
-		return false;
-	while (getline(&line, &cap, mi) > 0) {
-		char root[PATH_MAX], mnt[PATH_MAX], *sep, *o;
-		unsigned long long id;
-		unsigned int maj, min;
-		size_t len;
-
-		if (sscanf(line, "%llu %*u %u:%u %4095s %4095s", &id, &maj, &min, root, mnt) != 5 ||
-		    (by_id ? id != mnt_id : makedev(maj, min) != dev) ||
-		    !(sep = strstr(line, " - overlay ")))
-			continue;
-		unescape(root);
-		unescape(mnt);
-		len = strcmp(mnt, "/") ? strlen(mnt) : 0;
-		if (strncmp(path, mnt, len) || (path[len] != '/' && path[len]) || len < best)
-			continue;
-		o = strchr(sep + 11, ' ');
-		if (!o)
-			continue;
-		best = len;
-		snprintf(rel, rsize, "%s%s", strcmp(root, "/") ? root : "", path + len);
-		snprintf(opts, osize, "%s", o + 1);
-		opts[strcspn(opts, "\n")] = 0;
-	}
-	free(line);
-	fclose(mi);
-	return opts[0] != 0;
-}
-
-/* The value of option key ("upperdir=") in opts, unescaped, into v. */
-static bool overlay_option(const char *opts, const char *key, char *v, size_t vsize)
-{
-	const char *o = strstr(opts, key);
-
-	if (!o || (o != opts && o[-1] != ','))
-		return false;
-	o += strlen(key);
-	snprintf(v, vsize, "%.*s", (int)strcspn(o, ","), o);
-	unescape(v);
 	return true;
 }
 
@@ -756,62 +1069,6 @@ static bool metacopy(const char *path)
 {
 	return lgetxattr(path, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
 	       lgetxattr(path, "user.overlay.metacopy", NULL, 0) >= 0;
-}
-
-/* The layers of an overlay mount's options (f->opts, as mountinfo gives
- * them), into f->upper and f->lower[] (strings in f->v): "upperdir=",
- * "lowerdir=" (layers split at ':'), and the newer "lowerdir+=" and
- * "datadir+=" (one layer each).  A layer path's own ',' ':' and '\\' come
- * escaped with a backslash. */
-static void overlay_layers(struct overlay_find *f)
-{
-	char *o = f->v, *end = f->v + sizeof(f->v) - 1;
-	const char *s = f->opts;
-
-	unescape(f->opts);              /* mountinfo's octal escapes */
-	f->upper = NULL;
-	f->nlower = 0;
-	while (*s && o < end) {
-		size_t klen = strcspn(s, "=,");
-		int kind = 0;           /* 1 upperdir, 2 lowerdir (a list), 3 one lower layer */
-		char *start = o;
-
-		if (s[klen] == '=') {
-			if (klen == 8 && !strncmp(s, "upperdir", 8))
-				kind = 1;
-			else if (klen == 8 && !strncmp(s, "lowerdir", 8))
-				kind = 2;
-			else if ((klen == 9 && !strncmp(s, "lowerdir+", 9)) ||
-				 (klen == 8 && !strncmp(s, "datadir+", 8)))
-				kind = 3;
-			s += klen + 1;
-		} else {
-			s += klen;
-		}
-		while (*s && *s != ',' && o < end) {
-			if (*s == '\\' && s[1]) {
-				*o++ = s[1];
-				s += 2;
-			} else if (*s == ':' && kind == 2) {
-				*o++ = 0;
-				if (*start && f->nlower < sizeof(f->lower) / sizeof(f->lower[0]))
-					f->lower[f->nlower++] = start;
-				start = o;
-				s++;
-			} else {
-				*o++ = *s++;
-			}
-		}
-		*o++ = 0;
-		if (kind == 1)
-			f->upper = start;
-		else if (kind && *start && f->nlower < sizeof(f->lower) / sizeof(f->lower[0]))
-			f->lower[f->nlower++] = start;
-		else if (!kind)
-			o = start;      /* not a layer: its room is reused */
-		if (*s == ',')
-			s++;
-	}
 }
 
 /* The path the kernel gives descriptor fd, if it is on overlayfs. */
@@ -831,19 +1088,121 @@ static bool overlay_fd_path(int fd, char *path, size_t size)
 	return true;
 }
 
+/* Overlays on overlays are followed this deep; deeper, kcopyd refuses. */
+#define MAX_OVL_DEPTH 4
+
+/* Descriptor fd is on an overlay (path: its name): every layer directory
+ * of that overlay is one of d's roots, where its file may be stored; for a
+ * new file (only_upper: it will be created in the upper layer) the upper
+ * and work directories only.  Those also are directories d's bytes lie in
+ * (written there: the upper layer's), and the file systems of the layers
+ * are where d lies (fs_chain).  A layer directory on an overlay itself
+ * brings that overlay's layers in.  Anything not found (the mount, a layer
+ * directory no longer there, overlays nested too deep) leaves d not fully
+ * known: ids_full, refused.  The layers into l (to be freed), if l. */
+static bool overlay_parse_of(struct device *d, int fd, const struct stat *st, const char *path,
+			     char *rel, size_t rsize, struct ovl_layers *l, int ovl_depth)
+{
+	char *opts;
+
+	memset(l, 0, sizeof(*l));
+	if (ovl_depth >= MAX_OVL_DEPTH || !overlay_mount(fd, st->st_dev, path, rel, rsize, &opts)) {
+		d->ids_full = true;
+		return false;
+	}
+	ovl_parse(opts, l);
+	free(opts);
+	if (l->bad || !l->n)
+		d->ids_full = true;
+	return true;
+}
+
+static void overlay_roots(struct device *d, const struct ovl_layers *l, bool only_upper,
+			  int depth, int ovl_depth)
+{
+	unsigned int readings[2] = { 0, 0 }, found[2] = { 0, 0 };
+	dev_t tag_dev = 0;
+	ino_t tag_ino = 0;
+	/* The upper directory first: it tags what comes from this overlay. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned int i = 0; i < l->n; i++) {
+			enum ovl_kind kind = l->v[i].kind;
+			char sub[PATH_MAX];
+			struct stat rst;
+			int rfd;
+
+			if ((pass == 0) != (kind == OVL_UPPER) || (only_upper && kind == OVL_LOWER))
+				continue;
+			rfd = l->v[i].path[0] == '/' ?
+				open(l->v[i].path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+			if (kind != OVL_LOWER)
+				readings[kind]++;
+			if (rfd < 0 || fstat(rfd, &rst)) {
+				/* Of the two readings of an upper or work directory,
+				 * one that names none is not it (counted below). */
+				if (kind == OVL_LOWER)
+					not_known(d, errno == EMFILE || errno == ENFILE ||
+						     errno == ENOMEM ? errno : 0);
+				if (rfd >= 0)
+					close(rfd);
+				continue;
+			}
+			if (kind != OVL_LOWER)
+				found[kind]++;
+			if (kind == OVL_UPPER && !tag_dev && !tag_ino) {
+				tag_dev = rst.st_dev;
+				tag_ino = rst.st_ino;
+			}
+			if (!only_upper)
+				ADD_ROOT(d, rst.st_dev, rst.st_ino, tag_dev, tag_ino,
+					 kind == OVL_LOWER);
+			/* What lies above a layer directory holds it: an
+			 * upper one's, where the overlay writes, itself too. */
+			if (kind != OVL_LOWER) {
+				dir_ancestors(d, rfd, tag_dev, tag_ino);
+			} else {
+				int pfd = openat(rfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+				struct stat pst;
+
+				if (pfd < 0 || fstat(pfd, &pst))
+					not_known(d, errno);
+				else if (pst.st_dev != rst.st_dev || pst.st_ino != rst.st_ino)
+					dir_ancestors(d, pfd, tag_dev, tag_ino);
+				if (pfd >= 0)
+					close(pfd);
+			}
+			fs_chain(d, rst.st_dev, rfd, depth);
+			if (overlay_fd_path(rfd, sub, sizeof(sub))) {
+				struct ovl_layers inner;
+
+				if (overlay_parse_of(d, rfd, &rst, sub, NULL, 0, &inner, ovl_depth + 1))
+					overlay_roots(d, &inner, only_upper, depth, ovl_depth + 1);
+				ovl_free(&inner);
+			}
+			close(rfd);
+		}
+	}
+	if (found[OVL_UPPER] < !!readings[OVL_UPPER] || found[OVL_WORK] < !!readings[OVL_WORK])
+		d->ids_full = true;
+}
+
 /* A file opened through overlayfs reads (and, once copied up, writes) a
- * file of its upper or lower layer: add that file's identity, from start
- * on for len bytes (anywhere in them), as file_chain() at depth would.
- * The layers are the mount's options in /proc/self/mountinfo (absolute
- * paths only), the file is found there by the name the kernel gives our
- * descriptor, and it must have the inode number the overlay reports. */
+ * file of its upper or lower layer.  Which one the name cannot tell
+ * (redirects, metacopy renames, data-only layers, xino inode numbers):
+ * every file under every layer directory counts (overlay_roots), from
+ * start on for len bytes.  A directory is where new files go: its upper
+ * layer only.  The file itself, where it is found in the upper layer or
+ * in a lower one with the inode number the overlay reports, is added as
+ * file_chain() at depth would, and locked. */
 static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
 			     uint64_t len, bool anywhere, int depth)
 {
 	struct overlay_find *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f) {
+		d->ids_full = true;
 		return;
+	}
 	f->d = d;
 	f->st = st;
 	f->start = start;
@@ -851,33 +1210,45 @@ static void overlay_identity(struct device *d, int fd, const struct stat *st, ui
 	f->anywhere = anywhere;
 	f->depth = depth;
 	if (!overlay_fd_path(fd, f->path, sizeof(f->path)) ||
-	    !overlay_mount(fd, st->st_dev, f->path, f->rel, sizeof(f->rel), f->opts,
-			   sizeof(f->opts)))
+	    !overlay_parse_of(d, fd, st, f->path, f->rel, sizeof(f->rel), &f->l, 0))
 		goto out;
-	overlay_layers(f);
-	/* The upper layer first (what a copied-up file is); then the lower
-	 * layers, the first that has it, taken when its inode is the one the
-	 * overlay reports: also when the upper one has it, as with metacopy a
-	 * file copied up for its metadata alone reads its data from there
-	 * (and the overlay reports the lower inode). */
+	if (S_ISDIR(st->st_mode)) {
+		overlay_roots(d, &f->l, true, depth, 0);
+		goto out;
+	}
+	/* The upper layer first (what a copied-up file is): a file there
+	 * with its data (not a copy-up of its metadata alone) is all of it.
+	 * Else the lower layers, the first that has it, taken when its inode
+	 * is the one the overlay reports: also when the upper one has it, as
+	 * with metacopy a file copied up for its metadata alone reads its
+	 * data from there (and the overlay reports the lower inode); and
+	 * every file of every layer, as which one is not known. */
 	{
-		bool in_upper = f->upper && overlay_layer(f, f->upper, true, false);
+		bool in_upper = false;
 
+		for (unsigned int i = 0; i < f->l.n && !in_upper; i++)
+			if (f->l.v[i].kind == OVL_UPPER)
+				in_upper = overlay_layer(f, f->l.v[i].path, true);
 		/* (f->real: the upper file, when in_upper.) */
-		if (in_upper && (S_ISDIR(st->st_mode) || !metacopy(f->real)))
+		if (in_upper && !metacopy(f->real)) {
+			overlay_roots(d, &f->l, true, depth, 0);
 			goto out;
-		for (unsigned int i = 0; i < f->nlower; i++)
-			if (overlay_layer(f, f->lower[i], false, false))
+		}
+		overlay_roots(d, &f->l, false, depth, 0);
+		for (unsigned int i = 0; i < f->l.n; i++)
+			if (f->l.v[i].kind == OVL_LOWER && overlay_layer(f, f->l.v[i].path, false))
 				break;
 	}
 out:
+	ovl_free(&f->l);
 	free(f);
 }
 
 char *overlay_upper_name(const char *canon)
 {
-	char *copy = strdup(canon), *full = NULL, *base;
-	char path[PATH_MAX], rel[PATH_MAX], opts[4096], v[4096], upper[PATH_MAX];
+	char *copy = strdup(canon), *full = NULL, *base, *opts = NULL;
+	char path[PATH_MAX], rel[PATH_MAX], upper[PATH_MAX];
+	struct ovl_layers l = { 0 };
 	struct stat st;
 	int fd;
 
@@ -891,10 +1262,17 @@ char *overlay_upper_name(const char *canon)
 	*base++ = 0;
 	fd = open(copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0 && overlay_fd_path(fd, path, sizeof(path)) &&
-	    overlay_mount(fd, st.st_dev, path, rel, sizeof(rel), opts, sizeof(opts)) &&
-	    overlay_option(opts, "upperdir=", v, sizeof(v)) && v[0] == '/' && realpath(v, upper) &&
-	    asprintf(&full, "%s%s/%s", strcmp(upper, "/") ? upper : "", rel, base) < 0)
-		full = NULL;
+	    overlay_mount(fd, st.st_dev, path, rel, sizeof(rel), &opts)) {
+		ovl_parse(opts, &l);
+		/* Of the readings of the upper directory, one that names one. */
+		for (unsigned int i = 0; i < l.n && !full; i++)
+			if (l.v[i].kind == OVL_UPPER && l.v[i].path[0] == '/' &&
+			    realpath(l.v[i].path, upper) &&
+			    asprintf(&full, "%s%s/%s", strcmp(upper, "/") ? upper : "", rel, base) < 0)
+				full = NULL;
+	}
+	ovl_free(&l);
+	free(opts);
 	if (fd >= 0)
 		close(fd);
 	free(copy);
@@ -909,7 +1287,9 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 	char sys[PATH_MAX];
 
 	memset(d->id, 0, sizeof(d->id));
+	free_dirs(d);
 	d->ids_full = false;
+	d->ids_err = 0;
 	if (S_ISBLK(st->st_mode)) {
 		if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size))
 			size = sysfs_dir(st->st_rdev, sys) ?
@@ -918,7 +1298,7 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 			size = UINT64_MAX;              /* unknown: all of it */
 		blockdev_chain(d, st->st_rdev, 0, size, false, fd, 0);
 	} else {
-		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, fd, 0);
+		file_chain(d, st->st_dev, st->st_ino, 0, UINT64_MAX, false, fd, 0, true);
 		overlay_identity(d, fd, st, 0, UINT64_MAX, false, 1);
 	}
 }
@@ -1004,6 +1384,30 @@ static enum meet meet_ids(const struct device *a, uint64_t a_off, uint64_t a_len
 	return MEET_NONE;
 }
 
+/* Does a file of r lie in a directory where one of f's bytes may be: one
+ * of r's overlay layer directories is a directory f lies in (of f itself,
+ * of a file under it, or where its overlay writes: not r's own overlay's
+ * upper layer, which two files of one overlay both write)?  A lower layer
+ * of r's counts when r is read: written, r is copied up. */
+static bool roots_meet(const struct device *r, const struct device *f)
+{
+	for (unsigned int i = 0; i < r->nroots; i++) {
+		const struct dir_ref *x = &r->roots[i];
+
+		if (x->lower && r->written)
+			continue;
+		for (unsigned int k = 0; k < f->nanc; k++) {
+			const struct dir_ref *y = &f->anc[k];
+
+			if (x->dev == y->dev && (!y->ino || x->ino == y->ino) &&
+			    !((y->tag_dev || y->tag_ino) && x->tag_dev == y->tag_dev &&
+			      x->tag_ino == y->tag_ino))
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Do [a_off, +a_len) of a and [b_off, +b_len) of b share bytes (each range
  * cut at its device's end)?  The one test of "the same storage" the command
  * makes, whatever the question (see kcopyd-cmd.h for the flags).  Two
@@ -1030,9 +1434,18 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 
 	if (m != MEET_NONE)
 		return m;
+	/* A file of an overlay may be stored in any file of its layers. */
+	if (roots_meet(a, b) || roots_meet(b, a))
+		return MEET_OVERLAP;
 	if (a->canon && b->canon && (strcmp(a->canon, b->canon) == 0 ||
 				     (a->dir_ino && a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino &&
 				      strcmp(strrchr(a->canon, '/'), strrchr(b->canon, '/')) == 0)))
+		return MEET_SAME;
+	/* A new file through an overlay is the one of its upper name. */
+	if (a->canon && b->canon &&
+	    ((a->upper_canon && (!strcmp(a->upper_canon, b->canon) ||
+				 (b->upper_canon && !strcmp(a->upper_canon, b->upper_canon)))) ||
+	     (b->upper_canon && !strcmp(b->upper_canon, a->canon))))
 		return MEET_SAME;
 	if ((flags & MEET_PAGES) && a->id[0].valid && b->id[0].valid &&
 	    (a->id[0].dev != b->id[0].dev || a->id[0].ino != b->id[0].ino)) {
@@ -1075,6 +1488,7 @@ bool device_stores_file(const struct device *d, const char *name)
 	close(fd);
 	/* Not all known of where it lies: taken as meeting (refused). */
 	ret = f.ids_full || device_meet(&f, 0, UINT64_MAX, d, 0, UINT64_MAX, MEET_PLACED) != MEET_NONE;
+	free_dirs(&f);
 	return ret;
 }
 
@@ -1086,6 +1500,7 @@ bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const 
 {
 	struct device f;
 	struct stat st;
+	bool ret;
 	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -1094,7 +1509,9 @@ bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const 
 	if (fstat(fd, &st) == 0)
 		set_identity(&f, fd, &st);
 	close(fd);
-	return f.ids_full || device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
+	ret = f.ids_full || device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
+	free_dirs(&f);
+	return ret;
 }
 
 bool stat_same_file(const struct stat *a, const struct stat *b)
@@ -1140,9 +1557,15 @@ static bool ids_unknown(const struct device *d)
 {
 	if (!d->ids_full)
 		return false;
+	if (d->ids_err) {
+		errmsg("%s: cannot follow where its bytes lie: %s; refusing", d->path,
+		       strerror(d->ids_err));
+		return true;
+	}
 	errmsg("%s: lies on more storage than kcopyd follows (more than %d devices and files "
-	       "under it, or stacked more than 6 deep); it cannot be told apart from the other "
-	       "devices: refusing", d->path, MAX_IDS);
+	       "under it, stacked more than 6 deep, or an overlay whose layers are not all "
+	       "known); it cannot be told apart from the other devices: refusing", d->path,
+	       MAX_IDS);
 	return true;
 }
 
@@ -1151,9 +1574,11 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 {
 	if (src && ids_unknown(src))
 		return -1;
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
+		dests[i].written = true;
 		if (ids_unknown(&dests[i]))
 			return -1;
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		if (src && device_meet(src, src_off, len, &dests[i], dst_off, len, 0)) {
 			if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0) &&
@@ -1279,7 +1704,11 @@ static int probe_new(struct device *d)
 		d->dir_dev = st.st_dev;
 		d->dir_ino = st.st_ino;
 		fs_chain(d, st.st_dev, fd, 0);
-		/* Through an overlay, a new file goes into its upper layer. */
+		/* Its directory's, where its name lies; through an overlay,
+		 * a new file goes into its upper layer, whether or not the
+		 * directory is there yet (overlay_identity of a directory). */
+		dir_ancestors(d, fd, 0, 0);
+		d->upper_canon = overlay_upper_name(d->canon);
 		overlay_identity(d, fd, &st, 0, UINT64_MAX, true, 1);
 	}
 	if (fd >= 0)
@@ -1437,6 +1866,7 @@ int device_open_write(struct device *d, const struct options *o)
 	int flags = O_RDWR, ret, ro = 0;
 	const char *why;
 
+	d->written = true;
 	if (d->kind == DEV_NEW)
 		return 0;
 	if (d->kind == DEV_BLOCK && !o->force)
@@ -1776,6 +2206,7 @@ static int part_users(struct users *u, const char *name)
 				       "write anyway)", u->d->path, e->d_name);
 				busy = 1;
 			}
+			free_dirs(pd);
 			free(pd);
 		}
 		close(fd);
@@ -1827,6 +2258,7 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 		errmsg("%s: lies under /dev/%s, which is mounted or in use by another program; "
 		       "refusing to write to it (--force to write anyway)", u->d->path, name);
 out:
+	free_dirs(t);
 	free(t);
 	return busy;
 }
@@ -1954,9 +2386,11 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 						errmsg("cannot close standard output: %s",
 						       strerror(-err));
 				}
+				free_dirs(&out);
 				return -1;
 			}
 		}
+		free_dirs(&out);
 	}
 	return 0;
 }
@@ -2113,6 +2547,9 @@ void device_close(struct device *d)
 	d->fd = -1;
 	free(d->canon);
 	d->canon = NULL;
+	free(d->upper_canon);
+	d->upper_canon = NULL;
+	free_dirs(d);
 }
 
 /* Keep a device's first failure; a later report of the same kind at a

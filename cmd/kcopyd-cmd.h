@@ -137,6 +137,27 @@ enum dev_kind { DEV_NEW, DEV_FILE, DEV_BLOCK };
  * the file or device under a loop device (followed down), the block device
  * a file's file system lives on. */
 #define MAX_IDS 24
+/* An overlayfs file may be stored in any file under any of its layer
+ * directories (redirects, metacopy, data-only layers, xino inode numbers
+ * make the one file unknowable): those directories are its roots.  The
+ * directories a file lies in (its ancestors, walked up with "..") are what
+ * is compared with them.  tag: the upper layer directory of the overlay
+ * the entry comes from (0 0: none, or not an overlay's), so that two files
+ * of one overlay do not meet only because both write its upper layer.
+ * ino 0 in an ancestor: somewhere on that device (a file with more than
+ * one name, or reached through a bind mount of a directory inside its
+ * file system: every directory is possible).  A lower layer's root counts
+ * only for a device that is read: a destination on an overlay is written
+ * in its upper layer (copied up when opened), not in the lower ones. */
+#define MAX_ROOTS 640
+#define MAX_ANC 1024
+struct dir_ref {
+	dev_t dev;
+	ino_t ino;
+	dev_t tag_dev;
+	ino_t tag_ino;
+	bool lower;                  /* a root: an overlay's lower layer, read only */
+};
 struct identity {
 	dev_t dev;
 	ino_t ino;                   /* 0 for a block device */
@@ -156,7 +177,14 @@ struct device {
 	struct block_device *bd;     /* the library's */
 	struct identity id[MAX_IDS]; /* itself and what lies under it */
 	bool ids_full;               /* more lay under it than id[] holds: not all is known */
+	int ids_err;                 /* why not, when a system call failed (errno), or 0 */
+	struct dir_ref *roots;       /* overlayfs layer directories it may be stored in */
+	unsigned int nroots, roots_cap;
+	struct dir_ref *anc;         /* directories its files lie in (malloc'ed, both) */
+	unsigned int nanc, anc_cap;
+	bool written;                /* a destination: its overlay's lower layers are only read */
 	char *canon;                 /* DEV_NEW: canonical path, to find duplicates */
+	char *upper_canon;           /* DEV_NEW on an overlay: its name in the upper layer */
 	dev_t dir_dev;               /* DEV_NEW: its directory (any name of it) */
 	ino_t dir_ino;
 	uint64_t size;               /* bytes, as found */

@@ -163,6 +163,19 @@ tmpfs() {
 	_mounts+=("$1")
 }
 
+# ovl DIR OPTIONS: mount an overlay on DIR with mount(2) (an option
+# string); unmounted at exit.  Fails (1) if the kernel refuses it.
+ovl() {
+	mkdir -p "$1"
+	mount -t overlay overlay -o "$2" "$1" 2>/dev/null || return 1
+	_mounts+=("$1")
+}
+# shares_refused ARGS...: kcopyd copy ARGS is refused as the same storage.
+shares_refused() {
+	expect 2 copy "$@"
+	err_has "shares its storage"
+}
+
 # flocked FILE [WRITE|READ]: someone holds a flock on FILE (of that kind),
 # as /proc/locks says.  Asking without taking a lock ourselves: a probe
 # with flock(1) would hold one for a moment, and could be what refuses the

@@ -12,27 +12,15 @@ need_loop
 need_cmd mkfs.ext4
 M=$((1024 * 1024))
 
-# ovl DIR OPTIONS: mount an overlay on DIR.
-ovl() {
-	mkdir -p "$1"
-	mount -t overlay overlay -o "$2" "$1" 2>/dev/null || return 1
-	_mounts+=("$1")
-}
-# unchanged ARGS...: kcopyd copy ARGS is refused as the same storage.
-unchanged() {
-	expect 2 copy "$@"
-	err_has "shares its storage"
-}
-
 # Layers on different file systems: the lower one a tmpfs.
 tmpfs "$T/tl" 64M
 mkdir u w
 random tl/a $((8 * M))
 cp tl/a a.orig
 ovl "$T/m1" "lowerdir=$T/tl,upperdir=$T/u,workdir=$T/w" || skip "cannot mount overlayfs"
-unchanged --length 1M m1/a tl/a
+shares_refused --length 1M m1/a tl/a
 loopdev L m1/a -r || fail "losetup"
-unchanged --length 4M --dest-offset 1M "$L" tl/a
+shares_refused --length 4M --dest-offset 1M "$L" tl/a
 same a.orig tl/a
 
 # lowerdir+= layers (one each), and a layer path with ',' and ':' in it.
@@ -42,8 +30,8 @@ random "x:y/c" $((4 * M))
 cp "l,2/b" b.orig
 cp "x:y/c" c.orig
 if ovl "$T/m2" "lowerdir+=$T/l\\,2,lowerdir+=$T/x\\:y,upperdir=$T/u2,workdir=$T/w2"; then
-	unchanged --length 2M --dest-offset 1M m2/b "l,2/b"
-	unchanged --length 2M --dest-offset 1M m2/c "x:y/c"
+	shares_refused --length 2M --dest-offset 1M m2/b "l,2/b"
+	shares_refused --length 2M --dest-offset 1M m2/c "x:y/c"
 	same b.orig "l,2/b"
 	same c.orig "x:y/c"
 fi
@@ -55,7 +43,7 @@ random l3/d $((4 * M))
 cp l3/d d.orig
 if ovl "$T/m3" "lowerdir=$T/l3,upperdir=$T/u3,workdir=$T/w3,metacopy=on"; then
 	chmod 600 m3/d
-	unchanged --length 2M --dest-offset 1M m3/d l3/d
+	shares_refused --length 2M --dest-offset 1M m3/d l3/d
 	same d.orig l3/d
 fi
 
