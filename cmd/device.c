@@ -450,7 +450,9 @@ static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max, bool 
  * block device, whatever their mount's source says.  The mount is the one
  * that fd, a descriptor on that file system (or -1), is on, as statx says;
  * else the mount of number dev.  Into out (up to max); how many; *more:
- * there were more. */
+ * there were more; *unknown: with no descriptor, no mount has number dev
+ * (a btrfs subvolume's, not mounted on its own): where it lives is not
+ * known. */
 /* The devices of the btrfs that descriptor fd is on, asked of the file
  * system itself (BTRFS_IOC_FS_INFO: its fsid, then its devices in
  * /sys/fs/btrfs/FSID/devices): no name of a mount or a device node is read,
@@ -537,7 +539,8 @@ static char *mount_line(dev_t dev, int fd)
 	return NULL;
 }
 
-static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more)
+static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more,
+			       bool *unknown)
 {
 	unsigned int n = btrfs_by_fd(fd, out, max, more);
 	char *line, *type, *source;
@@ -547,6 +550,11 @@ static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, 
 		return n;
 	out[0] = 0;
 	line = mount_line(dev, fd);
+	/* No descriptor to ask, and no mount of that number (a btrfs
+	 * subvolume has a number of its own, and is not mounted on its own):
+	 * where it lives is not known. */
+	if (!line && fd < 0)
+		*unknown = true;
 	if (line && (type = strstr(line, " - ")) && (source = strchr(type += 3, ' '))) {
 		*source++ = 0;
 		source[strcspn(source, " \n")] = 0;
@@ -637,8 +645,8 @@ static void fs_extra(struct device *d, dev_t dev, int fd, int depth)
 static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 {
 	dev_t devs[MAX_FS_DEVS];
+	bool more = false, unknown = false;
 	unsigned int n = 1;
-	bool more = false;
 	uint64_t size;
 
 	if (depth >= 6) {
@@ -648,8 +656,8 @@ static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 	if (major(dev) != 0)
 		devs[0] = dev;
 	else
-		n = fs_devices(dev, fd, devs, MAX_FS_DEVS, &more);
-	if (more)
+		n = fs_devices(dev, fd, devs, MAX_FS_DEVS, &more, &unknown);
+	if (more || unknown)
 		d->ids_full = true;
 	for (unsigned int i = 0; i < n; i++)
 		if (blockdev_size(devs[i], &size))
@@ -1054,6 +1062,7 @@ static bool overlay_layer(struct overlay_find *f, const char *layer, bool upper)
 
 		if (k >= 0 && !f->anywhere) {
 			f->d->id[k].layer = true;
+			f->d->id[k].lower = f->d->id[k].lower || !upper;
 			if (!remember_layer(real.st_dev, real.st_ino, f->real))
 				f->d->ids_full = true;
 		}
@@ -1370,7 +1379,10 @@ static enum meet meet_ids(const struct device *a, uint64_t a_off, uint64_t a_len
 			const struct identity *x = &a->id[i], *y = &b->id[k];
 			uint64_t s1, e1, s2, e2;
 
+			/* (A destination's lower-layer file is only read: the
+			 * overlay copies it up once it is opened to write.) */
 			if (!x->valid || !y->valid || x->dev != y->dev || x->ino != y->ino ||
+			    (x->lower && a->written) || (y->lower && b->written) ||
 			    (x->anywhere && y->anywhere) ||
 			    ((flags & MEET_PLACED) && (x->anywhere || y->anywhere)))
 				continue;
@@ -1654,6 +1666,9 @@ const char *unusable_type(mode_t mode)
 
 static int classify(struct device *d, const struct stat *st)
 {
+	struct stat now;
+	int fd = -1;
+
 	if (S_ISREG(st->st_mode)) {
 		d->kind = DEV_FILE;
 	} else if (S_ISBLK(st->st_mode)) {
@@ -1663,7 +1678,18 @@ static int classify(struct device *d, const struct stat *st)
 		       d->path, unusable_type(st->st_mode));
 		return -1;
 	}
-	set_identity(d, -1, st);
+	/* A file through a descriptor of its own (O_PATH: nothing is read,
+	 * nothing copied up), which finds its btrfs (whose files' device
+	 * number is no mount's) and its overlay's layers; a block device by
+	 * its number (an O_PATH descriptor takes no ioctl). */
+	if (d->kind == DEV_FILE && (fd = open(d->path, O_PATH | O_CLOEXEC)) >= 0 &&
+	    (fstat(fd, &now) || !stat_same_file(&now, st))) {
+		close(fd);
+		fd = -1;
+	}
+	set_identity(d, fd, st);
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -2200,7 +2226,11 @@ static int part_users(struct users *u, const char *name)
 		    (pd = calloc(1, sizeof(*pd)))) {
 			device_init(pd, "");
 			set_identity(pd, fd, &st);
-			if (device_meet(u->d, u->off, u->len, pd, 0, UINT64_MAX, MEET_PLACED)) {
+			/* (As loop_user: d's range rounded out to its pages; a
+			 * partition not fully known counts as covering it.) */
+			if (pd->ids_full ||
+			    device_meet(u->d, u->off, u->len, pd, 0, UINT64_MAX,
+					MEET_PLACED | MEET_PAGES_A)) {
 				errmsg("%s: lies under /dev/%s, which is mounted or in use by "
 				       "another program; refusing to write to it (--force to "
 				       "write anyway)", u->d->path, e->d_name);
@@ -2234,9 +2264,9 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 	 * page of d's page cache with it (d's range rounded out to whole
 	 * pages: a page of d's cache written holds t's bytes too, and writes
 	 * them back, or fails to be dropped, under the mounted file system)? */
-	if (!device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
-			 MEET_PLACED | MEET_BELOW | MEET_PAGES_A))
-		goto out;
+	if (!t->ids_full && !device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
+					 MEET_PLACED | MEET_BELOW | MEET_PAGES_A))
+		goto out;                        /* (not fully known: taken as covering it) */
 	busy = device_claimed(fd);
 	/* A disk is claimed whenever one of its partitions is, by whoever
 	 * claims that (the kernel makes the disk's holder the partitions'),
@@ -2367,7 +2397,9 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 
 			if (!d || d->kind == DEV_NEW)
 				continue;
-			if (device_meet(&out, 0, UINT64_MAX, d, i < n ? dst_off : src_off, len, 0)) {
+			/* (Where the output lies not fully known: taken as there.) */
+			if (out.ids_full ||
+			    device_meet(&out, 0, UINT64_MAX, d, i < n ? dst_off : src_off, len, 0)) {
 				/* Not even this message goes there, when it is
 				 * standard error (kept for the JSON): nothing written. */
 				if (fd == 2) {

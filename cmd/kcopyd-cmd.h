@@ -168,6 +168,7 @@ struct identity {
 	bool backing;                /* a block device under a loop device */
 	dev_t loop;                  /* a file under a loop device: that loop device (else 0) */
 	bool layer;                  /* the file of an overlayfs layer a name reaches */
+	bool lower;                  /* that of a lower layer: a destination is copied up */
 };
 
 struct device {
