@@ -407,7 +407,7 @@ static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max, bool 
 	struct dirent *f, *e;
 	DIR *top = opendir("/sys/fs/btrfs"), *devs;
 	unsigned int n = 1;
-	bool found = false;
+	bool found = false, over = false;
 
 	if (!top)
 		return 1;
@@ -417,6 +417,7 @@ static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max, bool 
 		    !(devs = opendir(p)))
 			continue;
 		n = 1;
+		over = false;           /* of this btrfs only */
 		while ((e = readdir(devs))) {
 			unsigned int maj, min;
 
@@ -431,28 +432,16 @@ static unsigned int btrfs_members(dev_t src, dev_t *out, unsigned int max, bool 
 			else if (n < max)
 				out[n++] = makedev(maj, min);
 			else
-				*more = true;
+				over = true;
 		}
 		closedir(devs);
 	}
 	closedir(top);
-	if (!found)
-		*more = false;
+	if (found && over)
+		*more = true;
 	return found ? n : 1;
 }
 
-/* The block devices a btrfs lives on (it gives its files a device number
- * of major 0, one of each subvolume): the source of its mount in
- * /proc/self/mountinfo, when that is a block device (as stat says: the
- * text only names it; btrfs opened that device to mount it), and every
- * device of the file system that has that one among its devices (sysfs).
- * Other file systems of major 0 (tmpfs, overlayfs, FUSE, NFS) live on no
- * block device, whatever their mount's source says.  The mount is the one
- * that fd, a descriptor on that file system (or -1), is on, as statx says;
- * else the mount of number dev.  Into out (up to max); how many; *more:
- * there were more; *unknown: with no descriptor, no mount has number dev
- * (a btrfs subvolume's, not mounted on its own): where it lives is not
- * known. */
 /* The devices of the btrfs that descriptor fd is on, asked of the file
  * system itself (BTRFS_IOC_FS_INFO: its fsid, then its devices in
  * /sys/fs/btrfs/FSID/devices): no name of a mount or a device node is read,
@@ -539,6 +528,19 @@ static char *mount_line(dev_t dev, int fd)
 	return NULL;
 }
 
+/* The block devices a btrfs lives on (it gives its files a device number
+ * of major 0, one of each subvolume): the source of its mount in
+ * /proc/self/mountinfo, when that is a block device (as stat says: the
+ * text only names it; btrfs opened that device to mount it), and every
+ * device of the file system that has that one among its devices (sysfs).
+ * Other file systems of major 0 (tmpfs, overlayfs, FUSE, NFS) live on no
+ * block device, whatever their mount's source says.  Asked first of the
+ * file system through fd (btrfs_by_fd), when there is one.  The mount is
+ * the one that fd, a descriptor on that file system (or -1), is on, as
+ * statx says; else the mount of number dev.  Into out (up to max); how many; *more:
+ * there were more; *unknown: with no descriptor, no mount has number dev
+ * (a btrfs subvolume's, not mounted on its own): where it lives is not
+ * known. */
 static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more,
 			       bool *unknown)
 {

@@ -135,8 +135,9 @@ enum dev_kind { DEV_NEW, DEV_FILE, DEV_BLOCK };
 /* Where a device's bytes really live, as the kernel says (device and inode
  * numbers, LOOP_GET_STATUS64): the device itself, the disk of a partition,
  * the file or device under a loop device (followed down), the block device
- * a file's file system lives on. */
-#define MAX_IDS 24
+ * a file's file system lives on.  Repeated entries are merged: 96 is room
+ * for a btrfs of 16 members, each a partition of a loop device over a file. */
+#define MAX_IDS 96
 /* An overlayfs file may be stored in any file under any of its layer
  * directories (redirects, metacopy, data-only layers, xino inode numbers
  * make the one file unknowable): those directories are its roots.  The
