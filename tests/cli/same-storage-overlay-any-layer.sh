@@ -2,8 +2,8 @@
 # A file on an overlay may be stored in any file of any of its layers:
 # which one its name cannot tell once redirect_dir has renamed its
 # directory, metacopy has renamed a file copied up for its metadata, xino
-# has put the layer's number into its inode number, or the layer is itself
-# an overlay.  A file under a layer directory is refused as the other side
+# has put the layer's number into its inode number, the layer is a
+# data-only one, or the layer is itself an overlay.  A file under a layer directory is refused as the other side
 # of a copy with it (exit 2, nothing written), and a new file or the log
 # in an overlay lies in its upper layer's file system, whether its
 # directory is in the upper layer yet or not.
@@ -36,6 +36,21 @@ if ovl "$T/c/m" "lowerdir=$T/c/lo,upperdir=$T/c/up,workdir=$T/c/w,redirect_dir=o
 	mv c/m/f c/m/g
 	shares_refused --length 512K c/m/g c/lo/f
 	same c.orig c/lo/f
+fi
+
+# A data-only layer ("::"): a metacopy file of the lower layer whose
+# redirect names its data there, reached by no name of its own.
+mkdir -p d/lo d/data d/up d/w
+random d/data/blob $M
+cp d/data/blob d.orig
+truncate -s $M d/lo/g
+if "$PY" -c 'import os, sys
+os.setxattr(sys.argv[1], "trusted.overlay.metacopy", b"")
+os.setxattr(sys.argv[1], "trusted.overlay.redirect", b"/blob")' d/lo/g 2>/dev/null &&
+	ovl "$T/d/m" "lowerdir=$T/d/lo::$T/d/data,upperdir=$T/d/up,workdir=$T/d/w,metacopy=on,redirect_dir=on" &&
+	cmp -s d/m/g d/data/blob; then
+	shares_refused --length 512K d/m/g d/data/blob
+	same d.orig d/data/blob
 fi
 
 # xino: layers on different file systems (two tmpfs): the overlay's inode
