@@ -95,6 +95,21 @@ static int add_id(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64
 	return -1;
 }
 
+/* An overlay layer of d's, path, cannot be opened (err): when no name
+ * reaches it here (another mount namespace's path), it is noted for a
+ * warning; a failure of another kind leaves d not known. */
+static void layer_unseen(struct device *d, const char *path, int err)
+{
+	if (err != ENOENT && err != ENOTDIR && err != EACCES && err != EPERM && err != ELOOP) {
+		d->ids_full = true;
+		if (!d->ids_err && (err == EMFILE || err == ENFILE || err == ENOMEM))
+			d->ids_err = err;
+		return;
+	}
+	if (!d->unseen[0])
+		snprintf(d->unseen, sizeof(d->unseen), "%s", path);
+}
+
 /* Where d lies could not be followed: a system call failed with err. */
 static void not_known(struct device *d, int err)
 {
@@ -1132,6 +1147,8 @@ static void overlay_roots(struct device *d, const struct ovl_layers *l, bool onl
 			  int depth, int ovl_depth)
 {
 	unsigned int readings[2] = { 0, 0 }, found[2] = { 0, 0 };
+	const char *missing = NULL;
+	int missing_err = 0;
 	dev_t tag_dev = 0;
 	ino_t tag_ino = 0;
 	/* The upper directory first: it tags what comes from this overlay. */
@@ -1151,9 +1168,14 @@ static void overlay_roots(struct device *d, const struct ovl_layers *l, bool onl
 			if (rfd < 0 || fstat(rfd, &rst)) {
 				/* Of the two readings of an upper or work directory,
 				 * one that names none is not it (counted below). */
-				if (kind == OVL_LOWER)
-					not_known(d, errno == EMFILE || errno == ENFILE ||
-						     errno == ENOMEM ? errno : 0);
+				int err = l->v[i].path[0] == '/' ? errno : ENOENT;
+
+				if (kind == OVL_LOWER) {
+					layer_unseen(d, l->v[i].path, err);
+				} else if (!missing) {
+					missing = l->v[i].path;
+					missing_err = err;
+				}
 				if (rfd >= 0)
 					close(rfd);
 				continue;
@@ -1194,7 +1216,7 @@ static void overlay_roots(struct device *d, const struct ovl_layers *l, bool onl
 		}
 	}
 	if (found[OVL_UPPER] < !!readings[OVL_UPPER] || found[OVL_WORK] < !!readings[OVL_WORK])
-		d->ids_full = true;
+		layer_unseen(d, missing ? missing : "?", missing ? missing_err : EIO);
 }
 
 /* A file opened through overlayfs reads (and, once copied up, writes) a
@@ -1583,6 +1605,18 @@ static bool ids_unknown(const struct device *d)
 	return true;
 }
 
+/* An overlay whose layers no name reaches from here (a container's root,
+ * mounted in another namespace): what is stored in them cannot be told
+ * apart from the other side, which is said, not refused (that would
+ * refuse every copy of a container's files). */
+static void warn_unseen(const struct device *d)
+{
+	if (d->unseen[0])
+		errmsg("%s: warning: it is on an overlay whose layer %s no name reaches from "
+		       "here (a mount of another namespace): kcopyd cannot check that the other "
+		       "files are not stored in that layer", d->path, d->unseen);
+}
+
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len)
 {
@@ -1593,6 +1627,10 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 		if (ids_unknown(&dests[i]))
 			return -1;
 	}
+	if (src)
+		warn_unseen(src);
+	for (unsigned int i = 0; i < n; i++)
+		warn_unseen(&dests[i]);
 	for (unsigned int i = 0; i < n; i++) {
 		if (src && device_meet(src, src_off, len, &dests[i], dst_off, len, 0)) {
 			if (fs_meet(src, src_off, len, &dests[i], dst_off, len, 0) &&

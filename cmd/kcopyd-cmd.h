@@ -180,6 +180,10 @@ struct device {
 	struct identity id[MAX_IDS]; /* itself and what lies under it */
 	bool ids_full;               /* more lay under it than id[] holds: not all is known */
 	int ids_err;                 /* why not, when a system call failed (errno), or 0 */
+	/* A layer of an overlay it is on that no name reaches from here (the
+	 * overlay was mounted in another mount namespace: a container's root):
+	 * the first such layer's path, warned about, not refused. */
+	char unseen[256];
 	struct dir_ref *roots;       /* overlayfs layer directories it may be stored in */
 	unsigned int nroots, roots_cap;
 	struct dir_ref *anc;         /* directories its files lie in (malloc'ed, both) */
