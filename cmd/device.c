@@ -2348,8 +2348,10 @@ static int check_swap(const struct device *d, uint64_t off, uint64_t len)
 		fclose(f);
 		return 0;
 	}
-	while (!ret && fgets(line, sizeof(line), f)) {
-		struct device sw;
+	/* A device is large: not on the stack. */
+	struct device *sw = calloc(1, sizeof(*sw));
+
+	while (sw && !ret && fgets(line, sizeof(line), f)) {
 		struct stat st;
 		char *sp = strpbrk(line, " \t");
 		int fd;
@@ -2361,16 +2363,18 @@ static int check_swap(const struct device *d, uint64_t off, uint64_t len)
 		fd = open(line, O_PATH | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		device_init(&sw, line);
+		device_init(sw, line);
 		if (fstat(fd, &st) == 0)
-			set_identity(&sw, fd, &st);
+			set_identity(sw, fd, &st);
 		close(fd);
-		if (sw.ids_full || device_meet(&sw, 0, UINT64_MAX, d, off, len, MEET_PLACED) != MEET_NONE) {
+		if (sw->ids_full || device_meet(sw, 0, UINT64_MAX, d, off, len, MEET_PLACED) != MEET_NONE) {
 			errmsg("%s: is (or holds) swap space in use, %s (/proc/swaps); refusing "
 			       "to write to it, even with --force (swapoff it first)", d->path, line);
 			ret = -1;
 		}
+		free_dirs(sw);
 	}
+	free(sw);
 	fclose(f);
 	return ret;
 }
