@@ -95,27 +95,26 @@ static int add_id(struct device *d, dev_t dev, ino_t ino, uint64_t start, uint64
 	return -1;
 }
 
+/* Where d lies could not be followed: a system call failed with err
+ * (0: no error to name). */
+static void not_known(struct device *d, int err)
+{
+	d->ids_full = true;
+	if (!d->ids_err)
+		d->ids_err = err;
+}
+
 /* An overlay layer of d's, path, cannot be opened (err): when no name
  * reaches it here (another mount namespace's path), it is noted for a
  * warning; a failure of another kind leaves d not known. */
 static void layer_unseen(struct device *d, const char *path, int err)
 {
 	if (err != ENOENT && err != ENOTDIR && err != EACCES && err != EPERM && err != ELOOP) {
-		d->ids_full = true;
-		if (!d->ids_err && (err == EMFILE || err == ENFILE || err == ENOMEM))
-			d->ids_err = err;
+		not_known(d, err == EMFILE || err == ENFILE || err == ENOMEM ? err : 0);
 		return;
 	}
 	if (!d->unseen[0])
 		snprintf(d->unseen, sizeof(d->unseen), "%s", path);
-}
-
-/* Where d lies could not be followed: a system call failed with err. */
-static void not_known(struct device *d, int err)
-{
-	d->ids_full = true;
-	if (!d->ids_err)
-		d->ids_err = err;
 }
 
 /* A directory of d's, in roots or anc (*vp, *n of them, room for *cap):
@@ -508,6 +507,12 @@ static unsigned int btrfs_by_fd(int fd, dev_t *out, unsigned int max, bool *more
 	return n;
 }
 
+/* A mount's line of /proc/self/mountinfo, split: its file system type, its
+ * source (unescaped) and its super options; line NULL: no such mount. */
+struct mount_info {
+	char *line, *type, *source, *opts;
+};
+
 /* The line of /proc/self/mountinfo of the mount that fd (a descriptor on
  * that file system, or -1) is on, as statx says, else the first of device
  * number dev: malloc'd, or NULL. */
@@ -543,6 +548,24 @@ static char *mount_line(dev_t dev, int fd)
 	return NULL;
 }
 
+/* That mount's line, split into m (free(m->line) when done). */
+static void mount_read(dev_t dev, int fd, struct mount_info *m)
+{
+	char *p;
+
+	m->type = m->source = m->opts = NULL;
+	if (!(m->line = mount_line(dev, fd)) || !(p = strstr(m->line, " - ")) ||
+	    !(m->source = strchr(m->type = p + 3, ' ')))
+		return;
+	*m->source++ = 0;
+	if ((m->opts = strchr(m->source, ' '))) {
+		*m->opts++ = 0;
+		m->opts[strcspn(m->opts, " \n")] = 0;
+	}
+	m->source[strcspn(m->source, " \n")] = 0;
+	unescape(m->source);
+}
+
 /* The block devices a btrfs lives on (it gives its files a device number
  * of major 0, one of each subvolume): the source of its mount in
  * /proc/self/mountinfo, when that is a block device (as stat says: the
@@ -552,35 +575,27 @@ static char *mount_line(dev_t dev, int fd)
  * block device, whatever their mount's source says.  Asked first of the
  * file system through fd (btrfs_by_fd), when there is one.  The mount is
  * the one that fd, a descriptor on that file system (or -1), is on, as
- * statx says; else the mount of number dev.  Into out (up to max); how many; *more:
+ * statx says; else the mount of number dev: m.  Into out (up to max); how many; *more:
  * there were more; *unknown: with no descriptor, no mount has number dev
  * (a btrfs subvolume's, not mounted on its own): where it lives is not
  * known. */
-static unsigned int fs_devices(dev_t dev, int fd, dev_t *out, unsigned int max, bool *more,
-			       bool *unknown)
+static unsigned int fs_devices(int fd, const struct mount_info *m, dev_t *out, unsigned int max,
+			       bool *more, bool *unknown)
 {
 	unsigned int n = btrfs_by_fd(fd, out, max, more);
-	char *line, *type, *source;
 	struct stat st;
 
 	if (n)
 		return n;
 	out[0] = 0;
-	line = mount_line(dev, fd);
 	/* No descriptor to ask, and no mount of that number (a btrfs
 	 * subvolume has a number of its own, and is not mounted on its own):
 	 * where it lives is not known. */
-	if (!line && fd < 0)
+	if (!m->line && fd < 0)
 		*unknown = true;
-	if (line && (type = strstr(line, " - ")) && (source = strchr(type += 3, ' '))) {
-		*source++ = 0;
-		source[strcspn(source, " \n")] = 0;
-		unescape(source);
-		if (!strcmp(type, "btrfs") && source[0] == '/' && stat(source, &st) == 0 &&
-		    S_ISBLK(st.st_mode))
-			out[0] = st.st_rdev;
-	}
-	free(line);
+	if (m->source && !strcmp(m->type, "btrfs") && m->source[0] == '/' &&
+	    stat(m->source, &st) == 0 && S_ISBLK(st.st_mode))
+		out[0] = st.st_rdev;
 	if (!out[0])
 		return 0;
 	return btrfs_members(out[0], out, max, more);
@@ -617,43 +632,33 @@ static dev_t ext4_journal_dev(dev_t dev)
  * external log and realtime devices of XFS (logdev=, rtdev=), a journal
  * given by path (journal_path=), an ext4 external journal.  Each followed
  * down as the file system's own. */
-static void fs_extra(struct device *d, dev_t dev, int fd, int depth)
+static void fs_extra(struct device *d, dev_t dev, const struct mount_info *m, int depth)
 {
 	static const char *const keys[] = { "logdev=", "rtdev=", "journal_path=" };
-	char *line = mount_line(dev, fd), *type, *source, *opts, *o, *save;
+	char *o, *save;
 	struct stat st;
 	dev_t j;
 
-	if (!line)
+	if (!m->source)
 		return;
-	if ((type = strstr(line, " - ")) && (source = strchr(type += 3, ' '))) {
-		*source++ = 0;
-		opts = strchr(source, ' ');
-		if (opts) {
-			*opts++ = 0;
-			opts[strcspn(opts, " \n")] = 0;
+	if (major(dev) == 0 && m->source[0] == '/' && stat(m->source, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1, depth + 1, false);
+	if (major(dev) != 0 && !strncmp(m->type, "ext", 3) && (j = ext4_journal_dev(dev)))
+		fs_chain(d, j, -1, depth + 1);
+	for (o = m->opts ? strtok_r(m->opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save))
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if (strncmp(o, keys[k], strlen(keys[k])))
+				continue;
+			o += strlen(keys[k]);
+			unescape(o);
+			if (stat(o, &st) == 0 && S_ISBLK(st.st_mode))
+				fs_chain(d, st.st_rdev, -1, depth + 1);
+			else if (stat(o, &st) == 0 && S_ISREG(st.st_mode))
+				file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1, depth + 1,
+					   false);
+			break;
 		}
-		unescape(source);
-		if (major(dev) == 0 && source[0] == '/' && stat(source, &st) == 0 &&
-		    S_ISREG(st.st_mode))
-			file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1, depth + 1, false);
-		if (major(dev) != 0 && !strncmp(type, "ext", 3) && (j = ext4_journal_dev(dev)))
-			fs_chain(d, j, -1, depth + 1);
-		for (o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save))
-			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-				if (strncmp(o, keys[k], strlen(keys[k])))
-					continue;
-				o += strlen(keys[k]);
-				unescape(o);
-				if (stat(o, &st) == 0 && S_ISBLK(st.st_mode))
-					fs_chain(d, st.st_rdev, -1, depth + 1);
-				else if (stat(o, &st) == 0 && S_ISREG(st.st_mode))
-					file_chain(d, st.st_dev, st.st_ino, 0, UINT64_MAX, true, -1,
-						   depth + 1, false);
-				break;
-			}
-	}
-	free(line);
 }
 
 /* A file system's bytes lie somewhere on the block device of its number,
@@ -663,6 +668,7 @@ static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 {
 	dev_t devs[MAX_FS_DEVS];
 	bool more = false, unknown = false;
+	struct mount_info m;
 	unsigned int n = 1;
 	uint64_t size;
 
@@ -670,16 +676,18 @@ static void fs_chain(struct device *d, dev_t dev, int fd, int depth)
 		d->ids_full = true;     /* stacked deeper than we follow */
 		return;
 	}
+	mount_read(dev, fd, &m);
 	if (major(dev) != 0)
 		devs[0] = dev;
 	else
-		n = fs_devices(dev, fd, devs, MAX_FS_DEVS, &more, &unknown);
+		n = fs_devices(fd, &m, devs, MAX_FS_DEVS, &more, &unknown);
 	if (more || unknown)
 		d->ids_full = true;
 	for (unsigned int i = 0; i < n; i++)
 		if (blockdev_size(devs[i], &size))
 			blockdev_chain(d, devs[i], 0, size, true, -1, depth + 1);
-	fs_extra(d, dev, fd, depth);
+	fs_extra(d, dev, &m, depth);
+	free(m.line);
 }
 
 /* A file's bytes are its inode's; they also lie somewhere on the block
@@ -2333,25 +2341,31 @@ out:
 	return busy;
 }
 
-/* Active swap space (/proc/swaps: a file or a device, its name with
- * octal escapes) where [off, off + len) of d lies: writing it would
- * corrupt the memory of running programs.  Refused even with --force. */
-static int check_swap(const struct device *d, uint64_t off, uint64_t len)
+/* The active swap areas (/proc/swaps: a file or a device, its name with
+ * octal escapes), read once per run, on the first destination checked:
+ * each as a device whose identity says where it lies. */
+struct swap_area {
+	struct device *d;
+	char name[PATH_MAX + 128];     /* as /proc/swaps names it */
+};
+static struct swap_area *swaps;
+static unsigned int nswaps;
+static bool swaps_read;
+
+static void read_swaps(void)
 {
 	FILE *f = fopen("/proc/swaps", "re");
 	char line[PATH_MAX + 128];
-	int ret = 0;
 
+	swaps_read = true;
 	if (!f)
-		return 0;
+		return;
 	if (!fgets(line, sizeof(line), f)) {    /* the heading */
 		fclose(f);
-		return 0;
+		return;
 	}
-	/* A device is large: not on the stack. */
-	struct device *sw = calloc(1, sizeof(*sw));
-
-	while (sw && !ret && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
+		struct swap_area *v;
 		struct stat st;
 		char *sp = strpbrk(line, " \t");
 		int fd;
@@ -2363,20 +2377,41 @@ static int check_swap(const struct device *d, uint64_t off, uint64_t len)
 		fd = open(line, O_PATH | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		device_init(sw, line);
+		/* A device is large: not on the stack. */
+		v = realloc(swaps, (nswaps + 1) * sizeof(*swaps));
+		if (v)
+			swaps = v;
+		if (!v || !(v[nswaps].d = calloc(1, sizeof(*v[nswaps].d)))) {
+			close(fd);
+			break;
+		}
+		snprintf(v[nswaps].name, sizeof(v[nswaps].name), "%s", line);
+		device_init(v[nswaps].d, line);
 		if (fstat(fd, &st) == 0)
-			set_identity(sw, fd, &st);
+			set_identity(v[nswaps].d, fd, &st);
 		close(fd);
+		nswaps++;
+	}
+	fclose(f);
+}
+
+/* Active swap space where [off, off + len) of d lies: writing it would
+ * corrupt the memory of running programs.  Refused even with --force. */
+static int check_swap(const struct device *d, uint64_t off, uint64_t len)
+{
+	if (!swaps_read)
+		read_swaps();
+	for (unsigned int i = 0; i < nswaps; i++) {
+		struct device *sw = swaps[i].d;
+
 		if (sw->ids_full || device_meet(sw, 0, UINT64_MAX, d, off, len, MEET_PLACED) != MEET_NONE) {
 			errmsg("%s: is (or holds) swap space in use, %s (/proc/swaps); refusing "
-			       "to write to it, even with --force (swapoff it first)", d->path, line);
-			ret = -1;
+			       "to write to it, even with --force (swapoff it first)", d->path,
+			       swaps[i].name);
+			return -1;
 		}
-		free_dirs(sw);
 	}
-	free(sw);
-	fclose(f);
-	return ret;
+	return 0;
 }
 
 /* Storage that a mounted file system lives on is refused, however it is

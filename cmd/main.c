@@ -568,20 +568,29 @@ static int stack_limit(void)
 	return 0;
 }
 
-/* A hard stack limit so small (a few tens of KiB) that even formatting a
- * message may not fit: said with write(2) and a static text, before
- * anything else runs, and the exit is a set-up error. */
+/* Before anything else runs: a soft stack limit below what kcopyd needs,
+ * with room under the hard one, is raised at once (stack_limit() says so
+ * if that fails); a hard limit so small (a few tens of KiB) that even
+ * formatting a message may not fit is said with write(2) and a static
+ * text, and the exit is a set-up error. */
 #define TINY_STACK_KIB 64u
 static void tiny_stack(void)
 {
 	static const char head[] = "kcopyd: the stack limit (ulimit -s) is ";
 	static const char tail[] = " KiB; kcopyd needs at least 256 KiB\n";
+	const rlim_t need = (rlim_t)MIN_STACK_KIB << 10;
 	char num[24], *p = num + sizeof(num);
 	struct rlimit rl;
 	unsigned long long kib;
 
-	if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_max == RLIM_INFINITY ||
-	    rl.rlim_max >= (rlim_t)TINY_STACK_KIB << 10)
+	if (getrlimit(RLIMIT_STACK, &rl))
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need &&
+	    (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)) {
+		rl.rlim_cur = need;
+		(void)setrlimit(RLIMIT_STACK, &rl);
+	}
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= (rlim_t)TINY_STACK_KIB << 10)
 		return;
 	kib = (unsigned long long)(rl.rlim_max >> 10);
 	do

@@ -258,6 +258,14 @@ static void note_hole(struct kc_job *job, unsigned int d, uint64_t rel)
 		dest->hole = s;
 }
 
+/* A job's device i: a copy's source first, then its destinations. */
+static struct block_device *job_dev(const struct kc_job *job, unsigned int i)
+{
+	const bool copy = job->kind == KC_JOB_COPY;
+
+	return copy && !i ? job->from.bdev : job->dests[i - copy].r.bdev;
+}
+
 /* Attach the job's devices whose endpoints need the engine's loop (watch.c).
  * One that cannot serve now fails as any I/O error would: the source fails
  * the job, a destination its own bit (the others go on with IGNORE_ERROR). */
@@ -266,7 +274,7 @@ static void attach_job(struct kcopyd_client *kc, struct kc_job *job)
 	const bool copy = job->kind == KC_JOB_COPY;
 
 	for (unsigned int i = 0; i < job->num_dests + copy; i++) {
-		struct block_device *bd = copy && !i ? job->from.bdev : job->dests[i - copy].r.bdev;
+		struct block_device *bd = job_dev(job, i);
 		int err;
 
 		if (!bd->ops->attach || job->stop)
@@ -287,11 +295,9 @@ static void attach_job(struct kcopyd_client *kc, struct kc_job *job)
 
 static void detach_job(struct kcopyd_client *kc, struct kc_job *job)
 {
-	const bool copy = job->kind == KC_JOB_COPY;
-
 	for (unsigned int i = 0; job->attached; i++, job->attached >>= 1)
 		if (job->attached & 1)
-			kc_detach(kc, copy && !i ? job->from.bdev : job->dests[i - copy].r.bdev);
+			kc_detach(kc, job_dev(job, i));
 }
 
 static void job_maybe_done(struct kcopyd_client *kc, struct kc_job *job)
