@@ -6,6 +6,10 @@
 # default 180 s); exit 0 is a pass, 77 a skip, anything else a failure.
 # Prints a line per test and a closing "N passed, N failed, N skipped"; the
 # counts are also appended to $KCOPYD_TEST_TALLY when set.
+# KCOPYD_TEST_JOBS=N: the command's tests run N at a time (most of their
+# time is waiting: on signals, grace periods, slow fault-injected I/O), but
+# those in KCOPYD_TEST_ALONE, which change what every run on the machine
+# sees (swap in use) or measure time closely, run alone after the others.
 set -u
 build=$(cd "${1:?usage: run-tests.sh BUILD_DIR [lib|cli|all] [LABEL]}" && pwd)
 which=${2:-all}
@@ -33,35 +37,71 @@ wanted() {
 	return 1
 }
 
+# One test, its result line (and a failed one's log tail) printed at once,
+# its outcome (pass, fail, skip) written to $logdir/NAME.outcome.
 run_one() {
 	local name=$1; shift
-	wanted "$name" || return 0
-	local start=$SECONDS rc
+	local t0=$SECONDS rc out
 	timeout -k 10 "$timeout_s" "$@" >"$logdir/$name.log" 2>&1 </dev/null
 	rc=$?
-	local t=$((SECONDS - start))
+	local t=$((SECONDS - t0))
 	case $rc in
-	0) pass=$((pass + 1)); printf 'PASS %-40s %3ds\n' "$label${label:+/}$name" "$t" ;;
-	77) skip=$((skip + 1)); printf 'SKIP %-40s %3ds  %s\n' "$label${label:+/}$name" "$t" "$(tail -n1 "$logdir/$name.log")" ;;
-	*) fail=$((fail + 1)); failed+=("$name")
+	0) out=pass; printf 'PASS %-40s %3ds\n' "$label${label:+/}$name" "$t" ;;
+	77) out=skip; printf 'SKIP %-40s %3ds  %s\n' "$label${label:+/}$name" "$t" "$(tail -n1 "$logdir/$name.log")" ;;
+	*) out=fail
 	   [ $rc -eq 124 ] && echo "timed out after ${timeout_s}s" >>"$logdir/$name.log"
-	   printf 'FAIL %-40s %3ds  (exit %d)\n' "$label${label:+/}$name" "$t" "$rc"
-	   sed 's/^/    | /' "$logdir/$name.log" | tail -n 30 ;;
+	   { printf 'FAIL %-40s %3ds  (exit %d)\n' "$label${label:+/}$name" "$t" "$rc"
+	     sed 's/^/    | /' "$logdir/$name.log" | tail -n 30; } >"$logdir/$name.fail"
+	   cat "$logdir/$name.fail" ;;
 	esac
+	echo "$out" >"$logdir/$name.outcome"
+}
+
+jobs_n=${KCOPYD_TEST_JOBS:-1}
+alone=" ${KCOPYD_TEST_ALONE:-refuse-swap ff-stop-stuck stop-output-full} "
+names=()
+# start NAME COMMAND...: run it now (lib tests, solo=1, or one at a time),
+# else in the background, at most jobs_n at once.
+solo=0
+start() {
+	wanted "$1" || return 0
+	rm -f "$logdir/$1.outcome" "$logdir/$1.fail"
+	names+=("$1")
+	if [ "$jobs_n" -le 1 ] || [ "$solo" = 1 ]; then
+		wait
+		run_one "$@"
+		return
+	fi
+	while [ "$(jobs -pr | wc -l)" -ge "$jobs_n" ]; do wait -n; done
+	run_one "$@" &
 }
 
 if [ "$which" = lib ] || [ "$which" = all ]; then
 	for t in "$build"/tests/*/test-*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
-		run_one "$(basename "$t")" "$t"
+		solo=1 start "$(basename "$t")" "$t"
 	done
 fi
 if [ "$which" = cli ] || [ "$which" = all ]; then
+	later=()
 	for t in "$src"/tests/cli/*.sh; do
 		[ -f "$t" ] || continue
-		run_one "$(basename "$t" .sh)" bash "$t"
+		n=$(basename "$t" .sh)
+		case $alone in *" $n "*) later+=("$t"); continue ;; esac
+		start "$n" bash "$t"
+	done
+	for t in "${later[@]}"; do
+		solo=1 start "$(basename "$t" .sh)" bash "$t"
 	done
 fi
+wait
+for n in "${names[@]}"; do
+	case $(cat "$logdir/$n.outcome" 2>/dev/null) in
+	pass) pass=$((pass + 1)) ;;
+	skip) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)); failed+=("$n") ;;
+	esac
+done
 [ -n "${KCOPYD_TEST_TALLY:-}" ] && echo "$pass $fail $skip" >>"$KCOPYD_TEST_TALLY"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed, $skip skipped"
