@@ -1332,6 +1332,10 @@ static void set_identity(struct device *d, int fd, const struct stat *st)
 	d->ids_full = false;
 	d->ids_err = 0;
 	if (S_ISBLK(st->st_mode)) {
+		/* An O_PATH descriptor takes no ioctl (EBADF): a loop device's
+		 * backing file would go unseen.  The device by its number. */
+		if (fd >= 0 && (fcntl(fd, F_GETFL) & O_PATH))
+			fd = -1;
 		if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size))
 			size = sysfs_dir(st->st_rdev, sys) ?
 				sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE : 0;
@@ -1935,6 +1939,8 @@ static const char *readonly_loop(const struct device *d)
  * else from claiming it meanwhile.  The library then opens it without.
  * What the kernel would refuse only at the first write is refused here:
  * a read-only block device (blockdev --setro). */
+static int check_swap(const struct device *d, uint64_t off, uint64_t len);
+
 int device_open_write(struct device *d, const struct options *o)
 {
 	int flags = O_RDWR, ret, ro = 0;
@@ -1946,7 +1952,9 @@ int device_open_write(struct device *d, const struct options *o)
 	if (d->kind == DEV_BLOCK && !o->force)
 		flags |= O_EXCL;
 	ret = open_existing(d, flags);
-	if (ret == -EBUSY && d->kind == DEV_BLOCK)
+	if (ret == -EBUSY && d->kind == DEV_BLOCK && check_swap(d, 0, UINT64_MAX))
+		;       /* held by the kernel's swap: said so, --force or not */
+	else if (ret == -EBUSY && d->kind == DEV_BLOCK)
 		errmsg("%s: is mounted or in use by another program; refusing to write to it "
 		       "(--force to write anyway)", d->path);
 	else if ((ret == -EPERM || ret == -EACCES) && d->kind == DEV_FILE &&
