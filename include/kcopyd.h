@@ -145,6 +145,13 @@ int  kcopyd_client_set_queue_depth(struct kcopyd_client *kc, unsigned int depth)
 /* Throttle: at most bytes_per_sec bytes read or zeroed per second; 0 = unlimited.
  * Takes effect at once, also for sub-jobs the old rate is holding back. */
 int  kcopyd_client_set_rate(struct kcopyd_client *kc, uint64_t bytes_per_sec);
+/* The kernel's throttle (dm-kcopyd's "throttle" module parameters): I/O in
+ * flight at most percent % of the time, over about the last second; 100 =
+ * unlimited, the default.  No new sub-job starts while over it; the I/O
+ * in flight and the callbacks are never delayed.  Takes effect at once; both
+ * throttles may be set.  0, or -EINVAL (kc NULL, percent 0 or above 100).
+ * (KCOPYD_0.4) */
+int  kcopyd_client_set_throttle(struct kcopyd_client *kc, unsigned int percent);
 
 struct kcopyd_stats {
 	uint64_t jobs_submitted;
@@ -157,6 +164,8 @@ struct kcopyd_stats {
 	uint64_t read_errors;
 	uint64_t write_errors;
 	uint64_t retries;             /* short transfers and -EAGAIN/-EINTR resubmitted */
+	uint64_t throttled_ns;        /* time a throttle held back a sub-job that could have
+					 started (KCOPYD_0.4) */
 };
 /* Fills up to size bytes of *stats (pass sizeof(struct kcopyd_stats)). */
 int  kcopyd_client_stats(const struct kcopyd_client *kc, struct kcopyd_stats *stats, size_t size);

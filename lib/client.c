@@ -180,6 +180,7 @@ static int client_create(unsigned int num_pages, unsigned int flags, struct kcop
 	if (!kc)
 		return -ENOMEM;
 	kc->loop_mode = flags & KCOPYD_CLIENT_NO_THREAD;
+	kc->io_percent = kc->io_percent_seen = 100;
 	kc->test_uring = test_uring_flags();
 	pthread_mutex_init(&kc->lock, NULL);
 	pthread_cond_init(&kc->idle_cond, NULL);
@@ -708,6 +709,18 @@ KC_EXPORT int kcopyd_client_set_rate(struct kcopyd_client *kc, uint64_t bytes_pe
 		return -EINVAL;
 	__atomic_store_n(&kc->rate, bytes_per_sec, __ATOMIC_RELAXED);
 	kc_client_wake(kc);     /* a sleep on the old rate must not hold the new one back */
+	KC_ERRNO_RESTORE;
+	return 0;
+}
+
+KC_EXPORT int kcopyd_client_set_throttle(struct kcopyd_client *kc, unsigned int percent)
+{
+	KC_ERRNO_SAVE;
+
+	if (!kc || !percent || percent > 100)
+		return -EINVAL;
+	__atomic_store_n(&kc->io_percent, percent, __ATOMIC_RELAXED);
+	kc_client_wake(kc);     /* a sleep on the old share must not hold the new one back */
 	KC_ERRNO_RESTORE;
 	return 0;
 }

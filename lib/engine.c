@@ -456,6 +456,72 @@ static bool unpark_next(struct kcopyd_client *kc, struct kc_job *job)
 	return false;
 }
 
+/* The kernel's throttle keeps the share of time with I/O in flight at
+ * most io_percent %.  The engine counts, on the nanosecond clock, the time
+ * that passes (io_total_ns) and, of it, the time with at least one sub-job
+ * in flight (io_busy_ns), brought up to date whenever a sub-job starts or
+ * ends; both are halved as often as needed to keep the total to about a
+ * second, so that the share is that of the recent past.  io_time_wait()
+ * then holds back the next sub-job while the share is over the limit. */
+#define IO_TIME_WINDOW_NS (1ull << 30)
+
+static void io_time_account(struct kcopyd_client *kc)
+{
+	uint64_t now, d;
+
+	if (kc->io_percent_seen >= 100)
+		return;
+	now = kc_now_ns();
+	d = now > kc->io_stamp_ns ? now - kc->io_stamp_ns : 0;
+	kc->io_stamp_ns = now;
+	kc->io_total_ns += d;
+	if (kc->busy_subjobs)
+		kc->io_busy_ns += d;
+	while (kc->io_total_ns > IO_TIME_WINDOW_NS) {
+		kc->io_total_ns >>= 1;
+		kc->io_busy_ns >>= 1;
+	}
+}
+
+/* 0: the next sub-job may start; -1: not before a sub-job in flight ends
+ * (the share only grows while one is in flight, and its end brings the
+ * engine round); else the nanoseconds of idle time that bring the share
+ * down to the limit. */
+static int64_t io_time_wait(struct kcopyd_client *kc)
+{
+	unsigned int pct = __atomic_load_n(&kc->io_percent, __ATOMIC_RELAXED);
+	uint64_t need;
+
+	if (pct != kc->io_percent_seen) {
+		/* A new share starts from a clean account. */
+		kc->io_percent_seen = pct;
+		kc->io_busy_ns = kc->io_total_ns = 0;
+		kc->io_stamp_ns = kc_now_ns();
+	}
+	if (pct >= 100)
+		return 0;
+	io_time_account(kc);
+	/* io_busy_ns <= io_total_ns <= 2^30 here: no overflow. */
+	if (kc->io_busy_ns * 100 <= (uint64_t)pct * kc->io_total_ns)
+		return 0;
+	if (kc->busy_subjobs)
+		return -1;
+	need = (kc->io_busy_ns * 100 + pct - 1) / pct;
+	return need > kc->io_total_ns ? (int64_t)(need - kc->io_total_ns) + 1 : 1;
+}
+
+/* A throttle stopped holding a sub-job back: the time it did is counted. */
+static void hold_end(struct kcopyd_client *kc)
+{
+	if (kc->held_since_ns) {
+		uint64_t now = kc_now_ns();
+
+		kc_stat_add(&kc->stats.throttled_ns,
+			    now > kc->held_since_ns ? now - kc->held_since_ns : 0);
+		kc->held_since_ns = 0;
+	}
+}
+
 /* DONE, then FREE. */
 static void sj_done(struct kcopyd_client *kc, struct kc_subjob *sj)
 {
@@ -472,6 +538,7 @@ static void sj_done(struct kcopyd_client *kc, struct kc_subjob *sj)
 	sj->state = KC_SJ_FREE;
 	sj->next = kc->free_subjobs;
 	kc->free_subjobs = sj;
+	io_time_account(kc);
 	kc->busy_subjobs--;
 	job->in_flight--;
 	if (job->flags & KCOPYD_WRITE_SEQ)
@@ -931,6 +998,7 @@ static void subjob_start(struct kcopyd_client *kc, struct kc_job *job, uint32_t 
 	struct kc_subjob *sj = kc->free_subjobs;
 
 	kc->free_subjobs = sj->next;
+	io_time_account(kc);
 	kc->busy_subjobs++;
 	sj->state = KC_SJ_WAIT_MEM;
 	sj->job = job;
@@ -1012,15 +1080,29 @@ static void dispatch(struct kcopyd_client *kc)
 			continue;
 		}
 		len = left < kc->sub_job_size ? (uint32_t)left : kc->sub_job_size;
-		wait = throttle(kc, len);
+		/* The time share first: the rate's budget is taken when it
+		 * lets the sub-job go. */
+		wait = io_time_wait(kc);
+		if (!wait)
+			wait = throttle(kc, len);
 		if (wait) {
-			kc->throttle_timer.fn = throttle_fire;
-			kc_timer_arm(&kc->timers, &kc->throttle_timer, kc_now_ns() + (uint64_t)wait);
+			uint64_t now = kc_now_ns();
+
+			if (!kc->held_since_ns)
+				kc->held_since_ns = now;
+			if (wait > 0) {
+				kc->throttle_timer.fn = throttle_fire;
+				kc_timer_arm(&kc->timers, &kc->throttle_timer, now + (uint64_t)wait);
+			} else {
+				kc_timer_cancel(&kc->timers, &kc->throttle_timer);
+			}
 			return;
 		}
 		kc_timer_cancel(&kc->timers, &kc->throttle_timer);
+		hold_end(kc);
 		subjob_start(kc, job, len);
 	}
+	hold_end(kc);
 }
 
 /* kcopyd_client_cancel() (c NULL) and kcopyd_cancel() (c: its context):

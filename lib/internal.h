@@ -491,6 +491,15 @@ struct kcopyd_client {
 	uint64_t rate_tokens;                 /* bytes the throttle lets go now */
 	uint64_t rate_stamp_ns;
 	uint64_t rate_seen;                   /* the rate the bucket was filled at */
+	/* The kernel's throttle (kcopyd_client_set_throttle): at most
+	 * io_percent % of the time with a sub-job in flight, over about the
+	 * last second (engine.c, io_time_wait). */
+	unsigned int io_percent;              /* 1..100, 100 = no limit; set with atomics */
+	unsigned int io_percent_seen;         /* the one the times below were taken for */
+	uint64_t io_busy_ns;                  /* of io_total_ns, the time with a sub-job in flight */
+	uint64_t io_total_ns;
+	uint64_t io_stamp_ns;                 /* when they were last brought up to date */
+	uint64_t held_since_ns;               /* a throttle holds a sub-job back since then; 0: none */
 	struct kc_timers timers;              /* retries, the throttle's wake-up (timer.c) */
 	struct kc_timer throttle_timer;       /* armed while the throttle holds a sub-job back */
 	uint32_t timers_extra;                /* room the attached endpoints reserved */

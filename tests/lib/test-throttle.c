@@ -10,7 +10,8 @@
  *  - the same when the rate is raised from a callback (on the engine's own
  *    thread, between its look at the throttle and its sleep): a copy held
  *    back behind a first one, whose callback lifts the rate, completes;
- *  - the rate holds from the first byte (a lower bound on the time taken);
+ *  - the rate holds from the first byte (a lower bound on the time taken),
+ *    and the time it held sub-jobs back shows in the throttled_ns statistic;
  *  - every copy's bytes are compared with the source.
  * "Soon" is a 20 s limit: far below what the old rate would take, far above
  * what a loaded machine needs.
@@ -237,6 +238,17 @@ static void rate_holds(uint64_t len, uint64_t rate, unsigned int sub)
 	took = tu_now() - t0;
 	CHECK_EQ(ev.read_err, 0);
 	CHECK_EQ(ev.write_err, 0);
+	{
+		struct kcopyd_stats st;
+
+		/* The rate held the copy back about the whole time: at
+		 * least half of it shows in throttled_ns. */
+		CHECK_OK(kcopyd_client_stats(kc, &st, sizeof(st)));
+		if ((double)st.throttled_ns < want * 0.5e9)
+			FAIL("%llu bytes at %llu bytes/s: %.2f s counted as throttled, about %.2f s due",
+			     (unsigned long long)len, (unsigned long long)rate,
+			     (double)st.throttled_ns / 1e9, want);
+	}
 	if (took < want * 0.95)
 		FAIL("%llu bytes at %llu bytes/s in sub-jobs of %u took %.2f s: faster than the "
 		     "rate (%.2f s)", (unsigned long long)len, (unsigned long long)rate, sub, took, want);
