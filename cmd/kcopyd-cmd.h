@@ -46,6 +46,7 @@ struct options {
 	const char *cmd_name;
 	uint64_t offset, length, dest_offset;   /* bytes, or NOT_SET */
 	uint64_t rate;                          /* bytes per second, 0 = unlimited */
+	unsigned int throttle;                  /* per cent of the time with I/O in flight, 0 = unset */
 	unsigned int pages;
 	unsigned int sub_job_size;              /* 0: the library's default */
 	unsigned int queue_depth;               /* 0: the library's default */

@@ -18,7 +18,7 @@ enum {
 	OPT_OFFSET = 256, OPT_LENGTH, OPT_DEST_OFFSET, OPT_PAGES, OPT_SUB_JOB,
 	OPT_DEPTH, OPT_RATE, OPT_DIRECT, OPT_BUFFERED, OPT_FLUSH, OPT_NO_FLUSH,
 	OPT_SPARSE, OPT_NO_SPARSE, OPT_FAIL_FAST, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_JSON, OPT_FORCE, OPT_VERIFY, OPT_LOG, OPT_LOG_INTERVAL,
+	OPT_JSON, OPT_FORCE, OPT_VERIFY, OPT_LOG, OPT_LOG_INTERVAL, OPT_THROTTLE,
 };
 
 #define C_COPY   (1u << CMD_COPY)
@@ -36,6 +36,7 @@ static const struct option long_opts[] = {
 	{ "sub-job-size", required_argument, NULL, OPT_SUB_JOB },
 	{ "queue-depth", required_argument, NULL, OPT_DEPTH },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "throttle", required_argument, NULL, OPT_THROTTLE },
 	{ "direct", no_argument, NULL, OPT_DIRECT },
 	{ "buffered", no_argument, NULL, OPT_BUFFERED },
 	{ "flush", no_argument, NULL, OPT_FLUSH },
@@ -188,6 +189,21 @@ static int interval_arg(const char *arg, double *out)
 	return 0;
 }
 
+/* --throttle 25 or 25%: the share of time with I/O in flight. */
+static int throttle_arg(const char *arg, unsigned int *out)
+{
+	size_t n = strlen(arg);
+	char num[16];
+
+	if (n && arg[n - 1] == '%')
+		n--;
+	if (n >= sizeof(num) || (memcpy(num, arg, n), num[n] = 0, parse_count(num, 100, out))) {
+		errmsg("--throttle: '%s' must be a per cent of the time from 1 to 100", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int set_option(struct options *o, int code, const char *arg)
 {
 	switch (code) {
@@ -195,6 +211,7 @@ static int set_option(struct options *o, int code, const char *arg)
 	case OPT_LENGTH: return size_arg("length", arg, &o->length);
 	case OPT_DEST_OFFSET: return size_arg("dest-offset", arg, &o->dest_offset);
 	case OPT_RATE: return size_arg("rate", arg, &o->rate);
+	case OPT_THROTTLE: return throttle_arg(arg, &o->throttle);
 	case OPT_PAGES: return count_arg("pages", arg, 1u << 20, &o->pages);
 	case OPT_DEPTH: return count_arg("queue-depth", arg, 4096, &o->queue_depth);
 	case OPT_SUB_JOB: return sub_job_arg(arg, &o->sub_job_size);
@@ -389,6 +406,7 @@ void usage(FILE *f)
 	      "  --sub-job-size SIZE  bytes per I/O (default 512K)\n"
 	      "  --queue-depth N      I/Os in flight (default 64)\n"
 	      "  --rate SIZE          at most SIZE bytes per second\n"
+	      "  --throttle PERCENT   I/O in flight at most PERCENT of the time\n"
 	      "  --direct, --buffered use O_DIRECT, or never (default: where it works)\n"
 	      "  --flush, --no-flush  fsync every destination before success (default on)\n"
 	      "  --sparse, --no-sparse  skip holes and zero blocks for destinations known\n"

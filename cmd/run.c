@@ -80,6 +80,8 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 		errmsg("--queue-depth %u: %s", o->queue_depth, strerror(-ret));
 	else if ((ret = kcopyd_client_set_rate(*kc, o->rate)))
 		errmsg("--rate: %s", strerror(-ret));
+	else if (o->throttle && (ret = kcopyd_client_set_throttle(*kc, o->throttle)))
+		errmsg("--throttle %u: %s", o->throttle, strerror(-ret));
 	if (ret) {
 		kcopyd_client_destroy(*kc);
 		*kc = NULL;
