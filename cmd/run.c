@@ -201,16 +201,20 @@ uint32_t runner_live(struct runner *r)
 	return mask;
 }
 
-static void note_read_error(struct runner *r, int errnum, uint64_t off)
+/* off is the library's (the first byte of the sector where the read
+ * failed) when in_sector, else the exact byte. */
+static void note_read_error(struct runner *r, int errnum, uint64_t off, bool in_sector)
 {
 	struct stat st;
 	uint64_t end_now = NOT_SET;
 
-	/* It ended early (shrank under us): the library says in which
-	 * sector; the byte is where the file ends now, if that is in it. */
+	/* It ended early: when the file shrank under us into the sector the
+	 * library names, the byte is where the file ends now.  (A file that
+	 * did not shrink ended a read early by itself: that is where.) */
 	if (errnum == -ENODATA && r->src && fstat(r->src->fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		end_now = (uint64_t)st.st_size;
-		if (end_now >= off && end_now < off + KCOPYD_SECTOR_SIZE)
+		if (in_sector && end_now < r->src->size && end_now >= off &&
+		    end_now < off + KCOPYD_SECTOR_SIZE)
 			off = end_now;
 	}
 	if (!r->read_failed || off < r->read_off) {
@@ -238,7 +242,7 @@ static void job_done(const struct kcopyd_result *res, void *context)
 
 	pthread_mutex_lock(&r->lock);
 	if (res->read_err && !cancelled) {
-		note_read_error(r, res->read_err, res->read_err_sector << KCOPYD_SECTOR_SHIFT);
+		note_read_error(r, res->read_err, res->read_err_sector << KCOPYD_SECTOR_SHIFT, true);
 		failed = true;
 	}
 	for (unsigned int i = 0; i < j->n; i++) {
@@ -661,7 +665,7 @@ void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst
 		ret = pread_full(r->src->fd, buf, len, &at);
 	pthread_mutex_lock(&r->lock);
 	if (ret)
-		note_read_error(r, ret, at);
+		note_read_error(r, ret, at, false);
 	for (unsigned int i = 0; i < r->ndests && !ret; i++) {
 		uint64_t wat = dst_off;
 		int wret = mask & (1u << i) ? pwrite_full(r->dests[i].fd, buf, len, &wat) : 0;

@@ -72,6 +72,11 @@ static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *go
 		if (n < 0 && step <= KCOPYD_SECTOR_SIZE)
 			return -errno;
 		if (n < 0) {
+			/* The page cache keeps what a failed read left (a block
+			 * device's large folio, 64 KiB and more, stays in error):
+			 * dropped, the smaller reads below go to the device again
+			 * rather than fail on the cached error. */
+			(void)posix_fadvise(fd, (off_t)(off + *got), (off_t)want, POSIX_FADV_DONTNEED);
 			narrowing = true;
 			step = step / 2 - step / 2 % KCOPYD_SECTOR_SIZE;
 			if (step < KCOPYD_SECTOR_SIZE)

@@ -49,6 +49,10 @@
  *                      whole overlapping request fails instead, as a disk
  *                      fails a whole request.
  *   short=N            transfer at most N bytes (a short read or write).
+ *   eof=1              a read returns 0 bytes, an end of file where the file
+ *                      goes on (its size unchanged), as a remote file system
+ *                      may answer; like err=, a read that starts before the
+ *                      range first returns the bytes before it.
  *   delay=MS           sleep MS milliseconds before doing the operation.
  *   truncate=SIZE      set the backing file's size to SIZE (smaller or
  *                      larger) when the rule fires; the operation then goes on
@@ -118,6 +122,7 @@ struct rule {
 	int err;                /* 0: none */
 	bool whole;
 	uint64_t shrt;          /* 0: none */
+	bool eof;               /* a read returns 0 bytes (eof=1) */
 	unsigned int delay_ms;
 	int64_t trunc;          /* -1: none */
 	uint64_t seen, fired;
@@ -286,6 +291,9 @@ static int parse_rule(char *line, struct rule *r)
 			ok = action = parse_err(v, &r->err);
 		} else if (strcmp(w, "short") == 0) {
 			ok = action = parse_size(v, &r->shrt) && r->shrt > 0;
+		} else if (strcmp(w, "eof") == 0) {
+			ok = action = parse_u64(v, &n) && n == 1;
+			r->eof = true;
 		} else if (strcmp(w, "delay") == 0) {
 			ok = action = parse_u64(v, &n) && n <= 600000;
 			r->delay_ms = (unsigned int)n;
@@ -401,7 +409,7 @@ static void judge(unsigned int op, const char *path, uint64_t off, uint64_t size
 			continue;
 		/* An error whose range starts inside this request, after its
 		 * start: transfer the bytes before it first, uncounted. */
-		if (ranged && r->err && !r->whole && off < r->off &&
+		if (ranged && (r->err || r->eof) && !r->whole && off < r->off &&
 		    (op & (OP_READ | OP_WRITE)) && t - r->added >= r->at &&
 		    r->seen >= r->after && (!r->count || r->fired < r->count)) {
 			if (r->off - off < limit)
@@ -417,6 +425,8 @@ static void judge(unsigned int op, const char *path, uint64_t off, uint64_t size
 			v->err = r->err;
 		if (r->shrt && r->shrt < limit)
 			limit = r->shrt;
+		if (r->eof && (op & OP_READ))
+			limit = 0;
 		v->delay_ms += r->delay_ms;
 		if (r->trunc >= 0 && v->ntrunc < sizeof(v->trunc) / sizeof(v->trunc[0]))
 			v->trunc[v->ntrunc++] = r->trunc;
