@@ -2359,6 +2359,10 @@ struct swap_area {
 static struct swap_area *swaps;
 static unsigned int nswaps;
 static bool swaps_read;
+/* The first swap device /proc/swaps names by a name that does not lead
+ * to it here (removed: "(deleted)"; given in another mount namespace, a
+ * container's /dev; now another device's): its swap is somewhere, unseen. */
+static char swap_unseen[PATH_MAX + 128];
 
 static void read_swaps(void)
 {
@@ -2378,11 +2382,23 @@ static void read_swaps(void)
 		char *sp = strpbrk(line, " \t");
 		int fd;
 
+		bool part;
+
 		if (!sp)
 			continue;
 		*sp = 0;
+		part = strncmp(sp + 1 + strspn(sp + 1, " \t"), "partition", 9) == 0;
 		unescape(line);
 		fd = open(line, O_PATH | O_CLOEXEC);
+		/* The kernel holds a swap device exclusively: a name that does
+		 * not open, or opens a device nobody holds, is not the one. */
+		if (part && (fd < 0 || fstat(fd, &st) || !S_ISBLK(st.st_mode) || !device_claimed(fd))) {
+			if (!swap_unseen[0])
+				snprintf(swap_unseen, sizeof(swap_unseen), "%s", line);
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		if (fd < 0)
 			continue;
 		/* A device is large: not on the stack. */
@@ -2403,8 +2419,71 @@ static void read_swaps(void)
 	fclose(f);
 }
 
+/* Is block device dev the device of a mount here? */
+static bool dev_mounted(dev_t dev)
+{
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+	char line[PATH_MAX * 2], want[32];
+	bool found = false;
+
+	if (!mi)
+		return false;
+	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
+	while (!found && fgets(line, sizeof(line), mi)) {
+		const char *f = mi_field(line, 2);
+
+		found = f && strcmp(f, want) == 0;
+	}
+	fclose(mi);
+	return found;
+}
+
+/* Could block device fd (number dev, sysfs name name) be the swap that
+ * swap_unseen names?  It is, if it is claimed by someone (not us), and
+ * neither mounted here nor held by a device over it: what swap looks like. */
+static bool maybe_unseen_swap(int fd, dev_t dev, const char *name)
+{
+	char sys[PATH_MAX];
+
+	if (held_by_us(dev) || !device_claimed(fd) || dev_mounted(dev))
+		return false;
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	return !has_holders(sys);
+}
+
+static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
+{
+	struct users *u = arg;
+	struct device *t = calloc(1, sizeof(*t));
+	struct stat st;
+	int hit = 0;
+
+	if (!t)
+		return 0;
+	if (fstat(fd, &st) == 0) {
+		set_identity(t, fd, &st);
+		/* The loop device over [off, off + len) of d (as in loop_user). */
+		if ((t->ids_full || device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
+						MEET_PLACED | MEET_BELOW | MEET_PAGES_A)) &&
+		    maybe_unseen_swap(fd, dev, name)) {
+			errmsg("%s: lies under /dev/%s, which may be swap space in use (held "
+			       "by the kernel, not mounted; /proc/swaps names swap that cannot be "
+			       "found here: %s); refusing to write to it, even with --force "
+			       "(swapoff it, or detach /dev/%s, first)", u->d->path, name,
+			       swap_unseen, name);
+			hit = 1;
+		}
+	}
+	free_dirs(t);
+	free(t);
+	return hit;
+}
+
 /* Active swap space where [off, off + len) of d lies: writing it would
- * corrupt the memory of running programs.  Refused even with --force. */
+ * corrupt the memory of running programs.  Refused even with --force.
+ * When /proc/swaps names a swap device that cannot be found, a device
+ * that may be it (claimed, not mounted, no holders), d itself or a loop
+ * device over d's range, is refused too. */
 static int check_swap(const struct device *d, uint64_t off, uint64_t len)
 {
 	if (!swaps_read)
@@ -2418,6 +2497,28 @@ static int check_swap(const struct device *d, uint64_t off, uint64_t len)
 			       swaps[i].name);
 			return -1;
 		}
+	}
+	if (swap_unseen[0]) {
+		struct users u = { .d = d, .off = off, .len = len };
+		char sys[PATH_MAX];
+
+		if (d->kind == DEV_BLOCK && d->id[0].valid) {
+			int fd = open_devnum(d->id[0].dev);
+			bool hit = fd >= 0 && sysfs_dir(d->id[0].dev, sys) &&
+				   maybe_unseen_swap(fd, d->id[0].dev, basename(sys));
+
+			if (fd >= 0)
+				close(fd);
+			if (hit) {
+				errmsg("%s: may be swap space in use (held by the kernel, not "
+				       "mounted; /proc/swaps names swap that cannot be found here: "
+				       "%s); refusing to write to it, even with --force (swapoff it "
+				       "first)", d->path, swap_unseen);
+				return -1;
+			}
+		}
+		if (each_loop(loop_unseen_swap, &u))
+			return -1;
 	}
 	return 0;
 }

@@ -74,6 +74,23 @@ refused() {
 	[ ! -e new ] || fail "$what: new was created"
 }
 
+# refused_swap FILE N WHAT MSG ARGS...: refused, for a FILE that holds
+# live swap, which the kernel may write at any time (memory pressure
+# anywhere on the machine): exit 2, MSG, and FILE's first N bytes (those
+# before the swap area and its header, which the kernel leaves alone;
+# every refused case must write there, or only its exit code shows it)
+# still as saved in FILE.head; src as $srcsum says; no new.
+refused_swap() {
+	local file=$1 n=$2 what=$3 msg=$4; shift 4
+	expect 2 "$@"
+	err_has "$msg"
+	sync
+	cmp -s "$file.head" <(head -c "$n" "$file") ||
+		fail "$what: a refused run changed $file before or at the swap header"
+	[ "$(digest src)" = "$srcsum" ] || fail "$what: a refused run changed src"
+	[ ! -e new ] || fail "$what: new was created"
+}
+
 # snapshot: every name under the scratch directory (but the last command's
 # out and err, and the directory named by $SNAPSHOT_SKIP, if any), and the
 # checksum of every file.

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Swap on a loop device that /proc/swaps names by a name that does not lead
+# to it here: the device node it was turned on through, removed ("(deleted)"),
+# or one in another mount namespace's /dev.  The loop device, and the file
+# under it where the swap lies, are refused even with --force, exit 2, with
+# a message that says why, and left as they were (the file's bytes were
+# written with --force, exit 0).  Bytes of the file outside the loop
+# device, and other files, are written as asked.
+. "$(dirname "$0")/common.bash"
+need_loop
+need_cmd mkswap
+need_cmd swapon
+truncate -s 24M G
+head -c 4M /dev/urandom | dd of=G conv=notrunc status=none
+chmod 600 G
+loopdev LS G --offset 4M --sizelimit 16M || skip "losetup failed"
+mkswap "$LS" >/dev/null 2>&1 || skip "mkswap failed"
+name=${LS#/dev/}
+trap 'swapoff "$LS" 2>/dev/null; umount "$T/ns" 2>/dev/null; _cleanup' EXIT
+random src $((1024 * 1024))
+# A refused run is checked on the bytes before the swap area and on its
+# header (refused_swap): each case writes there.
+head -c $((4 * 1024 * 1024 + 4096)) G > G.head
+srcsum=$(digest src)
+refused() { refused_swap G $((4 * 1024 * 1024 + 4096)) "$@"; }
+cases() {
+	local how=$1 f
+	for f in "" --force; do
+		refused "$how: copy $f to the file" \
+			"G: lies under $LS, which may be swap space in use" \
+			copy $f --dest-offset 4M --length 1M src G
+		refused "$how: copy $f to the loop device" \
+			"$LS: may be swap space in use" copy $f --length 1M src "$LS"
+		refused "$how: zero $f the file across the swap's start" \
+			"G: lies under $LS, which may be swap space in use" \
+			zero $f --offset 3M --length 2M G
+	done
+	# Before the loop device's range: not swap, written with --force.
+	expect 0 copy --force --length 1M src G
+	cmp -n $((1024 * 1024)) src G || fail "$how: the bytes before the swap were not written"
+	head -c 1M src | dd of=G.head conv=notrunc status=none
+	truncate -s 2M other
+	expect 0 copy --force src other
+	cmp -n $((1024 * 1024)) src other || fail "$how: another file was not written"
+}
+
+# Turned on through a node that was then removed.
+read -r ma mi < <(stat -c '%t %T' "$LS")
+mknod node b $((16#$ma)) $((16#$mi))
+chmod 600 node
+swapon node 2>/dev/null || skip "cannot swapon a loop device here"
+rm node
+grep -q '(deleted)' /proc/swaps || fail "/proc/swaps does not name a deleted node: $(cat /proc/swaps)"
+cases "a removed node"
+swapoff "$LS" || fail "swapoff"
+
+# Turned on in another mount namespace, through its own /dev.
+if command -v unshare >/dev/null; then
+	mkdir ns
+	if unshare -m sh -c "mount -t tmpfs none '$T/ns' && cp -a '$LS' '$T/ns/' && swapon '$T/ns/$name'" 2>/dev/null; then
+		grep -q "^/$name[[:space:]]" /proc/swaps || echo "note: /proc/swaps says $(grep "$name" /proc/swaps)"
+		cases "another namespace"
+		swapoff "$LS" || fail "swapoff"
+	else
+		echo "note: no swapon in another mount namespace here"
+	fi
+fi
+exit 0
