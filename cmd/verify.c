@@ -150,6 +150,9 @@ static size_t compare_one(struct device *d, const char *want, char *buf, size_t 
 			 * its bytes there were read, it differs where it ends. */
 			d->differs = true;
 			d->diff_off = size_now < off + before ? size_now : off + before;
+			/* Not before the range: what is compared starts there. */
+			if (d->diff_off < off)
+				d->diff_off = off;
 		}
 	}
 	return before;       /* read from both and compared */
