@@ -76,6 +76,9 @@ void flush_stdout(void);
  * signal_caught() returns the first signal caught, or 0. */
 int signals_install(void);
 int signal_caught(void);
+/* verify.c: read up to len bytes at off, a failed read narrowed down to
+ * where it fails (*got: the bytes read before it). */
+ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got);
 /* The run's report has answered the stop signal caught (with its exit
  * status, 128 + the signal or not): main does not add its own. */
 void signal_answered(void);
@@ -334,6 +337,8 @@ struct runner {
 	bool read_failed;
 	int read_err;
 	uint64_t read_off;
+	bool read_in_chunk;                      /* read_off is where the library's failed
+						    read began, not the failing byte */
 	struct progress prog;
 	double started;
 	int signal;                              /* the stop signal that ended the run, or 0 */
@@ -392,6 +397,7 @@ void runner_note_done(struct runner *r, uint64_t hole_bytes);
 void runner_drain(struct runner *r);
 void runner_tick(struct runner *r);
 uint64_t runner_progress(struct runner *r);
+void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size);
 void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst_off,
 		 uint64_t len);
 void runner_flush(struct runner *r);

@@ -220,6 +220,7 @@ static void note_read_error(struct runner *r, int errnum, uint64_t off, bool in_
 	if (!r->read_failed || off < r->read_off) {
 		r->read_err = errnum;
 		r->read_off = off;
+		r->read_in_chunk = in_sector;
 		if (r->src)     /* which the words say when it is not off */
 			r->src->end_now = end_now;
 	}
@@ -630,6 +631,48 @@ static int pwrite_full(int fd, const char *buf, size_t len, uint64_t *off)
 		*off += (uint64_t)n;
 	}
 	return 0;
+}
+
+/* The library says where a failed read began: a whole sub-job's read may
+ * fail for one bad spot in it (a disk fails the whole request).  Once
+ * every job is done, the command reads from there itself, narrowing a
+ * failure down (read_upto) to the first byte, sector or page it cannot
+ * read, so that the byte the message names is one that fails.  A read
+ * that now goes through (the error was passing), and a stop signal, leave
+ * the offset as the library gave it. */
+void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size)
+{
+	uint64_t off, end;
+	size_t len, before = 0;
+	ssize_t got;
+	char *buf;
+
+	pthread_mutex_lock(&r->lock);
+	off = r->read_off;
+	if (!r->read_failed || !r->read_in_chunk || r->read_err == -ENODATA ||
+	    r->read_err == -ECANCELED || r->read_err == -EINTR || !r->src || r->src->fd < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	pthread_mutex_unlock(&r->lock);
+	end = r->src->size > off ? r->src->size : off;
+	len = sub_job_size ? sub_job_size : 512 * 1024;
+	if (len > 8u << 20)
+		len = 8u << 20;
+	if (end - off < len)
+		len = (size_t)(end - off);
+	if (!len || signal_caught() || !(buf = malloc(len)))
+		return;
+	got = read_upto(r->src->fd, buf, len, off, &before);
+	free(buf);
+	if (got >= 0 || signal_caught() || before == 0)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (r->read_off == off) {
+		r->read_off = off + before;
+		r->read_err = (int)got;
+	}
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* The last bytes of a range that are not a whole block, which the library

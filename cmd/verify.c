@@ -44,7 +44,7 @@ static void status_check(void)
  * the device ends with EINTR is tried again, 10 times in a row at most,
  * after a pause that doubles, as the library does (eintr_again): then it
  * fails. */
-static ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
+ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t step = len < PIECE ? len : PIECE;
 	bool narrowing = false;
