@@ -1940,10 +1940,13 @@ static const char *readonly_loop(const struct device *d)
  * What the kernel would refuse only at the first write is refused here:
  * a read-only block device (blockdev --setro). */
 static int check_swap(const struct device *d, uint64_t off, uint64_t len);
+static int swap_meeting(const struct device *d, uint64_t off, uint64_t len);
+static bool swap_is(int i, const struct device *d);
+static const char *swap_name(int i);
 
 int device_open_write(struct device *d, const struct options *o)
 {
-	int flags = O_RDWR, ret, ro = 0;
+	int flags = O_RDWR, ret, ro = 0, swap = -1;
 	const char *why;
 
 	d->written = true;
@@ -1952,8 +1955,16 @@ int device_open_write(struct device *d, const struct options *o)
 	if (d->kind == DEV_BLOCK && !o->force)
 		flags |= O_EXCL;
 	ret = open_existing(d, flags);
-	if (ret == -EBUSY && d->kind == DEV_BLOCK && check_swap(d, 0, UINT64_MAX))
-		;       /* held by the kernel's swap: said so, --force or not */
+	if (ret == -EBUSY && d->kind == DEV_BLOCK)
+		swap = swap_meeting(d, 0, UINT64_MAX);
+	if (swap >= 0 && !swap_is(swap, d))
+		/* Swap on a part of it (a partition): the rest is the user's
+		 * to write, with --force; the swap area never (check_swap). */
+		errmsg("%s: holds swap space in use, %s (/proc/swaps), and is held for it; "
+		       "refusing to write to it (--force to write outside the swap area)",
+		       d->path, swap_name(swap));
+	else if (ret == -EBUSY && d->kind == DEV_BLOCK && check_swap(d, 0, UINT64_MAX))
+		;       /* the kernel's swap device itself: said so, --force or not */
 	else if (ret == -EBUSY && d->kind == DEV_BLOCK)
 		errmsg("%s: is mounted or in use by another program; refusing to write to it "
 		       "(--force to write anyway)", d->path);
@@ -2484,19 +2495,46 @@ static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
  * When /proc/swaps names a swap device that cannot be found, a device
  * that may be it (claimed, not mounted, no holders), d itself or a loop
  * device over d's range, is refused too. */
-static int check_swap(const struct device *d, uint64_t off, uint64_t len)
+/* The swap area [off, off + len) of d meets (or shares a page of d's page
+ * cache with: a buffered write of part of a page writes all of it back),
+ * or -1. */
+static int swap_meeting(const struct device *d, uint64_t off, uint64_t len)
 {
 	if (!swaps_read)
 		read_swaps();
 	for (unsigned int i = 0; i < nswaps; i++) {
 		struct device *sw = swaps[i].d;
 
-		if (sw->ids_full || device_meet(sw, 0, UINT64_MAX, d, off, len, MEET_PLACED) != MEET_NONE) {
-			errmsg("%s: is (or holds) swap space in use, %s (/proc/swaps); refusing "
-			       "to write to it, even with --force (swapoff it first)", d->path,
-			       swaps[i].name);
-			return -1;
-		}
+		if (sw->ids_full || device_meet(sw, 0, UINT64_MAX, d, off, len,
+						MEET_PLACED | MEET_PAGES_B) != MEET_NONE)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Is swap area i block device d itself (not a part of it)? */
+static bool swap_is(int i, const struct device *d)
+{
+	const struct device *sw = swaps[i].d;
+
+	return sw->id[0].valid && sw->id[0].ino == 0 && d->id[0].valid &&
+	       d->id[0].ino == 0 && sw->id[0].dev == d->id[0].dev;
+}
+
+static const char *swap_name(int i)
+{
+	return swaps[i].name;
+}
+
+static int check_swap(const struct device *d, uint64_t off, uint64_t len)
+{
+	int i = swap_meeting(d, off, len);
+
+	if (i >= 0) {
+		errmsg("%s: is (or holds) swap space in use, %s (/proc/swaps); refusing "
+		       "to write to it, even with --force (swapoff it first)", d->path,
+		       swaps[i].name);
+		return -1;
 	}
 	if (swap_unseen[0]) {
 		struct users u = { .d = d, .off = off, .len = len };
