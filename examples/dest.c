@@ -2,7 +2,7 @@
 /*
  * The example programs' set-up and finish around the copy: see dest.h.
  */
-#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, ftruncate() under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, ftruncate(), clock_gettime() under -std=c11 */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dest.h"
@@ -176,4 +177,27 @@ int copy_set_abort(struct copy_set *cs, struct kcopyd_client *kc, const char *wh
 	kcopyd_client_destroy(kc);
 	copy_set_close(cs);
 	return 1;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void copy_set_progress(const struct copy_set *cs, const struct kcopyd_client *kc)
+{
+	struct kcopyd_stats st;
+
+	if (kcopyd_client_stats(kc, &st, sizeof(st)) < 0)
+		return;
+	/* bytes_read counts whole sectors: a source whose size is not a
+	 * multiple of 512 ends with a partial one, counted whole. */
+	if (st.bytes_read > cs->size)
+		st.bytes_read = cs->size;
+	fprintf(stderr, "%s: %llu of %llu bytes read, %llu written over %u destination%s\n",
+		cs->prog, (unsigned long long)st.bytes_read, (unsigned long long)cs->size,
+		(unsigned long long)st.bytes_written, cs->n, cs->n == 1 ? "" : "s");
 }

@@ -61,4 +61,10 @@ void copy_set_close(struct copy_set *cs);
  * status. */
 int copy_set_abort(struct copy_set *cs, struct kcopyd_client *kc, const char *what, int err);
 
+/* For the event-loop examples: CLOCK_MONOTONIC in nanoseconds, the clock of
+ * kcopyd_client_next_deadline(), and a progress line on stderr from the
+ * client's statistics. */
+uint64_t now_ns(void);
+void copy_set_progress(const struct copy_set *cs, const struct kcopyd_client *kc);
+
 #endif /* KCOPYD_EXAMPLES_DEST_H */
