@@ -34,11 +34,13 @@ struct copy_set {
 
 /*
  * argv is PROG SRC DEST...: open the source, then create or open every
- * destination, check it can take the copy, and size it (a regular file is
+ * destination, check it can take the copy, and size it: a regular file is
  * cut or extended to the source's size; a block device must be at least as
- * large and is left as it is), and open it for kcopyd.  No destination is
- * resized unless all of them could be opened.  Returns 0, or the exit status
- * after saying why on stderr (and closing what it opened).
+ * large and is left as it is (it gets whole sectors: past a source whose
+ * size is not a multiple of 512, the rest of the last sector is zeroed).
+ * Then open each for kcopyd.  No destination is resized unless all of them
+ * could be opened.  Returns 0, or the exit status after saying why on
+ * stderr (and closing what it opened).
  */
 int copy_set_open(struct copy_set *cs, int argc, char **argv);
 
