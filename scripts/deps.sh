@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config liburing-dev clang
       libclang-rt-14-dev libseccomp-dev valgrind python3 util-linux e2fsprogs
-      libfuse3-dev fuse3 strace xfsprogs btrfs-progs erofs-utils)
+      libfuse3-dev fuse3 strace xfsprogs btrfs-progs erofs-utils libuv1-dev)
 [ "${1:-}" = "--bench" ] && pkgs+=(fio qemu-utils dcfldd gddrescue libnbd-bin nbdkit time coreutils)
 missing=()
 for p in "${pkgs[@]}"; do
