@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 #define KCOPYD_VERSION_MAJOR 0
-#define KCOPYD_VERSION_MINOR 3
+#define KCOPYD_VERSION_MINOR 4
 #define KCOPYD_VERSION_MICRO 0
 
 typedef uint64_t sector_t;                 /* 512-byte sectors */

@@ -29,4 +29,10 @@ for n in $names; do
 	grep -qE "^\.SS (.*[ ,])?$n(,|\$| )" "$man" || missing="$missing $n"
 done
 [ -z "$missing" ] || fail "kcopyd(3) has no .SS section for:$missing"
+# The header's version is the project's (meson.build), which pkg-config
+# and the command give.
+hv=$(awk '/#define KCOPYD_VERSION_(MAJOR|MINOR|MICRO)/ {printf "%s%s", sep, $3; sep="."}' "$KCOPYD_SRC/include/kcopyd.h")
+pv=$(sed -n "s/^  version : '\(.*\)',/\1/p" "$KCOPYD_SRC/meson.build" | head -n1)
+[ -n "$pv" ] || fail "no version read from meson.build"
+[ "$hv" = "$pv" ] || fail "include/kcopyd.h says version $hv, meson.build $pv"
 echo "ok: $(echo "$names" | wc -w) exported names, each with a section; no test endpoint shipped"
