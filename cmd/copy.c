@@ -265,6 +265,43 @@ static char *canonical(const char *path)
 	return full;
 }
 
+/* A symbolic link to a file not made yet (links to links followed, up to
+ * 40): the canonical name of the file it would be, or NULL (errno). */
+static char *link_target(const char *path)
+{
+	char *cur = strdup(path);
+
+	for (int n = 0; cur && n < 40; n++) {
+		char target[PATH_MAX], *copy, *next = NULL;
+		struct stat st;
+		ssize_t len;
+
+		if (lstat(cur, &st) < 0) {
+			char *full = errno == ENOENT ? canonical(cur) : NULL;
+
+			free(cur);
+			return full;
+		}
+		if (!S_ISLNK(st.st_mode) || (len = readlink(cur, target, sizeof(target) - 1)) < 0) {
+			char *full = realpath(cur, NULL);
+
+			free(cur);
+			return full;
+		}
+		target[len] = 0;
+		copy = strdup(cur);
+		if (copy && (target[0] == '/' ? !(next = strdup(target)) :
+			     asprintf(&next, "%s/%s", dirname(copy), target) < 0))
+			next = NULL;
+		free(copy);
+		free(cur);
+		cur = next;
+	}
+	free(cur);
+	errno = ELOOP;
+	return NULL;
+}
+
 static char *dest_name(const struct device *d)
 {
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
@@ -460,8 +497,8 @@ static int open_log(struct copy *c)
 	names[nnames++] = lstat(c->o->log, &st) == 0 && S_ISLNK(st.st_mode) ?
 			  realpath(c->o->log, NULL) : canonical(c->o->log);
 	if (!names[0] && errno == ENOENT)
-		names[0] = canonical(c->o->log);        /* a dangling link: replaced */
-	else if (names[0] && S_ISLNK(st.st_mode))
+		names[0] = link_target(c->o->log);      /* a link to no file yet: made there */
+	if (names[0] && S_ISLNK(st.st_mode))
 		logfile = names[0];
 	if (!names[0]) {
 		errmsg("--log %s: cannot create it: %s", c->o->log, strerror(errno));
