@@ -2814,6 +2814,13 @@ void device_close(struct device *d)
  * lower offset (jobs finish out of order) replaces it. */
 void device_fail(struct device *d, const char *what, int errnum, uint64_t off)
 {
+	struct rlimit rl;
+
+	/* Past the file size limit (ulimit -f lowered during the run): the
+	 * library names the sector the limit is in; the byte is the limit. */
+	if (errnum == -EFBIG && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > off && rl.rlim_cur - off < KCOPYD_SECTOR_SIZE)
+		off = (uint64_t)rl.rlim_cur;
 	if (d->failed && !(strcmp(d->what, what) == 0 && off < d->err_off))
 		return;
 	d->failed = true;

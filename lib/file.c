@@ -76,7 +76,21 @@ static bool aligned(uint64_t v, unsigned int a)
 
 static void rw_done(struct kcopyd_client *kc, struct kc_sysreq *r, int res)
 {
-	kc_io_report(kc, io_of(r), res);
+	struct kc_io *io = io_of(r);
+	struct file_dev *f = dev_of(io->bd);
+
+	/* O_DIRECT refused a request its alignment allows: the kernel cut it
+	 * to a length it cannot take direct (a file size limit, RLIMIT_FSIZE,
+	 * inside it), or the file system will not take this one direct.  Once
+	 * more through the buffered descriptor, which does it, or says what is
+	 * wrong (EFBIG at the limit). */
+	if (res == -EINVAL && f->fd_direct >= 0 && r->fd == f->fd_direct && f->fd >= 0) {
+		r->fd = f->fd;
+		r->flags = r->op == KC_SYS_WRITE && kc->punt_writes ? KC_SYS_ASYNC : 0;
+		kc_sys_submit(kc, r);
+		return;
+	}
+	kc_io_report(kc, io, res);
 }
 
 static void start_rw(struct kcopyd_client *kc, struct kc_io *io)
