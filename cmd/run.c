@@ -55,9 +55,80 @@ struct job {
 	uint8_t idx[MAX_DESTS];      /* job's destination i is dests[idx[i]] */
 };
 
+/* The lowest memory limit of the cgroups this process is in (v2:
+ * memory.max, v1: memory.limit_in_bytes, of its cgroup and every one
+ * above it), or UINT64_MAX; *file: where it was read. */
+static uint64_t cgroup_memory_limit(char *file, size_t size)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[PATH_MAX + 64];
+	uint64_t low = UINT64_MAX;
+
+	if (!f)
+		return low;
+	while (fgets(line, sizeof(line), f)) {
+		char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
+		const char *base, *name;
+		char dir[PATH_MAX + 64];
+
+		if (!path)
+			continue;
+		*path++ = 0;
+		path[strcspn(path, "\n")] = 0;
+		ctl++;
+		if (!strcmp(ctl, "")) {
+			base = "/sys/fs/cgroup";
+			name = "memory.max";
+		} else if (!strcmp(ctl, "memory")) {
+			base = "/sys/fs/cgroup/memory";
+			name = "memory.limit_in_bytes";
+		} else {
+			continue;
+		}
+		/* From the process's cgroup up to the root. */
+		for (;;) {
+			char p[PATH_MAX + 128], v[32];
+			FILE *lf;
+			unsigned long long n;
+
+			snprintf(dir, sizeof(dir), "%s%s", base, path);
+			snprintf(p, sizeof(p), "%s/%s", dir, name);
+			if ((lf = fopen(p, "re"))) {
+				if (fgets(v, sizeof(v), lf) && sscanf(v, "%llu", &n) == 1 && n < low) {
+					low = n;
+					snprintf(file, size, "%s", p);
+				}
+				fclose(lf);
+			}
+			char *slash = strrchr(path, '/');
+
+			if (!slash || slash == path)
+				break;
+			*slash = 0;
+		}
+	}
+	fclose(f);
+	return low;
+}
+
 int client_setup(const struct options *o, struct kcopyd_client **kc)
 {
-	int ret = kcopyd_client_create(o->pages, kc);
+	char cgfile[PATH_MAX + 128] = "";
+	uint64_t pool = (uint64_t)o->pages * KCOPYD_PAGE_SIZE;
+	uint64_t cg = cgroup_memory_limit(cgfile, sizeof(cgfile));
+	int ret;
+
+	/* The pool is reserved up front (touched): over a cgroup's memory
+	 * limit, the kernel's out-of-memory killer ends the process before
+	 * it can say anything.  Said here instead (with room for the rest). */
+	if (cg != UINT64_MAX && pool + (16u << 20) > cg) {
+		errmsg("cannot start the copy engine: its %u pages of buffers (%llu MiB) do not "
+		       "fit in the memory limit of its cgroup, %llu MiB (%s); a smaller --pages?",
+		       o->pages, (unsigned long long)(pool >> 20), (unsigned long long)(cg >> 20),
+		       cgfile);
+		return -1;
+	}
+	ret = kcopyd_client_create(o->pages, kc);
 
 	/* Resource limits a shell user meets here, named as such. */
 	if (ret == -ENOMEM)
