@@ -178,6 +178,20 @@ static bool mount_id(int fd, unsigned long long *id)
 	return false;
 }
 
+/* strerror(errnum), and for too many open files the limit met. */
+const char *err_text(int errnum)
+{
+	static char buf[160];
+	struct rlimit rl;
+
+	if (errnum == EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		snprintf(buf, sizeof(buf), "%s (the limit of open files, ulimit -n, is %llu)",
+			 strerror(errnum), (unsigned long long)rl.rlim_cur);
+		return buf;
+	}
+	return strerror(errnum);
+}
+
 /* Field n (0-based, split at spaces) of a mountinfo line, in place: its
  * text up to the next space is cut there.  NULL if the line is shorter. */
 static char *mi_field(char *line, int n)
@@ -1607,7 +1621,7 @@ static bool ids_unknown(const struct device *d)
 		return false;
 	if (d->ids_err) {
 		errmsg("%s: cannot follow where its bytes lie: %s; refusing", d->path,
-		       strerror(d->ids_err));
+		       err_text(d->ids_err));
 		return true;
 	}
 	errmsg("%s: lies on more storage than kcopyd follows (more than %d devices and files "
@@ -1765,11 +1779,11 @@ static int probe_new(struct device *d)
 	 * directory of ours). */
 	given = dirname(copy1);
 	if (!realpath(given, dir)) {
-		errmsg("%s: cannot create: %s", d->path, strerror(errno));
+		errmsg("%s: cannot create: %s", d->path, err_text(errno));
 		goto out;
 	}
 	if (faccessat(AT_FDCWD, given, W_OK | X_OK, AT_EACCESS)) {
-		errmsg("%s: cannot create: %s", d->path, strerror(errno));
+		errmsg("%s: cannot create: %s", d->path, err_text(errno));
 		goto out;
 	}
 	if (asprintf(&d->canon, "%s/%s", dir, basename(copy2)) < 0) {
@@ -1972,7 +1986,7 @@ int device_open_write(struct device *d, const struct options *o)
 		 (why = file_flags_reason(d->path)))
 		errmsg("%s: cannot open for writing: %s", d->path, why);
 	else if (ret < 0)
-		errmsg("%s: cannot open for writing: %s", d->path, strerror(-ret));
+		errmsg("%s: cannot open for writing: %s", d->path, err_text(-ret));
 	if (ret)
 		return -1;
 	if ((flags & O_EXCL) && nheld < MAX_DESTS)
@@ -2708,7 +2722,7 @@ static int prepare_one(struct device *d)
 	if (d->kind == DEV_NEW) {
 		d->fd = open(d->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (d->fd < 0) {
-			errmsg("%s: cannot create: %s", d->path, strerror(errno));
+			errmsg("%s: cannot create: %s", d->path, err_text(errno));
 			return -1;
 		}
 		d->created = true;
@@ -2782,7 +2796,7 @@ int device_open_lib(struct device *d, int acc, const struct options *o)
 	if (ret == -EINVAL && o->direct)
 		errmsg("%s: does not support O_DIRECT (--direct); try without it", d->path);
 	else if (ret)
-		errmsg("%s: cannot open: %s", d->path, strerror(-ret));
+		errmsg("%s: cannot open: %s", d->path, err_text(-ret));
 	if (ret)
 		return -1;
 	if ((name == self || (stat(d->path, &st) == 0 && stat_same_file(&st, &ours))) &&

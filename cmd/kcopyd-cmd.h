@@ -276,6 +276,7 @@ bool stat_same_file(const struct stat *a, const struct stat *b);
 void device_init(struct device *d, const char *path);
 int device_stat(struct device *d, bool may_create);
 int device_open_read(struct device *d);
+const char *err_text(int errnum);
 int device_open_write(struct device *d, const struct options *o);
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len);
