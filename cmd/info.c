@@ -139,19 +139,19 @@ static const char *zeroes_text(int64_t max)
 
 static void print_block(const struct info *in)
 {
-	printf("  discard              %s\n",
+	tprintf("  discard              %s\n",
 	       yes_no(in->discard_max < 0 ? -1 : in->discard_max > 0));
-	printf("  write zeroes         %s\n", zeroes_text(in->write_zeroes_max));
-	printf("  rotational           %s\n", yes_no(in->rotational));
-	printf("  read-only            %s\n", yes_no(in->read_only));
-	printf("  in use               %s\n",
+	tprintf("  write zeroes         %s\n", zeroes_text(in->write_zeroes_max));
+	tprintf("  rotational           %s\n", yes_no(in->rotational));
+	tprintf("  read-only            %s\n", yes_no(in->read_only));
+	tprintf("  in use               %s\n",
 	       in->in_use ? "yes (mounted or held exclusively)" : "no");
 }
 
 static void print_file(const struct info *in)
 {
-	printf("  file system          %s\n", in->fs ? in->fs : "unknown");
-	printf("  zeroing              %s\n",
+	tprintf("  file system          %s\n", in->fs ? in->fs : "unknown");
+	tprintf("  zeroing              %s\n",
 	       in->can_zero ? "fallocate: punch a hole, else zero a range, each tried once, "
 			      "else writes" : "writes");
 }
@@ -160,12 +160,12 @@ static void print_text(const struct info *in)
 {
 	char b[32];
 
-	printf("%s: %s\n", in->path, in->blockdev ? "block device" : "regular file");
-	printf("  size                 %llu bytes (%s)\n", (unsigned long long)in->size,
+	tprintf("%s: %s\n", in->path, in->blockdev ? "block device" : "regular file");
+	tprintf("  size                 %llu bytes (%s)\n", (unsigned long long)in->size,
 	       human_size(in->size, b, sizeof(b)));
-	printf("  logical block size   %u\n", in->lbs);
-	printf("  physical block size  %u\n", in->pbs);
-	printf("  direct I/O           %s\n", in->direct ? "yes" : "no (buffered)");
+	tprintf("  logical block size   %u\n", in->lbs);
+	tprintf("  physical block size  %u\n", in->pbs);
+	tprintf("  direct I/O           %s\n", in->direct ? "yes" : "no (buffered)");
 	if (in->blockdev)
 		print_block(in);
 	else
@@ -254,7 +254,7 @@ int cmd_info(struct options *o)
 		json_exit_code(&j, code);
 		json_end(&j);
 	} else {
-		printf("engine: %s (libkcopyd %s)\n", engine, kcopyd_version());
+		tprintf("engine: %s (libkcopyd %s)\n", engine, kcopyd_version());
 		for (int i = 0; i < o->npaths; i++)
 			if (!in[i].error)
 				print_text(&in[i]);

@@ -277,6 +277,9 @@ void device_init(struct device *d, const char *path);
 int device_stat(struct device *d, bool may_create);
 int device_open_read(struct device *d);
 const char *err_text(int errnum);
+/* printf for the text on standard output: the control bytes of names
+ * written as \xNN (main.c). */
+void tprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int device_open_write(struct device *d, const struct options *o);
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len);

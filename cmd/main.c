@@ -15,6 +15,7 @@
 #include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -24,9 +25,40 @@
 
 static char first_msg[512];
 
+/* Text for a terminal: the bytes of names (a file name may hold any byte
+ * but '/' and NUL) that would move the cursor, clear the screen or start
+ * an escape sequence are written as \xNN; a last newline is kept. */
+static void put_text(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && !(c == '\n' && i == n - 1) && c != '\t') || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+void tprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) >= 0) {
+		put_text(stdout, s);
+		free(s);
+	}
+	va_end(ap);
+}
+
 void errmsg(const char *fmt, ...)
 {
 	va_list ap;
+	char *s;
 
 	va_start(ap, fmt);
 	if (!first_msg[0]) {
@@ -40,7 +72,18 @@ void errmsg(const char *fmt, ...)
 			first_msg[0] = 0;
 	}
 	fputs("kcopyd: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	{
+		va_list copy;
+
+		va_copy(copy, ap);
+		if (vasprintf(&s, fmt, copy) >= 0) {
+			put_text(stderr, s);
+			free(s);
+		} else {
+			vfprintf(stderr, fmt, ap);      /* out of memory: as it is */
+		}
+		va_end(copy);
+	}
 	fputc('\n', stderr);
 	va_end(ap);
 }

@@ -187,49 +187,49 @@ static void print_summary(const struct report *rep)
 	failed_list(r, r->ndests - ok, fl, sizeof(fl));
 	rate_engine(rep, re, sizeof(re));
 	if (rep->interrupted)
-		printf("%s of %s interrupted by %s after %.2f s (%s)\n", rep->src ? "copy" : "zeroing",
+		tprintf("%s of %s interrupted by %s after %.2f s (%s)\n", rep->src ? "copy" : "zeroing",
 		       human_size(rep->bytes, b, sizeof(b)), signal_name(r->signal), rep->seconds, re);
 	else if (rep->src && ok == r->ndests)
-		printf("copied %s from %s to %u destination%s in %.2f s (%s)\n",
+		tprintf("copied %s from %s to %u destination%s in %.2f s (%s)\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->ndests,
 		       r->ndests == 1 ? "" : "s", rep->seconds, re);
 	else if (rep->src && ok)
-		printf("copied %s from %s to %u of %u destinations in %.2f s (%s)%s\n",
+		tprintf("copied %s from %s to %u of %u destinations in %.2f s (%s)%s\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, ok, r->ndests,
 		       rep->seconds, re, fl);
 	else if (rep->src && r->ndests == 1)
-		printf("failed to copy %s from %s to %s in %.2f s (%s)\n",
+		tprintf("failed to copy %s from %s to %s in %.2f s (%s)\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->dests[0].path,
 		       rep->seconds, re);
 	else if (rep->src)
-		printf("failed to copy %s from %s to any of the %u destinations in %.2f s (%s)%s\n",
+		tprintf("failed to copy %s from %s to any of the %u destinations in %.2f s (%s)%s\n",
 		       human_size(rep->bytes, b, sizeof(b)), rep->src->path, r->ndests,
 		       rep->seconds, re, fl);
 	else if (ok == r->ndests)
-		printf("zeroed %s on %u destination%s in %.2f s (%s)\n",
+		tprintf("zeroed %s on %u destination%s in %.2f s (%s)\n",
 		       human_size(ok_bytes, b, sizeof(b)), r->ndests, r->ndests == 1 ? "" : "s",
 		       rep->seconds, re);
 	else if (ok)
-		printf("zeroed %s on %u of %u destinations in %.2f s (%s)%s\n",
+		tprintf("zeroed %s on %u of %u destinations in %.2f s (%s)%s\n",
 		       human_size(ok_bytes, b, sizeof(b)), ok, r->ndests, rep->seconds, re, fl);
 	else if (r->ndests == 1)
-		printf("failed to zero %s in %.2f s (%s)\n", r->dests[0].path, rep->seconds, re);
+		tprintf("failed to zero %s in %.2f s (%s)\n", r->dests[0].path, rep->seconds, re);
 	else
-		printf("failed to zero any of the %u destinations in %.2f s (%s)%s\n", r->ndests,
+		tprintf("failed to zero any of the %u destinations in %.2f s (%s)%s\n", r->ndests,
 		       rep->seconds, re, fl);
 	if (rep->log && rep->resumed)
-		printf("  resumed with the log %s: %s were done already; this run moved %s\n",
+		tprintf("  resumed with the log %s: %s were done already; this run moved %s\n",
 		       rep->log, human_size(rep->skipped_bytes, b, sizeof(b)),
 		       human_size(rep->moved, buf, sizeof(buf)));
 	if (r->src_changed)
-		printf("  %s: CHANGED during the run: %s\n", rep->src->path, r->src_change);
+		tprintf("  %s: CHANGED during the run: %s\n", rep->src->path, r->src_change);
 	for (unsigned int i = 0; i < r->ndests; i++) {
 		const struct device *d = &r->dests[i];
 
 		if (problem(d, buf, sizeof(buf), true))
-			printf("  %s: FAILED: %s\n", d->path, buf);
+			tprintf("  %s: FAILED: %s\n", d->path, buf);
 		else
-			printf("  %s: ok%s\n", d->path, d->verified ? ", verified" : "");
+			tprintf("  %s: ok%s\n", d->path, d->verified ? ", verified" : "");
 	}
 }
 

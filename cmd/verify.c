@@ -481,7 +481,7 @@ static int report(const struct options *o, const struct device *src, const struc
 		else if (d->changed[0])
 			;       /* said by check_changes */
 		else if (!o->quiet && !o->json)
-			printf("%s: matches %s (%s)\n", d->path, src->path,
+			tprintf("%s: matches %s (%s)\n", d->path, src->path,
 			       human_size(len, b, sizeof(b)));
 		if (strcmp(status_of(d), "match") != 0)
 			code = EXIT_FAILED;
