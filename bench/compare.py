@@ -77,6 +77,8 @@ class Compare(Report):
                 f2(b.rss_mib, "%.1f"), f2(w.rss_mib, "%.1f"), b.runs_cell(), w.runs_cell(),
                 "–" if ok is None else "ok" if ok else "**SLOWER**"))
             for key, what, fmt in (("jobs_per_s", "jobs/s", "%.0f"), ("bytes_per_job", "bytes per queued job", "%.0f"),
+                                   ("submit_s", "submit s (every job queued)", "%.3f"),
+                                   ("drain_s", "drain s (every job run)", "%.3f"),
                                    ("alloc_kb", "output allocated KiB", "%.0f")):
                 if b.x(key) is not None or w.x(key) is not None:
                     extra.append("- %s, median %s: base %s, new %s" % (n, what, f2(b.x(key), fmt), f2(w.x(key), fmt)))
@@ -116,8 +118,8 @@ class Compare(Report):
                "| | |", "| --- | --- |"]
         for k, name in (("date", "Date"), ("base", "Base"), ("new", "New"), ("cpu", "CPU"), ("nproc", "Cores (nproc)"),
                         ("kernel", "Kernel"), ("load_start", "Load average at start"),
-                        ("load_end", "Load average at end"), ("mode", "Mode"), ("rounds", "Counted rounds"),
-                        ("duration", "Duration")):
+                        ("load_end", "Load average at end"), ("mode", "Mode"), ("cases", "Cases"),
+                        ("rounds", "Counted rounds"), ("duration", "Duration")):
             if k in m:
                 doc.append("| %s | %s |" % (name, m[k].replace("|", "/")))
         for n in self.notes.get("0", []):

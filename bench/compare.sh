@@ -3,7 +3,7 @@
 # bench/README.md): the current tree and an earlier revision.
 #
 #   bash bench/compare.sh [--base REV] [--rounds N] [--quick] [--out FILE]
-#                         [--no-deps]
+#                         [--no-deps] [--cases 1,2,4,5,6]
 #
 # REV (default 6e0894a, the tree before the engine redesign of issue 9) is
 # checked out in a detached worktree under build-bench-base/src (removed at
@@ -22,6 +22,7 @@ BASE_SRC=$BASE_DIR/src
 BASE_BUILD=$BASE_DIR/build
 BASE_REV=6e0894a
 QUICK=0
+CASES=1,2,4,5,6
 ROUNDS=
 OUT=$ROOT/BENCHMARKS.md
 DEPS=1
@@ -39,6 +40,8 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=${2:?--rounds needs a number}; shift ;;
 	--rounds=*) ROUNDS=${1#*=} ;;
 	--quick) QUICK=1 ;;
+	--cases) CASES=${2:?--cases needs a list}; shift ;;
+	--cases=*) CASES=${1#*=} ;;
 	--out) OUT=${2:?--out needs a file}; shift ;;
 	--out=*) OUT=${1#*=} ;;
 	--no-deps) DEPS=0 ;;
@@ -47,6 +50,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+[[ $CASES =~ ^[12456](,[12456])*$ ]] ||
+	{ echo "compare.sh: --cases takes 1, 2, 4, 5 and 6, like 4,6" >&2; exit 2; }
 [ -z "$ROUNDS" ] && ROUNDS=$((QUICK ? 3 : 5))
 if ! [[ $ROUNDS =~ ^[0-9]+$ ]] || [ "$ROUNDS" -lt 1 ]; then
 	echo "compare.sh: --rounds must be a number >= 1" >&2
@@ -261,6 +266,7 @@ machine_info() {
 			git -C "$ROOT" diff --quiet HEAD -- lib include cmd 'bench/*.c' 'bench/*.h' || echo ' (with uncommitted changes)')"
 		printf 'mode\t%s\n' "$([ "$QUICK" = 1 ] && echo quick || echo full)"
 		printf 'rounds\t%s\n' "$ROUNDS"
+		printf 'cases\t%s\n' "$CASES"
 		printf 'c4_virt_gib\t%s\nc5_jobs\t%s\nc6_jobs\t%s\n' "$C4_VIRT_GIB" "$C5_JOBS" "$C6_JOBS"
 	} >"$RES/machine.tsv"
 }
@@ -400,7 +406,7 @@ machine_info
 log "results in $RES"
 make_inputs
 for c in 1 2 4 5 6; do
-	"case$c"
+	if [[ ,$CASES, == *,$c,* ]]; then "case$c"; fi
 done
 printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/machine.tsv"
 printf 'duration\t%s s\n' "$((SECONDS - T0))" >>"$RES/machine.tsv"
