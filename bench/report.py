@@ -12,6 +12,8 @@ Each case of OUT.md sits between <!-- case N --> and <!-- /case N -->.
 A case that this run did not measure keeps its section from the existing
 OUT.md, and everything from the line <!-- ideas --> to the end of the
 existing file (the lead's record of optimisation experiments) is kept as is.
+So is the section bench/compare.sh writes, from <!-- compare: begin --> to
+<!-- compare: end -->: it goes just before the ideas.
 """
 import json
 import os
@@ -44,6 +46,7 @@ GOALS = {
 }
 
 IDEAS_MARK = "<!-- ideas -->"
+COMPARE_RE = re.compile(r"<!-- compare: begin -->\n.*?<!-- compare: end -->", re.S)
 IDEAS_DEFAULT = """## Ideas tried
 
 Kept by `bench/run.sh` when it rewrites this file: record here each
@@ -458,7 +461,7 @@ class Report:
         h = ["# Benchmarks", "",
              "Written by `bash bench/run.sh` (how to run it and read it: bench/README.md). "
              "Everything above the section \"Ideas tried\" is regenerated; that section (from its marker "
-             "comment on) is kept as it is.", "",
+             "comment on) is kept as it is, and so is the section bench/compare.sh writes, if there is one.", "",
              "| Machine | |", "| --- | --- |"]
         for k, name in (("date", "Date"), ("cpu", "CPU"), ("nproc", "Cores (nproc)"), ("memory", "Memory"),
                         ("kernel", "Kernel"), ("os", "OS"), ("shm_fs", "/dev/shm"), ("disk_fs", "Disk (cases 3, 5d)"),
@@ -476,15 +479,19 @@ class Report:
 
 
 def old_sections(path):
-    """Case sections and the ideas tail of an existing BENCHMARKS.md."""
+    """Case sections, the compare.sh section (if it stands before the ideas;
+    after them the ideas tail keeps it) and the ideas tail of an existing
+    BENCHMARKS.md."""
     if not os.path.exists(path):
-        return {}, None
+        return {}, None, None
     text = open(path, encoding="utf-8").read()
-    cases = {}
-    for m in re.finditer(r"<!-- case (\w+) -->\n.*?<!-- /case \1 -->", text, re.S):
-        cases[m.group(1)] = m.group(0)
     m = re.search(r"^" + re.escape(IDEAS_MARK) + r"[ \t]*$", text, re.M)
-    return cases, (text[m.start():] if m else None)
+    head, ideas = (text[:m.start()], text[m.start():]) if m else (text, None)
+    cases = {}
+    for c in re.finditer(r"<!-- case (\w+) -->\n.*?<!-- /case \1 -->", text, re.S):
+        cases[c.group(1)] = c.group(0)
+    compare = COMPARE_RE.search(head)
+    return cases, (compare.group(0) if compare else None), ideas
 
 
 def old_summary(section):
@@ -500,7 +507,7 @@ def main():
         sys.exit("usage: report.py RESULTS_DIR OUT.md")
     rep = Report(sys.argv[1])
     out_path = sys.argv[2]
-    old, ideas = old_sections(out_path)
+    old, compare, ideas = old_sections(out_path)
     body, summary = [], []
     for case in CASE_IDS:
         sec, s = rep.section(case)
@@ -514,6 +521,8 @@ def main():
     doc = rep.header()
     doc += ["## Goals at a glance", "", "| Case | Goal | Measured |", "| --- | --- | --- |"] + summary + [""]
     doc += ["\n\n".join(body), ""]
+    if compare:
+        doc += [compare, ""]
     doc.append(ideas.rstrip("\n") if ideas else IDEAS_MARK + "\n" + IDEAS_DEFAULT.rstrip("\n"))
     tmp = out_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
