@@ -2389,6 +2389,29 @@ static bool swaps_read;
  * container's /dev; now another device's): its swap is somewhere, unseen. */
 static char swap_unseen[PATH_MAX + 128];
 
+/* Does block device fd (O_PATH) hold a swap area of kib KiB, as
+ * /proc/swaps gives it (the pages after the header)?  Its size within a
+ * page or two of that, and the swap signature at the end of its first page. */
+static bool holds_swap(int fd, unsigned long long kib)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char self[64], sig[10];
+	uint64_t bytes = 0;
+	bool ok;
+	int r;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	r = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r < 0 || page < 4096)
+		return r >= 0 ? (close(r), false) : false;
+	ok = ioctl(r, BLKGETSIZE64, &bytes) == 0 && bytes / 1024 >= kib &&
+	     bytes / 1024 - kib <= 2 * (unsigned long long)page / 1024 + 4 &&
+	     pread(r, sig, sizeof(sig), page - (long)sizeof(sig)) == (ssize_t)sizeof(sig) &&
+	     (!memcmp(sig, "SWAPSPACE2", 10) || !memcmp(sig, "SWAP-SPACE", 10));
+	close(r);
+	return ok;
+}
+
 static void read_swaps(void)
 {
 	FILE *f = fopen("/proc/swaps", "re");
@@ -2408,16 +2431,24 @@ static void read_swaps(void)
 		int fd;
 
 		bool part;
+		unsigned long long kib = 0;
+		char type[16] = "";
 
 		if (!sp)
 			continue;
 		*sp = 0;
-		part = strncmp(sp + 1 + strspn(sp + 1, " \t"), "partition", 9) == 0;
+		if (sscanf(sp + 1, "%15s %llu", type, &kib) < 1)
+			continue;
+		part = strcmp(type, "partition") == 0;
 		unescape(line);
 		fd = open(line, O_PATH | O_CLOEXEC);
 		/* The kernel holds a swap device exclusively: a name that does
-		 * not open, or opens a device nobody holds, is not the one. */
-		if (part && (fd < 0 || fstat(fd, &st) || !S_ISBLK(st.st_mode) || !device_claimed(fd))) {
+		 * not open, or opens a device nobody holds, is not the one; nor
+		 * is one that does not hold that swap (its size, its signature:
+		 * a name from another mount namespace may open another device
+		 * here, held by someone else). */
+		if (part && (fd < 0 || fstat(fd, &st) || !S_ISBLK(st.st_mode) || !device_claimed(fd) ||
+			     !holds_swap(fd, kib))) {
 			if (!swap_unseen[0])
 				snprintf(swap_unseen, sizeof(swap_unseen), "%s", line);
 			if (fd >= 0)

@@ -708,7 +708,8 @@ static int pwrite_full(int fd, const char *buf, size_t len, uint64_t *off)
  * fail for one bad spot in it (a disk fails the whole request).  Once
  * every job is done, the command reads from there itself, narrowing a
  * failure down (read_upto) to the first byte, sector or page it cannot
- * read, so that the byte the message names is one that fails.  A read
+ * read, so that the byte the message names is one that fails (at or
+ * after the library's: the next 1 MiB at least, or the sub-job size).  A read
  * that now goes through (the error was passing), and a stop signal, leave
  * the offset as the library gave it. */
 void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size)
@@ -728,6 +729,10 @@ void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size)
 	pthread_mutex_unlock(&r->lock);
 	end = r->src->size > off ? r->src->size : off;
 	len = sub_job_size ? sub_job_size : 512 * 1024;
+	/* At least 1 MiB: small requests may have failed merged with a
+	 * neighbour (the block layer joins them), the bad spot in that one. */
+	if (len < 1u << 20)
+		len = 1u << 20;
 	if (len > 8u << 20)
 		len = 8u << 20;
 	if (end - off < len)

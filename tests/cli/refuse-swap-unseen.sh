@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Swap on a loop device that /proc/swaps names by a name that does not lead
 # to it here: the device node it was turned on through, removed ("(deleted)"),
-# or one in another mount namespace's /dev.  The loop device, and the file
+# or one in another mount namespace's /dev (or one that there names the
+# swap and here another device, held by someone).  The loop device, and the file
 # under it where the swap lies, are refused even with --force, exit 2, with
 # a message that says why, and left as they were (the file's bytes were
 # written with --force, exit 0).  Bytes of the file outside the loop
@@ -64,5 +65,38 @@ if command -v unshare >/dev/null; then
 	else
 		echo "note: no swapon in another mount namespace here"
 	fi
+fi
+
+# Turned on in another mount namespace through a name that, here, is the
+# node of another device, one someone holds: that device is not the swap
+# (its size, its signature), so the swap is unseen and refused as above.
+if command -v unshare >/dev/null && command -v python3 >/dev/null; then
+	truncate -s 12M other3
+	loopdev L3 other3 || fail "a third loop device"
+	mkdir -p ns2
+	read -r ma3 mi3 < <(stat -c '%t %T' "$L3")
+	mknod ns2/X b $((16#$ma3)) $((16#$mi3))
+	python3 -c "import os,time; fd=os.open('$L3', os.O_RDONLY|os.O_EXCL); time.sleep(60)" &
+	holder=$!
+	sleep 0.3
+	# The namespace lives on while the cases run: its mount is the name's.
+	unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs none '$T/ns2' && mknod '$T/ns2/X' b $((16#$ma)) $((16#$mi)) && swapon '$T/ns2/X' && sleep 60" 2>/dev/null &
+	nsp=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q "^$T/ns2/X[[:space:]]" /proc/swaps && break
+		kill -0 "$nsp" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q "^$T/ns2/X[[:space:]]" /proc/swaps; then
+		cases "a name of another, held device"
+		swapoff "$LS" || fail "swapoff"
+	else
+		echo "note: no swapon through a private node here: $(grep -v Filename /proc/swaps)"
+		swapoff "$LS" 2>/dev/null
+	fi
+	kill "$nsp" 2>/dev/null
+	wait "$nsp" 2>/dev/null
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
 fi
 exit 0
