@@ -54,6 +54,15 @@ static int open_dest(const struct copy_set *cs, unsigned int i, bool *regular)
 				cs->prog, path, (long long)end, (unsigned long long)cs->size);
 			goto fail;
 		}
+		/* The library writes whole sectors: the source's partial last
+		 * one would overwrite the device's bytes after the copy. */
+		if (cs->size % 512) {
+			fprintf(stderr, "%s: %s: the source's %llu bytes are not whole 512-byte "
+				"sectors: the last one would overwrite the device's bytes after "
+				"them (kcopyd copy writes just those bytes)\n", cs->prog, path,
+				(unsigned long long)cs->size);
+			goto fail;
+		}
 	} else if (!*regular) {
 		fprintf(stderr, "%s: %s: not a regular file or a block device\n", cs->prog, path);
 		goto fail;

@@ -36,8 +36,9 @@ struct copy_set {
  * argv is PROG SRC DEST...: open the source, then create or open every
  * destination, check it can take the copy, and size it: a regular file is
  * cut or extended to the source's size; a block device must be at least as
- * large and is left as it is (it gets whole sectors: past a source whose
- * size is not a multiple of 512, the rest of the last sector is zeroed).
+ * large and is left as it is, and the source whole 512-byte sectors (the
+ * library writes whole sectors: a partial last one would overwrite the
+ * device's bytes after the copy).
  * Then open each for kcopyd.  No destination is resized unless all of them
  * could be opened.  Returns 0, or the exit status after saying why on
  * stderr (and closing what it opened).

@@ -6,8 +6,10 @@
 # to three destinations, an existing longer one cut and a shorter one
 # extended to the source's size, an empty source; a missing source exits 2
 # and creates nothing; a destination in a missing directory exits 1 and
-# resizes no other; no arguments exit 2.  A larger block device gets the
-# copy in whole sectors and keeps its size, a smaller one is refused.  Over faultfs: a
+# resizes no other; no arguments exit 2.  A larger block device gets a
+# copy of whole sectors and keeps its size; a source that is not whole
+# sectors (its last one would overwrite the device's bytes after it) and a
+# smaller device are refused.  Over faultfs: a
 # failed write is reported for its destination only (exit 1, the others
 # copied), a failed read for the source, and the loop programs print their
 # progress tick during a slow copy.  (The loop devices and faultfs where
@@ -85,17 +87,21 @@ if (need_loop) >/dev/null 2>&1; then
 	truncate -s $M small.img
 	loopdev big big.img || fail "losetup big.img"
 	loopdev small small.img || fail "losetup small.img"
-	end=$(( (size + 511) / 512 * 512 ))
+	end=$(( size / 512 * 512 ))
+	head -c "$end" src > src512
 	for p in "${progs[@]}"; do
 		for e in "${ENGINES[@]}"; do
 			echo "== ${p##*/}, $e, block devices"
 			random big.img $((4 * M))
 			cp big.img big.before
-			ex 0 src "$big"
-			cmp -n "$size" src "$big" || fail "${p##*/} ($e): $big differs from src"
-			# Whole sectors: the source's partial last one padded with zeros.
-			cmp -i "$size" -n $((end - size)) /dev/zero "$big" ||
-				fail "${p##*/} ($e): $big: the last sector is not padded with zeros"
+			# Not whole sectors: refused, the device untouched (its bytes
+			# after the source's end were overwritten with zeros, exit 0).
+			ex 1 src "$big"
+			err_has "$big: the source's $size bytes are not whole 512-byte sectors"
+			blockdev --flushbufs "$big"
+			cmp big.before big.img || fail "${p##*/} ($e): a refused copy changed $big"
+			ex 0 src512 "$big"
+			cmp -n "$end" src512 "$big" || fail "${p##*/} ($e): $big differs from src512"
 			cmp -i "$end" big.before "$big" || fail "${p##*/} ($e): $big changed past the copy"
 			[ "$(blockdev --getsize64 "$big")" = $((4 * M)) ] || fail "$big resized"
 			cp old d1
