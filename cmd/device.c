@@ -2389,6 +2389,34 @@ static bool swaps_read;
  * container's /dev; now another device's): its swap is somewhere, unseen. */
 static char swap_unseen[PATH_MAX + 128];
 
+/* The device a swap file's file system is on, as a swap area of its own
+ * (named after the file). */
+static void add_swap_fs_device(dev_t dev, const char *file)
+{
+	struct swap_area *v;
+	struct stat st;
+	int fd = open_devnum(dev);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || st.st_rdev != dev ||
+	    !(v = realloc(swaps, (nswaps + 1) * sizeof(*swaps)))) {
+		close(fd);
+		return;
+	}
+	swaps = v;
+	if (!(v[nswaps].d = calloc(1, sizeof(*v[nswaps].d)))) {
+		close(fd);
+		return;
+	}
+	snprintf(v[nswaps].name, sizeof(v[nswaps].name), "%.*s, a swap file of the file system on it",
+		 PATH_MAX, file);
+	device_init(v[nswaps].d, v[nswaps].name);
+	set_identity(v[nswaps].d, fd, &st);
+	close(fd);
+	nswaps++;
+}
+
 /* Does block device fd (O_PATH) hold a swap area of kib KiB, as
  * /proc/swaps gives it (the pages after the header)?  Its size within a
  * page or two of that, and the swap signature at the end of its first page. */
@@ -2471,6 +2499,11 @@ static void read_swaps(void)
 			set_identity(v[nswaps].d, fd, &st);
 		close(fd);
 		nswaps++;
+		/* A swap file: the kernel writes its swap by its blocks' places
+		 * on the device its file system is on.  That device, whole, and
+		 * what lies under it (a loop device's file), hold swap too. */
+		if (!part && S_ISREG(st.st_mode) && major(st.st_dev) != 0)
+			add_swap_fs_device(st.st_dev, line);
 	}
 	fclose(f);
 }
