@@ -122,8 +122,9 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 	 * limit, the kernel's out-of-memory killer ends the process before
 	 * it can say anything.  Said here instead (with room for the rest). */
 	if (cg != UINT64_MAX && pool + (16u << 20) > cg) {
-		errmsg("cannot start the copy engine: its %u pages of buffers (%llu MiB) do not "
-		       "fit in the memory limit of its cgroup, %llu MiB (%s); a smaller --pages?",
+		errmsg("cannot start the copy engine: its %u pages of buffers (%llu MiB), and "
+		       "16 MiB for the rest, do not fit in the memory limit of its cgroup, %llu MiB "
+		       "(%s); a smaller --pages?",
 		       o->pages, (unsigned long long)(pool >> 20), (unsigned long long)(cg >> 20),
 		       cgfile);
 		return -1;
