@@ -946,6 +946,49 @@ static void ovl_parse(const char *opts, struct ovl_layers *l)
 	}
 }
 
+/* A layer mountinfo names by a relative path (mount -o lowerdir=lower, as
+ * given) is relative to where the mounter was, which nobody records.  Any
+ * directory that path names from a directory above the overlay's file
+ * (path, as the kernel names it) may be it: each is taken as a layer too
+ * (a layer too many only refuses more); none found, it stays unseen. */
+static void ovl_relative(struct ovl_layers *l, const char *path)
+{
+	unsigned int n = l->n;
+
+	for (unsigned int i = 0; i < n && !l->bad; i++) {
+		char dir[PATH_MAX], cand[PATH_MAX * 2];
+		char *slash;
+		struct stat st;
+
+		if (l->v[i].path[0] == '/' || snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+			continue;
+		char *rel = l->v[i].path;
+		bool found = false;
+
+		while ((slash = strrchr(dir, '/'))) {
+			*slash = 0;
+			snprintf(cand, sizeof(cand), "%s/%s", dir, rel);
+			if (stat(cand, &st) || !S_ISDIR(st.st_mode))
+				continue;
+			if (!found) {
+				/* The first in place of the relative name. */
+				char *c = strdup(cand);
+
+				if (!c) {
+					l->bad = true;
+					break;
+				}
+				l->v[i].path = c;
+				found = true;
+			} else {
+				ovl_add(l, cand, strlen(cand), l->v[i].kind);
+			}
+		}
+		if (found)
+			free(rel);
+	}
+}
+
 /* The overlayfs mount that descriptor fd (of device dev) is on: by the
  * mount ID statx gives fd (an overlay whose layers lie on different file
  * systems gives its files the device number of their layer, not its own),
@@ -1160,6 +1203,7 @@ static bool overlay_parse_of(struct device *d, int fd, const struct stat *st, co
 	}
 	ovl_parse(opts, l);
 	free(opts);
+	ovl_relative(l, path);
 	if (l->bad || !l->n)
 		d->ids_full = true;
 	return true;
