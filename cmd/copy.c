@@ -956,7 +956,7 @@ static int run(struct copy *c)
 	}
 	r.submitted_all = all_submitted;
 	runner_drain(&r);
-	runner_narrow_read_error(&r, c->o->sub_job_size);
+	runner_narrow_read_error(&r, c->o->sub_job_size, c->off + c->len);
 	runner_tail(&r, last_todo, c->off + c->bulk, c->dst_off + c->bulk, c->len - c->bulk);
 	if (c->log) {
 		uint64_t n = copylog_chunks(c->log);

@@ -2000,6 +2000,7 @@ static const char *readonly_loop(const struct device *d)
 static int check_swap(const struct device *d, uint64_t off, uint64_t len);
 static int swap_meeting(const struct device *d, uint64_t off, uint64_t len);
 static bool swap_is(int i, const struct device *d);
+static bool swap_unknown(int i);
 static const char *swap_name(int i);
 
 int device_open_write(struct device *d, const struct options *o)
@@ -2015,7 +2016,7 @@ int device_open_write(struct device *d, const struct options *o)
 	ret = open_existing(d, flags);
 	if (ret == -EBUSY && d->kind == DEV_BLOCK)
 		swap = swap_meeting(d, 0, UINT64_MAX);
-	if (swap >= 0 && !swap_is(swap, d))
+	if (swap >= 0 && !swap_is(swap, d) && !swap_unknown(swap))
 		/* Swap on a part of it (a partition): the rest is the user's
 		 * to write, with --force; the swap area never (check_swap). */
 		errmsg("%s: holds swap space in use, %s (/proc/swaps), and is held for it; "
@@ -2462,8 +2463,9 @@ static void add_swap_fs_device(dev_t dev, const char *file)
 }
 
 /* Does block device fd (O_PATH) hold a swap area of kib KiB, as
- * /proc/swaps gives it (the pages after the header)?  Its size within a
- * page or two of that, and the swap signature at the end of its first page. */
+ * /proc/swaps gives it (the pages after the header, less bad ones)?  At
+ * least that large (a device grown after mkswap, mkswap given a size), and
+ * the swap signature at the end of its first page. */
 static bool holds_swap(int fd, unsigned long long kib)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -2477,7 +2479,6 @@ static bool holds_swap(int fd, unsigned long long kib)
 	if (r < 0 || page < 4096)
 		return r >= 0 ? (close(r), false) : false;
 	ok = ioctl(r, BLKGETSIZE64, &bytes) == 0 && bytes / 1024 >= kib &&
-	     bytes / 1024 - kib <= 2 * (unsigned long long)page / 1024 + 4 &&
 	     pread(r, sig, sizeof(sig), page - (long)sizeof(sig)) == (ssize_t)sizeof(sig) &&
 	     (!memcmp(sig, "SWAPSPACE2", 10) || !memcmp(sig, "SWAP-SPACE", 10));
 	close(r);
@@ -2574,20 +2575,18 @@ static bool dev_mounted(dev_t dev)
 /* Could block device fd (number dev, sysfs name name) be the swap that
  * swap_unseen names?  It is, if it is claimed by someone (not us), and
  * neither mounted here nor held by a device over it: what swap looks like. */
-static bool maybe_unseen_swap(int fd, dev_t dev, const char *name)
+static bool maybe_unseen_swap(int fd, dev_t dev, const char *sys)
 {
-	char sys[PATH_MAX];
-
 	if (held_by_us(dev) || !device_claimed(fd) || dev_mounted(dev))
 		return false;
-	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
-	return !has_holders(sys);
+	return !has_holders(sys);        /* sys: its sysfs directory (a partition's too) */
 }
 
 static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
 	struct device *t = calloc(1, sizeof(*t));
+	char sys[PATH_MAX];
 	struct stat st;
 	int hit = 0;
 
@@ -2598,7 +2597,7 @@ static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
 		/* The loop device over [off, off + len) of d (as in loop_user). */
 		if ((t->ids_full || device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
 						MEET_PLACED | MEET_BELOW | MEET_PAGES_A)) &&
-		    maybe_unseen_swap(fd, dev, name)) {
+		    (snprintf(sys, sizeof(sys), "/sys/block/%s", name), maybe_unseen_swap(fd, dev, sys))) {
 			errmsg("%s: lies under /dev/%s, which may be swap space in use (held "
 			       "by the kernel, not mounted; /proc/swaps names swap that cannot be "
 			       "found here: %s); refusing to write to it, even with --force "
@@ -2643,6 +2642,12 @@ static bool swap_is(int i, const struct device *d)
 	       d->id[0].ino == 0 && sw->id[0].dev == d->id[0].dev;
 }
 
+/* Swap area i is not fully known (what lies under it): it meets anything. */
+static bool swap_unknown(int i)
+{
+	return swaps[i].d->ids_full;
+}
+
 static const char *swap_name(int i)
 {
 	return swaps[i].name;
@@ -2665,7 +2670,7 @@ static int check_swap(const struct device *d, uint64_t off, uint64_t len)
 		if (d->kind == DEV_BLOCK && d->id[0].valid) {
 			int fd = open_devnum(d->id[0].dev);
 			bool hit = fd >= 0 && sysfs_dir(d->id[0].dev, sys) &&
-				   maybe_unseen_swap(fd, d->id[0].dev, basename(sys));
+				   maybe_unseen_swap(fd, d->id[0].dev, sys);
 
 			if (fd >= 0)
 				close(fd);

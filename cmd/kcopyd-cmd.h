@@ -401,7 +401,7 @@ void runner_note_done(struct runner *r, uint64_t hole_bytes);
 void runner_drain(struct runner *r);
 void runner_tick(struct runner *r);
 uint64_t runner_progress(struct runner *r);
-void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size);
+void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size, uint64_t range_end);
 void runner_tail(struct runner *r, uint32_t mask, uint64_t src_off, uint64_t dst_off,
 		 uint64_t len);
 void runner_flush(struct runner *r);

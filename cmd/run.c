@@ -713,7 +713,7 @@ static int pwrite_full(int fd, const char *buf, size_t len, uint64_t *off)
  * after the library's: the next 1 MiB at least, or the sub-job size).  A read
  * that now goes through (the error was passing), and a stop signal, leave
  * the offset as the library gave it. */
-void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size)
+void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size, uint64_t range_end)
 {
 	uint64_t off, end;
 	size_t len, before = 0;
@@ -728,7 +728,10 @@ void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size)
 		return;
 	}
 	pthread_mutex_unlock(&r->lock);
-	end = r->src->size > off ? r->src->size : off;
+	/* Not past the range copied, nor the source's end. */
+	end = r->src->size < range_end ? r->src->size : range_end;
+	if (end < off)
+		end = off;
 	len = sub_job_size ? sub_job_size : 512 * 1024;
 	/* At least 1 MiB: small requests may have failed merged with a
 	 * neighbour (the block layer joins them), the bad spot in that one. */

@@ -99,4 +99,15 @@ if command -v unshare >/dev/null && command -v python3 >/dev/null; then
 	kill "$holder" 2>/dev/null
 	wait "$holder" 2>/dev/null
 fi
+
+# A swap area smaller than its device (mkswap given a size; a device grown
+# after mkswap): the device is the swap /proc/swaps names, seen as such,
+# not taken for unseen swap.
+mkswap "$LS" 8192 >/dev/null 2>&1 || fail "mkswap with a size"
+sync
+head -c $((4 * 1024 * 1024 + 4096)) G > G.head
+swapon "$LS" 2>/dev/null || fail "swapon $LS"
+refused "a swap smaller than its device" "G: is (or holds) swap space in use, $LS (/proc/swaps)" \
+	copy --force --dest-offset 4M --length 1M src G
+swapoff "$LS" || fail "swapoff"
 exit 0
