@@ -2371,28 +2371,39 @@ static int part_users(struct users *u, const char *name)
 	return busy ? 1 : held_parts ? 0 : -1;
 }
 
+/* Do the bytes of loop device fd (its own name aside) cover the range of
+ * u->d, where d's bytes really are (not the file system a file lives on),
+ * or share a page of d's page cache with it (d's range rounded out to
+ * whole pages: a page of d's cache written holds the loop's bytes too, and
+ * writes them back, or fails to be dropped, under whatever uses it)?  Not
+ * fully known: taken as covering it. */
+static bool loop_covers(const struct users *u, int fd)
+{
+	struct device *t = calloc(1, sizeof(*t));
+	struct stat st;
+	bool covers = false;
+
+	if (!t)
+		return false;
+	if (fstat(fd, &st) == 0) {
+		set_identity(t, fd, &st);
+		covers = t->ids_full || device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
+						    MEET_PLACED | MEET_BELOW | MEET_PAGES_A);
+	}
+	free_dirs(t);
+	free(t);
+	return covers;
+}
+
 /* Is this loop device, over the range of d, mounted or held? */
 static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
-	struct device *t = calloc(1, sizeof(*t));
 	char sys[PATH_MAX];
-	struct stat st;
 	int busy = 0;
 
-	if (!t)
-		return 0;
-	if (fstat(fd, &st) || held_by_us(dev))
-		goto out;                        /* d itself, or another we hold */
-	set_identity(t, fd, &st);
-	/* Do t's bytes (its own name aside) cover the range of d, where d's
-	 * bytes really are (not the file system a file lives on), or share a
-	 * page of d's page cache with it (d's range rounded out to whole
-	 * pages: a page of d's cache written holds t's bytes too, and writes
-	 * them back, or fails to be dropped, under the mounted file system)? */
-	if (!t->ids_full && !device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
-					 MEET_PLACED | MEET_BELOW | MEET_PAGES_A))
-		goto out;                        /* (not fully known: taken as covering it) */
+	if (held_by_us(dev) || !loop_covers(u, fd))
+		return 0;                        /* another we hold, or not over d's range */
 	busy = device_claimed(fd);
 	/* A disk is claimed whenever one of its partitions is, by whoever
 	 * claims that (the kernel makes the disk's holder the partitions'),
@@ -2403,19 +2414,14 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 	if (busy) {
 		int part = part_users(u, name);
 
-		if (part >= 0) {
-			busy = part;
-			goto out;
-		}
+		if (part >= 0)
+			return part;
 	}
 	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
 	busy = busy || has_holders(sys);
 	if (busy)
 		errmsg("%s: lies under /dev/%s, which is mounted or in use by another program; "
 		       "refusing to write to it (--force to write anyway)", u->d->path, name);
-out:
-	free_dirs(t);
-	free(t);
 	return busy;
 }
 
@@ -2436,30 +2442,34 @@ static char swap_unseen[PATH_MAX + 128];
 
 /* The device a swap file's file system is on, as a swap area of its own
  * (named after the file). */
+static bool swap_add(int fd, const struct stat *st, const char *path, const char *name)
+{
+	/* A device is large: not on the stack. */
+	struct swap_area *v = realloc(swaps, (nswaps + 1) * sizeof(*swaps));
+
+	if (v)
+		swaps = v;
+	if (!v || !(v[nswaps].d = calloc(1, sizeof(*v[nswaps].d))))
+		return false;
+	snprintf(v[nswaps].name, sizeof(v[nswaps].name), "%s", name);
+	device_init(v[nswaps].d, path);
+	set_identity(v[nswaps].d, fd, st);
+	nswaps++;
+	return true;
+}
+
 static void add_swap_fs_device(dev_t dev, const char *file)
 {
-	struct swap_area *v;
+	char name[PATH_MAX + 128];
 	struct stat st;
 	int fd = open_devnum(dev);
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || st.st_rdev != dev ||
-	    !(v = realloc(swaps, (nswaps + 1) * sizeof(*swaps)))) {
-		close(fd);
-		return;
-	}
-	swaps = v;
-	if (!(v[nswaps].d = calloc(1, sizeof(*v[nswaps].d)))) {
-		close(fd);
-		return;
-	}
-	snprintf(v[nswaps].name, sizeof(v[nswaps].name), "%.*s, a swap file of the file system on it",
-		 PATH_MAX, file);
-	device_init(v[nswaps].d, v[nswaps].name);
-	set_identity(v[nswaps].d, fd, &st);
+	snprintf(name, sizeof(name), "%.*s, a swap file of the file system on it", PATH_MAX, file);
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == dev)
+		swap_add(fd, &st, file, name);
 	close(fd);
-	nswaps++;
 }
 
 /* Does block device fd (O_PATH) hold a swap area of kib KiB, as
@@ -2498,7 +2508,6 @@ static void read_swaps(void)
 		return;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		struct swap_area *v;
 		struct stat st;
 		char *sp = strpbrk(line, " \t");
 		int fd;
@@ -2530,20 +2539,11 @@ static void read_swaps(void)
 		}
 		if (fd < 0)
 			continue;
-		/* A device is large: not on the stack. */
-		v = realloc(swaps, (nswaps + 1) * sizeof(*swaps));
-		if (v)
-			swaps = v;
-		if (!v || !(v[nswaps].d = calloc(1, sizeof(*v[nswaps].d)))) {
+		if (fstat(fd, &st) || !swap_add(fd, &st, line, line)) {
 			close(fd);
-			break;
+			continue;
 		}
-		snprintf(v[nswaps].name, sizeof(v[nswaps].name), "%s", line);
-		device_init(v[nswaps].d, line);
-		if (fstat(fd, &st) == 0)
-			set_identity(v[nswaps].d, fd, &st);
 		close(fd);
-		nswaps++;
 		/* A swap file: the kernel writes its swap by its blocks' places
 		 * on the device its file system is on.  That device, whole, and
 		 * what lies under it (a loop device's file), hold swap too. */
@@ -2585,30 +2585,16 @@ static bool maybe_unseen_swap(int fd, dev_t dev, const char *sys)
 static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
-	struct device *t = calloc(1, sizeof(*t));
 	char sys[PATH_MAX];
-	struct stat st;
-	int hit = 0;
 
-	if (!t)
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	if (!loop_covers(u, fd) || !maybe_unseen_swap(fd, dev, sys))
 		return 0;
-	if (fstat(fd, &st) == 0) {
-		set_identity(t, fd, &st);
-		/* The loop device over [off, off + len) of d (as in loop_user). */
-		if ((t->ids_full || device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
-						MEET_PLACED | MEET_BELOW | MEET_PAGES_A)) &&
-		    (snprintf(sys, sizeof(sys), "/sys/block/%s", name), maybe_unseen_swap(fd, dev, sys))) {
-			errmsg("%s: lies under /dev/%s, which may be swap space in use (held "
-			       "by the kernel, not mounted; /proc/swaps names swap that cannot be "
-			       "found here: %s); refusing to write to it, even with --force "
-			       "(swapoff it, or detach /dev/%s, first)", u->d->path, name,
-			       swap_unseen, name);
-			hit = 1;
-		}
-	}
-	free_dirs(t);
-	free(t);
-	return hit;
+	errmsg("%s: lies under /dev/%s, which may be swap space in use (held by the kernel, not "
+	       "mounted; /proc/swaps names swap that cannot be found here: %s); refusing to write "
+	       "to it, even with --force (swapoff it, or detach /dev/%s, first)", u->d->path, name,
+	       swap_unseen, name);
+	return 1;
 }
 
 /* Active swap space where [off, off + len) of d lies: writing it would
