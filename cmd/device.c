@@ -1464,6 +1464,50 @@ static void widen(uint64_t u, uint64_t *off, uint64_t *len)
 	*len = e - s;
 }
 
+/* Where [off, off + len) of d lies in its storage x = d->id[i]: [*s, *e),
+ * rounded out (pages) to whole units of every cache the bytes pass through
+ * on their way there: d's own (device_cache_unit, in d's coordinates), then
+ * the page cache of each storage under d down to x, in that storage's own
+ * coordinates (a loop device writes its backing file or device through
+ * that one's cache, or with direct I/O that must drop its pages: a loop
+ * device at an offset that is not a whole page shares pages of its file
+ * that its own page-aligned pages do not tell). */
+static bool range_at(const struct device *d, int i, uint64_t off, uint64_t len, bool pages,
+		     bool own, uint64_t *s, uint64_t *e)
+{
+	const struct identity *x = &d->id[i];
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
+
+	if (pages)
+		widen(device_cache_unit(d), &off, &len);
+	if (!id_range(x, off, len, s, e))
+		return false;
+	if (!pages || own || x->anywhere)
+		return true;
+	for (int j = 1; j <= i; j++) {
+		const struct identity *y = &d->id[j];
+		uint64_t shift, ys, ylen;
+
+		/* (Storage j's byte t is x's byte t + shift.) */
+		if (!y->valid || y->anywhere || y->start > x->start)
+			continue;
+		shift = x->start - y->start;
+		if (*e <= shift)
+			continue;
+		ys = *s > shift ? *s - shift : 0;
+		if (*e == UINT64_MAX) {
+			*s = add_sat(ys - ys % page, shift);
+			continue;
+		}
+		ylen = *e - shift - ys;
+		widen(page, &ys, &ylen);
+		*s = add_sat(ys, shift);
+		*e = add_sat(*s, ylen);
+	}
+	return *e > *s;
+}
+
 static enum meet meet_ids(const struct device *a, uint64_t a_off, uint64_t a_len,
 			  const struct device *b, uint64_t b_off, uint64_t b_len,
 			  unsigned int flags)
@@ -1482,7 +1526,10 @@ static enum meet meet_ids(const struct device *a, uint64_t a_off, uint64_t a_len
 				continue;
 			if ((flags & MEET_EXACT) && !x->anywhere && !y->anywhere && x->start == y->start)
 				return i == 0 && k == 0 ? MEET_SAME : MEET_OVERLAP;
-			if (id_range(x, a_off, a_len, &s1, &e1) && id_range(y, b_off, b_len, &s2, &e2) &&
+			if (range_at(a, i, a_off, a_len, flags & MEET_PAGES_A, flags & MEET_PAGES_OWN,
+				     &s1, &e1) &&
+			    range_at(b, k, b_off, b_len, flags & MEET_PAGES_B, flags & MEET_PAGES_OWN,
+				     &s2, &e2) &&
 			    s1 < e2 && s2 < e1)
 				return MEET_OVERLAP;
 		}
@@ -1554,15 +1601,9 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 	     (b->upper_canon && !strcmp(b->upper_canon, a->canon))))
 		return MEET_SAME;
 	if ((flags & MEET_PAGES) && a->id[0].valid && b->id[0].valid &&
-	    (a->id[0].dev != b->id[0].dev || a->id[0].ino != b->id[0].ino)) {
-		if (flags & MEET_PAGES_A)
-			widen(device_cache_unit(a), &a_off, &a_len);
-		if (flags & MEET_PAGES_B)
-			widen(device_cache_unit(b), &b_off, &b_len);
-		if (meet_ids(a, a_off, a_len, b, b_off, b_len,
-			     (flags & ~(MEET_PAGES | MEET_EXACT)) | MEET_PLACED) != MEET_NONE)
-			return MEET_PAGE;
-	}
+	    (a->id[0].dev != b->id[0].dev || a->id[0].ino != b->id[0].ino) &&
+	    meet_ids(a, a_off, a_len, b, b_off, b_len, (flags & ~MEET_EXACT) | MEET_PLACED) != MEET_NONE)
+		return MEET_PAGE;
 	return MEET_NONE;
 }
 
@@ -1741,16 +1782,27 @@ int device_check_distinct(struct device *src, uint64_t src_off, struct device *d
 				return -1;
 			}
 			if (m == MEET_PAGE) {
+				/* Whose cache: one's own, or else the file (or
+				 * device) under both that their writes reach. */
 				const struct device *c =
 					device_meet(&dests[k], dst_off, len, &dests[i], dst_off, len,
-						    MEET_PAGES_A) == MEET_PAGE ? &dests[k] : &dests[i];
+						    MEET_PAGES_A | MEET_PAGES_OWN) == MEET_PAGE ?
+						&dests[k] :
+					device_meet(&dests[k], dst_off, len, &dests[i], dst_off, len,
+						    MEET_PAGES_B | MEET_PAGES_OWN) == MEET_PAGE ?
+						&dests[i] : NULL;
+				char unit[PATH_MAX + 64];
 
+				if (c)
+					snprintf(unit, sizeof(unit), "%s (%llu-byte units)", c->path,
+						 (unsigned long long)device_cache_unit(c));
+				else
+					snprintf(unit, sizeof(unit), "the file under both (%ld-byte "
+						 "units)", sysconf(_SC_PAGESIZE));
 				errmsg("%s: shares its storage with the destination %s; the ranges "
-				       "are disjoint but share a page of the page cache of %s "
-				       "(%llu-byte units), which would write back stale bytes over "
-				       "the other's; refusing to write both", dests[i].path,
-				       dests[k].path, c->path,
-				       (unsigned long long)device_cache_unit(c));
+				       "are disjoint but share a page of the page cache of %s, "
+				       "which would write back stale bytes over the other's; "
+				       "refusing to write both", dests[i].path, dests[k].path, unit);
 				return -1;
 			}
 		}

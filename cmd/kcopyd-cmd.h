@@ -253,10 +253,13 @@ enum meet { MEET_NONE, MEET_SAME, MEET_OVERLAP, MEET_PAGE };
 #define MEET_PLACED 2u   /* only where bytes really are: not "somewhere in a file system" */
 #define MEET_BELOW  4u   /* b's own identity aside: only what lies under it */
 /* Disjoint bytes that share a page of a block device's own page cache
- * (device_cache_unit) meet too, as MEET_PAGE: a's pages, b's, or both. */
+ * (device_cache_unit), or of that of a file or device under it that its
+ * writes pass through (a loop device's), meet too, as MEET_PAGE: a's
+ * pages, b's, or both; with MEET_PAGES_OWN, only those of its own cache. */
 #define MEET_PAGES_A 8u
 #define MEET_PAGES_B 16u
 #define MEET_PAGES  (MEET_PAGES_A | MEET_PAGES_B)
+#define MEET_PAGES_OWN 32u
 enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags);
 /* Any of a's bytes are b's: our writes to one change the other. */

@@ -58,7 +58,7 @@ run_one() {
 }
 
 jobs_n=${KCOPYD_TEST_JOBS:-1}
-alone=" ${KCOPYD_TEST_ALONE:-refuse-swap refuse-swap-loop refuse-swap-unseen refuse-swap-page refuse-swap-fs same-storage-ovl-relative ff-stop-stuck stop-output-full} "
+alone=" ${KCOPYD_TEST_ALONE:-refuse-swap refuse-swap-loop refuse-swap-unseen refuse-swap-page refuse-swap-fs same-storage-ovl-relative ff-stop-stuck stop-output-full loop-page-stacked} "
 names=()
 # start NAME COMMAND...: run it now (lib tests, solo=1, or one at a time),
 # else in the background, at most jobs_n at once.

@@ -221,6 +221,19 @@ signals_taken() {
 # background PID to kill at exit.
 bg_pid() { _pids+=("$1"); }
 
+# hold DEV: another program holds block device DEV open O_EXCL (as a
+# mount does) until the test ends; skips the test if it cannot.
+hold() {
+	local out=$T/.hold.$RANDOM
+	"$PY" -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL)
+print("held", flush=True)
+time.sleep(120)' "$1" >"$out" &
+	bg_pid $!
+	for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
+	[ -s "$out" ] || skip "could not hold $1"
+}
+
 # json EXPR: evaluate a Python expression over the JSON on the last stdout
 # (as j); prints the result.
 json() {

@@ -52,13 +52,7 @@ fi
 # Held O_EXCL by another program (as a mounted device is): a file under it.
 random held.img $((4 * M))
 loopdev H held.img || fail "losetup"
-"$PY" -c 'import os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL)
-print("held", flush=True)
-time.sleep(60)' "$H" >holder.out &
-bg_pid $!
-for _ in $(seq 50); do [ -s holder.out ] && break; sleep 0.1; done
-[ -s holder.out ] || skip "could not hold the device"
+hold "$H"
 files=(held.img)
 refused "held device's file" "held.img: lies under $H, which is mounted or in use" copy src held.img
 refused "held device's file, two destinations" "lies under $H" copy src other held.img
