@@ -482,7 +482,9 @@ static int plan_overlap(struct kc_job *job)
 	bool up = false, down = false;
 
 	for (unsigned int i = 0; i < job->num_dests; i++) {
-		const struct io_region *d = &job->dests[i].r;
+		const struct io_region r = { job->dests[i].bdev, job->dests[i].sector,
+					     job->from.count };
+		const struct io_region *d = &r;
 
 		if (!d->count || !overlap(d, &job->from) || d->sector == job->from.sector)
 			continue;
@@ -514,7 +516,7 @@ static bool can_offload(const struct kcopyd_client *kc, const struct kc_job *job
 	    !(kc_caps(job->from.bdev) & KC_CAP_COPY_FROM))
 		return false;
 	for (unsigned int i = 0; i < job->num_dests; i++) {
-		const struct block_device *d = job->dests[i].r.bdev;
+		const struct block_device *d = job->dests[i].bdev;
 
 		if (d->ops != job->from.bdev->ops || !(kc_caps(d) & KC_CAP_COPY_FROM))
 			return false;
@@ -554,7 +556,6 @@ static int submit_job(struct kcopyd_client *kc, struct io_region *from, unsigned
 	job = calloc(1, sizeof(*job) + num_dests * sizeof(job->dests[0]));
 	if (!job)
 		return -ENOMEM;
-	job->kc = kc;
 	job->kind = from ? KC_JOB_COPY : KC_JOB_ZERO;
 	job->ex = ex;
 	if (ex)
@@ -570,7 +571,8 @@ static int submit_job(struct kcopyd_client *kc, struct io_region *from, unsigned
 	job->num_dests = num_dests;
 	job->live = num_dests == 32 ? ~0u : (1u << num_dests) - 1;
 	for (unsigned int i = 0; i < num_dests; i++) {
-		job->dests[i].r = dests[i];
+		job->dests[i].bdev = dests[i].bdev;
+		job->dests[i].sector = dests[i].sector;
 		job->dests[i].hole = UINT64_MAX;
 	}
 	job->total = dests[0].count << KCOPYD_SECTOR_SHIFT;
@@ -636,16 +638,18 @@ KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn
 				      void *context, struct kcopyd_callback **result)
 {
 	KC_ERRNO_SAVE;
+	struct kc_callback_job *cj;
 	struct kc_job *job;
 
 	if (!kc || !fn || !result)
 		return -EINVAL;
-	job = calloc(1, sizeof(*job));
-	if (!job) {
+	cj = calloc(1, sizeof(*cj));
+	if (!cj) {
 		KC_ERRNO_RESTORE;
 		return -ENOMEM;
 	}
-	job->kc = kc;
+	cj->kc = kc;
+	job = &cj->job;
 	job->kind = KC_JOB_CALLBACK;
 	job->fn.notify = fn;
 	job->context = context;
@@ -660,13 +664,13 @@ KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn
 KC_EXPORT void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsigned int write_err)
 {
 	KC_ERRNO_SAVE;
-	struct kc_job *job = (struct kc_job *)cb;
+	struct kc_callback_job *cj = (struct kc_callback_job *)cb;
 
-	if (!job)
+	if (!cj)
 		return;
-	job->read_err = read_err;
-	job->write_err = write_err;
-	enqueue(job->kc, job);
+	cj->job.read_err = read_err;
+	cj->job.write_err = write_err;
+	enqueue(cj->kc, &cj->job);
 	KC_ERRNO_RESTORE;
 }
 

@@ -100,7 +100,7 @@ static void job_done(struct kcopyd_client *kc, struct kc_job *job)
 static sector_t dest_first_missing(const struct kc_job *job, unsigned int d)
 {
 	const struct kc_dest *dest = &job->dests[d];
-	sector_t s = dest->r.sector + dest->r.count;
+	sector_t s = dest->sector + (job->total >> KCOPYD_SECTOR_SHIFT);
 
 	if (dest->err && dest->err_sector < s)
 		s = dest->err_sector;
@@ -125,15 +125,15 @@ static void run_callback(struct kc_job *job)
 	for (unsigned int i = 0; i < job->num_dests; i++) {
 		res.dest_errno[i] = job->dests[i].err;
 		res.dest_err_sector[i] = dest_first_missing(job, i);
-		if (job->dests[i].hole - job->dests[i].r.sector < least)
-			least = job->dests[i].hole - job->dests[i].r.sector;
+		if (job->dests[i].hole - job->dests[i].sector < least)
+			least = job->dests[i].hole - job->dests[i].sector;
 	}
 	/* Cancelled: the first sector (of the source, or for zeroing of the
 	 * first destination) of the first chunk the cancel kept from being
 	 * written: one never handed out, or a WRITE_SEQ one left waiting. */
 	if (job->read_err == -ECANCELED && least != UINT64_MAX)
 		res.read_err_sector = (job->kind == KC_JOB_COPY ? job->from.sector :
-				       job->dests[0].r.sector) + least;
+				       job->dests[0].sector) + least;
 	job->fn.result(&res, job->context);
 }
 
@@ -201,13 +201,13 @@ static void io_start(struct kcopyd_client *kc, struct kc_io *io)
 /* The job starts no new sub-job.  dispatch() takes it off the queue on
  * its next turn, even behind a job the throttle holds back, so that its
  * callback does not wait for the throttle. */
-static void job_stop(struct kc_job *job)
+static void job_stop(struct kcopyd_client *kc, struct kc_job *job)
 {
 	job->stop = true;
-	job->kc->retire = true;
+	kc->retire = true;
 }
 
-static void record_write_error(struct kc_job *job, unsigned int d, int err, uint64_t off)
+static void record_write_error(struct kcopyd_client *kc, struct kc_job *job, unsigned int d, int err, uint64_t off)
 {
 	struct kc_dest *dest = &job->dests[d];
 	sector_t sector = off >> KCOPYD_SECTOR_SHIFT;
@@ -219,7 +219,7 @@ static void record_write_error(struct kc_job *job, unsigned int d, int err, uint
 	job->write_err |= 1u << d;
 	job->live &= ~(1u << d);
 	if (!(job->flags & KCOPYD_IGNORE_ERROR) || !job->live)
-		job_stop(job);
+		job_stop(kc, job);
 }
 
 /* How much of len bytes at off may be written to bd: a regular file is never
@@ -243,7 +243,7 @@ static unsigned int failed_above(const struct kc_job *job, const struct kc_subjo
 	for (unsigned int d = 0; m; d++, m >>= 1) {
 		const struct kc_dest *dest = &job->dests[d];
 
-		if ((m & 1) && dest->r.sector + (sj->rel >> KCOPYD_SECTOR_SHIFT) < dest->err_sector)
+		if ((m & 1) && dest->sector + (sj->rel >> KCOPYD_SECTOR_SHIFT) < dest->err_sector)
 			out |= 1u << d;
 	}
 	return out;
@@ -252,7 +252,7 @@ static unsigned int failed_above(const struct kc_job *job, const struct kc_subjo
 static void note_hole(struct kc_job *job, unsigned int d, uint64_t rel)
 {
 	struct kc_dest *dest = &job->dests[d];
-	sector_t s = dest->r.sector + (rel >> KCOPYD_SECTOR_SHIFT);
+	sector_t s = dest->sector + (rel >> KCOPYD_SECTOR_SHIFT);
 
 	if (s < dest->hole)
 		dest->hole = s;
@@ -263,7 +263,7 @@ static struct block_device *job_dev(const struct kc_job *job, unsigned int i)
 {
 	const bool copy = job->kind == KC_JOB_COPY;
 
-	return copy && !i ? job->from.bdev : job->dests[i - copy].r.bdev;
+	return copy && !i ? job->from.bdev : job->dests[i - copy].bdev;
 }
 
 /* Attach the job's devices whose endpoints need the engine's loop (watch.c).
@@ -285,10 +285,10 @@ static void attach_job(struct kcopyd_client *kc, struct kc_job *job)
 		} else if (copy && !i) {
 			job->read_err = err;
 			job->read_err_sector = job->from.sector;
-			job_stop(job);
+			job_stop(kc, job);
 		} else {
-			record_write_error(job, i - copy, err,
-					   job->dests[i - copy].r.sector << KCOPYD_SECTOR_SHIFT);
+			record_write_error(kc, job, i - copy, err,
+					   job->dests[i - copy].sector << KCOPYD_SECTOR_SHIFT);
 		}
 	}
 }
@@ -353,11 +353,11 @@ static unsigned int copy_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		if (!(live & 1))
 			continue;
 		io->op = KC_OP_COPY;
-		io->bd = job->dests[d].r.bdev;
+		io->bd = job->dests[d].bdev;
 		io->dest = (uint8_t)d;
 		io->src = job->from.bdev;
 		io->src_off = (job->from.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
-		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+		io->off = (job->dests[d].sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->len = clip_to_end(io->bd, io->off, sj->len);
 		io->done = 0;
 		io->retries = 0;
@@ -400,9 +400,9 @@ static unsigned int write_start(struct kcopyd_client *kc, struct kc_subjob *sj)
 		if (!(live & 1))
 			continue;
 		io->op = job->kind == KC_JOB_ZERO ? KC_OP_ZERO : KC_OP_WRITE;
-		io->bd = job->dests[d].r.bdev;
+		io->bd = job->dests[d].bdev;
 		io->dest = (uint8_t)d;
-		io->off = (job->dests[d].r.sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
+		io->off = (job->dests[d].sector << KCOPYD_SECTOR_SHIFT) + sj->rel;
 		io->len = clip_to_end(io->bd, io->off, sj->len);
 		io->done = 0;
 		io->retries = 0;
@@ -696,7 +696,7 @@ static void read_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 			job->read_err_sector = sector;
 		}
 		if (!(job->flags & KCOPYD_IGNORE_ERROR))
-			job_stop(job);
+			job_stop(kc, job);
 		read_end(kc, sj, false);
 		return;
 	}
@@ -711,7 +711,7 @@ static void write_done(struct kcopyd_client *kc, struct kc_io *io, int res)
 	sj->held |= 1u << io->dest;
 	if (res < 0) {
 		kc_stat_add(&kc->stats.write_errors, 1);
-		record_write_error(sj->job, io->dest, res, io->off + io->done);
+		record_write_error(kc, sj->job, io->dest, res, io->off + io->done);
 	} else {
 		kc_stat_add(io->op == KC_OP_ZERO ? &kc->stats.bytes_zeroed : &kc->stats.bytes_written,
 			    io->len);
@@ -1118,15 +1118,16 @@ static void apply_cancel(struct kcopyd_client *kc, uint64_t upto, const struct k
 		if (job->seq > upto || (c && job->context != c->context) || job->stop ||
 		    job->issued == job->total)
 			continue;
-		job_stop(job);
+		job_stop(kc, job);
 		job->cancelled = true;
 		if (!job->read_err) {
 			/* The first sector of the source (or, for zeroing, of the
 			 * first destination) that was not handed out. */
-			const struct io_region *r = job->kind == KC_JOB_COPY ? &job->from : &job->dests[0].r;
+			sector_t first = job->kind == KC_JOB_COPY ? job->from.sector :
+								    job->dests[0].sector;
 
 			job->read_err = -ECANCELED;
-			job->read_err_sector = r->sector +
+			job->read_err_sector = first +
 				(job->backward ? 0 : job->issued >> KCOPYD_SECTOR_SHIFT);
 		}
 	}

@@ -309,13 +309,13 @@ struct kc_io {
 
 struct kc_job {
 	struct kc_job *next;
-	struct kcopyd_client *kc;
 	union {
 		kcopyd_notify_fn notify;
 		kcopyd_result_fn result;
 	} fn;
 	void *context;
 	unsigned int flags;
+	unsigned int in_flight;       /* sub-jobs of this job not yet finished */
 	uint8_t kind;                 /* KC_JOB_COPY, KC_JOB_ZERO, KC_JOB_CALLBACK */
 	uint8_t ex;                   /* fn.result rather than fn.notify */
 	bool serial;                  /* one sub-job at a time (source/dest overlap) */
@@ -333,17 +333,27 @@ struct kc_job {
 	int read_err;
 	sector_t read_err_sector;
 	uint64_t total, issued;       /* bytes of the job, bytes handed to sub-jobs */
-	uint64_t next_index;          /* sub-job sequence numbers: next to create, */
-	uint64_t next_write;          /* next allowed to write (WRITE_SEQ) */
-	unsigned int in_flight;       /* sub-jobs of this job not yet finished */
+	/* Sub-job sequence numbers, compared for equality only (modulo 2^32:
+	 * far fewer sub-jobs are ever in flight): next to create, next
+	 * allowed to write (WRITE_SEQ). */
+	uint32_t next_index, next_write;
 	struct kc_subjob *parked;     /* WRITE_SEQ: read, waiting for their turn */
 	struct io_region from;
+	/* Its destinations: each as many sectors as the job (total). */
 	struct kc_dest {
-		struct io_region r;
+		struct block_device *bdev;
+		sector_t sector;
 		int err;
 		sector_t err_sector;  /* the first failed write's sector (valid if err) */
 		sector_t hole;        /* the lowest chunk not written to it, or UINT64_MAX */
 	} dests[];
+};
+
+/* A job of kcopyd_prepare_callback(): no devices, and the client it is
+ * queued on when kcopyd_do_callback() is called. */
+struct kc_callback_job {
+	struct kc_job job;
+	struct kcopyd_client *kc;
 };
 
 enum { KC_JOB_COPY, KC_JOB_ZERO, KC_JOB_CALLBACK };
@@ -366,7 +376,7 @@ struct kc_subjob {
 	uint8_t state;                /* enum kc_sj_state */
 	char *buf;
 	unsigned int order;           /* buffer size is PAGE << order */
-	uint64_t index;
+	uint32_t index;               /* job->next_index when it was made */
 	uint64_t rel;                 /* byte offset inside the job */
 	uint32_t len;
 	unsigned int pending;         /* I/Os outstanding */
