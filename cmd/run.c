@@ -111,6 +111,9 @@ static uint64_t cgroup_memory_limit(char *file, size_t size)
 	return low;
 }
 
+/* What the command needs beside its pool of buffers, in a memory cgroup. */
+#define CGROUP_RESERVE (6u << 20)
+
 int client_setup(const struct options *o, struct kcopyd_client **kc)
 {
 	char cgfile[PATH_MAX + 128] = "";
@@ -120,13 +123,23 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 
 	/* The pool is reserved up front (touched): over a cgroup's memory
 	 * limit, the kernel's out-of-memory killer ends the process before
-	 * it can say anything.  Said here instead (with room for the rest). */
-	if (cg != UINT64_MAX && pool + (16u << 20) > cg) {
-		errmsg("cannot start the copy engine: its %u pages of buffers (%llu MiB), and "
-		       "16 MiB for the rest, do not fit in the memory limit of its cgroup, %llu MiB "
-		       "(%s); a smaller --pages?",
-		       o->pages, (unsigned long long)(pool >> 20), (unsigned long long)(cg >> 20),
-		       cgfile);
+	 * it can say anything.  Said here instead, with room for the rest
+	 * (the command alone, with one page of buffers, peaks at about
+	 * 2.5 MiB; page cache counts in the limit but is reclaimed). */
+	if (cg != UINT64_MAX && pool + CGROUP_RESERVE > cg) {
+		char fix[128];
+
+		if (cg > CGROUP_RESERVE + KCOPYD_PAGE_SIZE)
+			snprintf(fix, sizeof(fix), "--pages %llu at most",
+				 (unsigned long long)((cg - CGROUP_RESERVE) / KCOPYD_PAGE_SIZE));
+		else
+			snprintf(fix, sizeof(fix), "a limit above %u MiB", CGROUP_RESERVE >> 20);
+		errmsg("cannot start the copy engine: its %u page%s of buffers (%llu KiB), and "
+		       "%u MiB for the rest, do not fit in the memory limit of its cgroup, %llu KiB "
+		       "(%s); %s?",
+		       o->pages, o->pages == 1 ? "" : "s", (unsigned long long)(pool >> 10),
+		       CGROUP_RESERVE >> 20,
+		       (unsigned long long)(cg >> 10), cgfile, fix);
 		return -1;
 	}
 	ret = kcopyd_client_create(o->pages, kc);

@@ -9,27 +9,31 @@ need_root
 # A sanitizer's or valgrind's own memory would count against the limit.
 [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}${KCOPYD_WRAP:-}" ] && skip "a memory limit under a sanitizer or valgrind"
 grep -aq -e __asan_init -e __tsan_init "$KCOPYD" && skip "a memory limit under a sanitizer"
-if [ -w /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/memory ]; then
-	G=/sys/fs/cgroup/memory/kcopyd-test-$$
+# cg LIMIT: a new memory cgroup of that limit, as G (its limit file: file).
+groups=()
+cg() {
+	if [ -w /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/memory ]; then
+		G=/sys/fs/cgroup/memory/kcopyd-test-$$-$1
+		file=memory.limit_in_bytes
+	elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		G=/sys/fs/cgroup/kcopyd-test-$$-$1
+		file=memory.max
+	else
+		skip "no memory cgroup controller to use here"
+	fi
 	mkdir "$G" || skip "cannot make a memory cgroup"
-	echo $((40 * 1024 * 1024)) > "$G/memory.limit_in_bytes" || skip "cannot set its limit"
-	file=memory.limit_in_bytes
-elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
-	G=/sys/fs/cgroup/kcopyd-test-$$
-	mkdir "$G" || skip "cannot make a cgroup"
-	echo $((40 * 1024 * 1024)) > "$G/memory.max" || skip "cannot set its limit"
-	file=memory.max
-else
-	skip "no memory cgroup controller to use here"
-fi
-trap 'rmdir "$G" 2>/dev/null; _cleanup' EXIT
+	groups+=("$G")
+	echo "$1" > "$G/$file" || skip "cannot set its limit"
+}
+trap 'for g in "${groups[@]}"; do rmdir "$g" 2>/dev/null; done; _cleanup' EXIT
+cg $((40 * 1024 * 1024))
 random src $((8 * 1024 * 1024))
 in_cg() { sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$G" "$@"; }
 
 in_cg "$KCOPYD" copy --pages 16384 src new >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "--pages 16384 in a 40 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-err_has "its 16384 pages of buffers (64 MiB), and 16 MiB for the rest, do not fit in the memory limit of its cgroup, 40 MiB ($G/$file)"
+err_has "its 16384 pages of buffers (65536 KiB), and 6 MiB for the rest, do not fit in the memory limit of its cgroup, 40960 KiB ($G/$file); --pages 8704 at most?"
 [ ! -e new ] || fail "the refused run created its destination"
 
 in_cg "$KCOPYD" copy --no-progress src d1 d2 >"$T/out" 2>"$T/err"
@@ -37,4 +41,24 @@ rc=$?
 [ "$rc" -eq 0 ] || fail "the default pool in a 40 MiB cgroup: exit $rc: $(cat "$T/err")"
 same src d1
 same src d2
+
+# A small limit (12 MiB): the default pool (8 MiB) and the rest do not
+# fit; the largest pool the message offers does, and copies exactly.
+cg $((12 * 1024 * 1024))
+in_cg "$KCOPYD" copy --no-progress src new >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "the default pool in a 12 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
+err_has "its 2048 pages of buffers (8192 KiB), and 6 MiB for the rest, do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); --pages 1536 at most?"
+[ ! -e new ] || fail "the refused run created its destination"
+in_cg "$KCOPYD" copy --no-progress --pages 1536 src d3 >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "--pages 1536 in a 12 MiB cgroup: exit $rc: $(cat "$T/err")"
+same src d3
+# Below what the command needs beside any pool: no --pages to offer.
+cg $((5 * 1024 * 1024))
+in_cg "$KCOPYD" copy --no-progress --pages 1 src new >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "a 5 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
+err_has "its 1 page of buffers (4 KiB), and 6 MiB for the rest, do not fit in the memory limit of its cgroup, 5120 KiB ($G/$file); a limit above 6 MiB?"
+[ ! -e new ] || fail "the refused run created its destination"
 exit 0
