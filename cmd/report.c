@@ -217,7 +217,14 @@ static void print_summary(const struct report *rep)
 	else
 		tprintf("failed to zero any of the %u destinations in %.2f s (%s)%s\n", r->ndests,
 		       rep->seconds, re, fl);
-	if (rep->log && rep->resumed)
+	/* (What was done is summed over the destinations; what a copy moves
+	 * is of the source, read once for all of them.) */
+	if (rep->log && rep->resumed && rep->src && r->ndests > 1)
+		tprintf("  resumed with the log %s: %s of writes to the %u destinations were "
+			"done already; this run read %s of the source\n",
+			rep->log, human_size(rep->skipped_bytes, b, sizeof(b)), r->ndests,
+			human_size(rep->moved, buf, sizeof(buf)));
+	else if (rep->log && rep->resumed)
 		tprintf("  resumed with the log %s: %s were done already; this run moved %s\n",
 		       rep->log, human_size(rep->skipped_bytes, b, sizeof(b)),
 		       human_size(rep->moved, buf, sizeof(buf)));

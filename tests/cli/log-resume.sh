@@ -99,4 +99,9 @@ echo "total written over all runs <= $total bytes = $((total * 100 / full))% of 
 expect 0 copy --json --log copy.log src a b
 json_is 'j["bytes_written"]' 0
 json_is 'j["stats"]["bytes_read"]' 0
+# Said in one unit: what was done, summed over the two destinations; what
+# this run read, of the source.
+expect 0 copy --no-progress --log copy.log src a b
+grep -q "resumed with the log copy.log: .* of writes to the 2 destinations were done already; this run read 0 B of the source" out ||
+	fail "the resume line: $(cat out)"
 exit 0
