@@ -2847,6 +2847,22 @@ int device_check_range(const struct device *d, const char *opt, uint64_t off, ui
 		       (unsigned long long)d->size);
 		return -1;
 	}
+	/* A block device whose size is not a whole number of its logical
+	 * blocks (a loop device given a --sizelimit that is not): the kernel
+	 * neither reads nor writes the part-block at its end, by any means. */
+	if (d->kind == DEV_BLOCK && d->lbs > KCOPYD_SECTOR_SIZE && d->size % d->lbs && len &&
+	    off + len > d->size - d->size % d->lbs) {
+		uint64_t usable = d->size - d->size % d->lbs;
+
+		errmsg("%s: its size, %llu bytes, is not a multiple of its logical block size "
+		       "(%u bytes): the kernel can neither read nor write its last %llu bytes, "
+		       "from byte %llu on, which %s %llu plus %llu bytes reaches; the range must "
+		       "end by byte %llu", d->path, (unsigned long long)d->size, d->lbs,
+		       (unsigned long long)(d->size - usable), (unsigned long long)usable, opt,
+		       (unsigned long long)off, (unsigned long long)len,
+		       (unsigned long long)usable);
+		return -1;
+	}
 	return 0;
 }
 

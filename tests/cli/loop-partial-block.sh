@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A loop device of 4096-byte logical blocks whose size is not a whole
+# number of them (--sizelimit 1000000: 999936 bytes): the kernel neither
+# reads nor writes the part-block at its end, by any means.  A range that
+# reaches it is refused at set-up, as source, destination, zeroed or
+# verified: exit 2, the size, the block size and the last usable byte
+# said, nothing written; a range that ends before it is copied exactly.
+. "$(dirname "$0")/common.bash"
+need_loop
+random img $((4 * 1024 * 1024))
+loopdev L img -b 4096 -o 1M --sizelimit 1000000 || skip "losetup -b 4096"
+[ "$(blockdev --getsize64 "$L")" = 999936 ] || skip "the kernel sized it otherwise"
+random s1 1000000
+random keep 999936
+files=(img s1 keep)
+msg="$L: its size, 999936 bytes, is not a multiple of its logical block size (4096 bytes): the kernel can neither read nor write its last 512 bytes, from byte 999424 on"
+refused "the whole device as source" "$msg" copy "$L" new
+err_has "the range must end by byte 999424"
+refused "its last block as source" "$msg" copy --offset 995328 "$L" new
+refused "as destination" "$msg" copy --length 999936 keep "$L"
+refused "as one destination of two" "$msg" copy --length 999936 keep new "$L"
+refused "zeroed" "$msg" zero "$L"
+refused "verified" "$msg" verify "$L" keep
+# Up to the last whole block: exact, both ways.
+expect 0 copy -q --length 999424 "$L" new
+cmp -n 999424 new <(tail -c +$((1024 * 1024 + 1)) img) || fail "the copy of the device differs"
+expect 0 copy -q --length 999424 s1 "$L"
+cmp -n 999424 s1 "$L" || fail "the device does not hold s1"
+expect 0 info "$L"
+exit 0
