@@ -215,6 +215,37 @@ static uint64_t disk_serial(const char *disk)
 	return 0;
 }
 
+/* A loop device's backing file's modification and change times, where a
+ * name of it is found (the path in sysfs, or the one the loop device was
+ * set up with) that is the very file (device and inode numbers): a block
+ * device has no times of its own, but the file under a loop device does,
+ * and they tell that it was written since. */
+static void loop_file_times(const char *disk, const struct loop_info64 *lo,
+			    struct copylog_id *id)
+{
+	static char name[PATH_MAX + 64];
+	const char *names[2] = { NULL, (const char *)lo->lo_file_name };
+	/* (loop_info64 numbers devices in the kernel's 32-bit encoding.) */
+	dev_t dev = makedev((unsigned int)((lo->lo_device & 0xfff00) >> 8),
+			    (unsigned int)((lo->lo_device & 0xff) | ((lo->lo_device >> 12) & 0xfff00)));
+	struct stat st;
+
+	if (read_sysfs(disk, "loop/backing_file", name, sizeof(name)) == 0)
+		names[0] = name;
+	for (int i = 0; i < 2; i++) {
+		if (!names[i] || names[i][0] != '/' || strnlen(names[i], LO_NAME_SIZE) == 0 ||
+		    stat(names[i], &st) || !S_ISREG(st.st_mode) || st.st_dev != dev ||
+		    st.st_ino != (ino_t)lo->lo_inode)
+			continue;
+		id->mtime_sec = st.st_mtim.tv_sec;
+		id->mtime_nsec = (uint64_t)st.st_mtim.tv_nsec;
+		id->ctime_sec = st.st_ctim.tv_sec;
+		id->ctime_nsec = (uint64_t)st.st_ctim.tv_nsec;
+		id->known |= COPYLOG_HAS_LOOP_TIMES;
+		return;
+	}
+}
+
 static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 {
 	/* Static (only the main thread opens a log): 12 KiB off the stack. */
@@ -250,6 +281,8 @@ static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 		id->lo_ino = lo.lo_inode;
 		id->lo_offset = lo.lo_offset;
 		id->lo_sizelimit = lo.lo_sizelimit;
+		if (lo.lo_inode)
+			loop_file_times(disk, &lo, id);
 	}
 }
 
@@ -300,6 +333,20 @@ int copylog_identify(int fd, struct copylog_id *id)
 	return ret;
 }
 
+/* Do b's times differ from a's: a settled file's not at all, else only a
+ * change time later than recorded (the run's own writes) is expected. */
+static const char *times_change(const struct copylog_id *a, const struct copylog_id *b,
+				bool settled, const char *mtime, const char *ctime)
+{
+	if (settled && (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec))
+		return mtime;
+	if (settled ? a->ctime_sec != b->ctime_sec || a->ctime_nsec != b->ctime_nsec :
+	    b->ctime_sec < a->ctime_sec ||
+	    (b->ctime_sec == a->ctime_sec && b->ctime_nsec < a->ctime_nsec))
+		return ctime;
+	return NULL;
+}
+
 /* What differs between the identity a log recorded and the one there now,
  * or NULL.  Without the same boot, numbers the kernel hands out afresh at
  * every boot (device numbers, disk sequence numbers) are not compared.
@@ -321,13 +368,7 @@ static const char *id_change(const struct copylog_id *a, const struct copylog_id
 			return "another file: inode generation";
 		if (a->size != b->size)
 			return "size";
-		if (settled && (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec))
-			return "modification time";
-		if (settled ? a->ctime_sec != b->ctime_sec || a->ctime_nsec != b->ctime_nsec :
-		    b->ctime_sec < a->ctime_sec ||
-		    (b->ctime_sec == a->ctime_sec && b->ctime_nsec < a->ctime_nsec))
-			return "change time";
-		return NULL;
+		return times_change(a, b, settled, "modification time", "change time");
 	}
 	if (a->kind != COPYLOG_BLOCK)
 		return NULL;
@@ -344,6 +385,9 @@ static const char *id_change(const struct copylog_id *a, const struct copylog_id
 	if ((same_boot && a->lo_dev != b->lo_dev) || a->lo_ino != b->lo_ino ||
 	    a->lo_offset != b->lo_offset || a->lo_sizelimit != b->lo_sizelimit)
 		return "the loop device's backing file";
+	if (a->known & b->known & COPYLOG_HAS_LOOP_TIMES)
+		return times_change(a, b, settled, "the loop device's backing file's modification time",
+				    "the loop device's backing file's change time");
 	return NULL;
 }
 
@@ -587,10 +631,12 @@ static bool parse_id(char **w, int count, struct copylog_id *id)
 		       ((id->known & COPYLOG_HAS_BTIME) || (!v[14] && !v[15])) &&
 		       ((id->known & COPYLOG_HAS_GENERATION) || !v[16]) && v[16] <= UINT32_MAX;
 	default:
-		for (int i = 14; i < ID_NUMBERS; i++)
+		for (int i = 14; i < ID_NUMBERS - 1; i++)
 			if (v[i])
 				return false;
-		return !v[1] && !v[3] && !v[4] && !v[5] && !v[6];
+		/* Times only of a loop device's file, where known. */
+		return !v[1] && !(id->known & ~(uint64_t)COPYLOG_HAS_LOOP_TIMES) &&
+		       ((id->known & COPYLOG_HAS_LOOP_TIMES) || (!v[3] && !v[4] && !v[5] && !v[6]));
 	}
 }
 

@@ -35,11 +35,13 @@
  * the serial number or WWID, the partition's start, and for a loop device
  * its backing file. */
 enum { COPYLOG_NONE, COPYLOG_FILE, COPYLOG_BLOCK };
-enum { COPYLOG_HAS_BTIME = 1, COPYLOG_HAS_GENERATION = 2 };  /* copylog_id.known */
+/* copylog_id.known: a file's birth time, its generation; a loop device's
+ * backing file's modification and change times (in mtime, ctime). */
+enum { COPYLOG_HAS_BTIME = 1, COPYLOG_HAS_GENERATION = 2, COPYLOG_HAS_LOOP_TIMES = 4 };
 struct copylog_id {
 	uint64_t kind;
 	uint64_t dev, ino, size;         /* block: st_rdev, 0, bytes */
-	int64_t mtime_sec, ctime_sec;    /* files */
+	int64_t mtime_sec, ctime_sec;    /* files; loop devices: their files' (known) */
 	uint64_t mtime_nsec, ctime_nsec;
 	uint64_t diskseq, serial, start; /* block devices; 0: unknown */
 	uint64_t lo_dev, lo_ino, lo_offset, lo_sizelimit;  /* loop devices */

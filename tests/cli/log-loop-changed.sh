@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A block device has no times of its own, but the file under a loop device
+# does: the log records them, and a rerun sees the file written since.  A
+# loop device source whose file was rewritten in place (same size, same
+# inode) after the copy with --log ended is refused (exit 2, the reason
+# said, nothing written: the destinations' progress would be another
+# source's); a loop device destination whose file was rewritten is copied
+# again, and ends exact.  Unchanged, a rerun writes nothing.
+. "$(dirname "$0")/common.bash"
+need_loop
+M=$((1024 * 1024))
+random F $((8 * M))
+truncate -s $((8 * M)) G
+loopdev S F || fail "losetup F"
+loopdev D G || fail "losetup G"
+
+expect 0 copy -q --log lg "$S" d1 "$D"
+same "$S" d1
+same "$S" "$D"
+expect 0 copy --json --log lg "$S" d1 "$D"
+json_is 'j["bytes_written"]' 0
+
+# The source's file rewritten in place.
+sleep 0.01
+printf 'XXXX' | dd of=F bs=1 seek=1000 conv=notrunc status=none
+files=(F G d1 lg)
+refused "source's file rewritten" "--log lg: refused: the source changed since the log was written (the loop device's backing file's modification time)" \
+	copy --log lg "$S" d1 "$D"
+rm lg
+expect 0 copy -q --log lg "$S" d1 "$D"
+same "$S" d1
+
+# The destination's file rewritten in place: copied again.
+sleep 0.01
+printf 'YYYY' | dd of=G bs=1 seek=5000 conv=notrunc status=none
+expect 0 copy --json --log lg "$S" d1 "$D"
+same "$S" "$D"
+same "$S" d1
+exit 0
