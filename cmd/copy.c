@@ -302,6 +302,19 @@ static char *link_target(const char *path)
 	return NULL;
 }
 
+/* Why the log cannot name path by its real path (realpath failed). */
+static void log_name_error(const char *path)
+{
+	struct stat st;
+	int err = errno;
+
+	if (err == ENOENT && stat(path, &st) == 0)
+		errmsg("%s: --log needs the real path of each device, and this one has none "
+		       "(a removed file, still open: reached through /proc/PID/fd)", path);
+	else
+		errmsg("%s: %s", path, strerror(err));
+}
+
 static char *dest_name(const struct device *d)
 {
 	return d->canon ? strdup(d->canon) : realpath(d->path, NULL);
@@ -506,7 +519,7 @@ static int open_log(struct copy *c)
 	}
 	names[nnames] = realpath(c->src.path, NULL);
 	if (!names[nnames]) {
-		errmsg("%s: %s", c->src.path, strerror(errno));
+		log_name_error(c->src.path);
 		goto out;
 	}
 	k.source = names[nnames++];
@@ -520,7 +533,7 @@ static int open_log(struct copy *c)
 	for (unsigned int i = 0; i < c->n; i++) {
 		names[nnames] = dest_name(&c->dests[i]);
 		if (!names[nnames]) {
-			errmsg("%s: %s", c->dests[i].path, strerror(errno));
+			log_name_error(c->dests[i].path);
 			goto out;
 		}
 		k.dests[i] = names[nnames++];

@@ -943,10 +943,15 @@ void snap_take(const struct device *d, struct dev_snap *s)
  * renamed over by another, leaves the run writing (or reading) storage
  * that the name no longer gives: "" when it still does, else what became
  * of the name. */
-static const char *name_moved(const struct device *d, const struct dev_snap *now)
+static const char *name_moved(const struct device *d, const struct dev_snap *then,
+			      const struct dev_snap *now)
 {
 	struct stat st;
 
+	/* A file that had no name when the run began (reached through
+	 * /proc/PID/fd/N) has lost none since. */
+	if (then->is_file && then->nlink == 0)
+		return "";
 	if (stat(d->path, &st) != 0)
 		return errno != ENOENT && errno != ENOTDIR ? "" : now->is_file && now->nlink ?
 			"its name was removed or renamed (the name no longer reaches what the run "
@@ -978,7 +983,7 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 	snap_take(d, &now);
 	if (!now.valid)
 		return false;
-	moved = name_moved(d, &now);
+	moved = name_moved(d, s, &now);
 	if (moved[0])
 		len += (size_t)snprintf(buf + len, size - len, "%s", moved);
 	if (now.size != was && len < size)
