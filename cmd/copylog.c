@@ -851,7 +851,8 @@ static int parse_line(struct parser *p, char *line, const char *text, const char
 		if (n && !strcmp(w[0], "map"))
 			return map_line(p, w, n);
 		if (n && !strcmp(w[0], "dest"))
-			return STALE("it was written for more than %u destinations", p->key->ndests);
+			return STALE("it was written for more than %u destination%s", p->key->ndests,
+				     p->key->ndests == 1 ? "" : "s");
 		if (n == 2 && !strcmp(w[0], "checksum")) {
 			if (!parse_u64(w[1], &v[0]) || v[0] != crc32_of(text, (size_t)(line_start - text)))
 				return BAD("line %u: the checksum does not match: the log is damaged",

@@ -65,6 +65,10 @@ refused_source "another file"
 fresh
 expect 0 copy --json --log x.log src a b
 json_is 'j["bytes_written"]' 0
+# Fewer destinations than the log was written for (one: said in the singular).
+expect 2 copy --log x.log src a
+err_has "--log x.log: refused, it is the log of another copy: it was written for more than 1 destination"
+! grep -q "1 destinations" "$T/err" || fail "1 destinations"
 
 # A destination overwritten after the log was written: copied again, and
 # only it (b keeps its progress).
