@@ -322,12 +322,24 @@ static void file_ancestors(struct device *d, int fd)
 	free(path);
 }
 
-/* The sysfs directory of block device number dev. */
+/* The sysfs directory of block device number dev (out: PATH_MAX bytes).
+ * Its link in /sys/dev/block leads into /sys/devices, whose directories
+ * are no links: read once, not a readlink(2) a component as realpath(3)
+ * does (the set-up asks this of a device many times). */
 static bool sysfs_dir(dev_t dev, char *out)
 {
-	char link[64];
+	char link[64], to[PATH_MAX];
+	ssize_t n;
 
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	n = readlink(link, to, sizeof(to) - 1);
+	if (n > 6 && n < PATH_MAX - 8 && !strncmp(to, "../../devices/", 14)) {
+		to[n] = 0;
+		if (!strstr(to + 5, "/../") && !strstr(to + 5, "/./")) {
+			snprintf(out, PATH_MAX, "/sys/%s", to + 6);
+			return true;
+		}
+	}
 	return realpath(link, out) != NULL;
 }
 
@@ -345,11 +357,23 @@ static int open_node(const char *path, dev_t dev)
 	return fd;
 }
 
+/* What the last scans of /dev found (a device with neither of the usual
+ * names, as a VM's root disk may be): its node's name there, or "" for
+ * none.  The set-up asks of one device many times; a name is proved again
+ * by open_node each time it is used. */
+static struct devnum_seen {
+	dev_t dev;
+	char name[64];
+	bool valid;
+} devnum_seen[8];
+static unsigned int devnum_next;
+
 /* Open block device number dev for reading (to ask it LOOP_GET_STATUS64),
  * through any node that fstat proves to be it: a name only finds it. */
 static int open_devnum(dev_t dev)
 {
 	char p[PATH_MAX], sys[PATH_MAX];
+	struct devnum_seen *seen = NULL;
 	struct dirent *e;
 	DIR *dir;
 	int fd;
@@ -359,6 +383,16 @@ static int open_devnum(dev_t dev)
 		return fd;
 	if (sysfs_dir(dev, sys)) {
 		snprintf(p, sizeof(p), "/dev/%s", basename(sys));
+		if ((fd = open_node(p, dev)) >= 0)
+			return fd;
+	}
+	for (unsigned int i = 0; i < sizeof(devnum_seen) / sizeof(devnum_seen[0]); i++)
+		if (devnum_seen[i].valid && devnum_seen[i].dev == dev)
+			seen = &devnum_seen[i];
+	if (seen && !seen->name[0])
+		return -1;
+	if (seen) {
+		snprintf(p, sizeof(p), "/dev/%s", seen->name);
 		if ((fd = open_node(p, dev)) >= 0)
 			return fd;
 	}
@@ -376,6 +410,17 @@ static int open_devnum(dev_t dev)
 			break;
 	}
 	closedir(dir);
+	if (!seen) {
+		seen = &devnum_seen[devnum_next++ % (sizeof(devnum_seen) / sizeof(devnum_seen[0]))];
+		seen->dev = dev;
+		seen->valid = true;
+	}
+	/* (A name too long to keep is found by the next scan.) */
+	seen->name[0] = 0;
+	if (fd >= 0 && strlen(p + 5) < sizeof(seen->name))
+		snprintf(seen->name, sizeof(seen->name), "%s", p + 5);
+	else if (fd >= 0)
+		seen->valid = false;
 	return fd;
 }
 
