@@ -111,14 +111,20 @@ static uint64_t cgroup_memory_limit(char *file, size_t size)
 	return low;
 }
 
-/* What the command needs beside its pool of buffers, in a memory cgroup. */
-#define CGROUP_RESERVE (6u << 20)
+/* What the command needs beside its pool of buffers, in a memory cgroup:
+ * 6 MiB, and 8 KiB for each I/O it keeps in flight (--queue-depth: its
+ * sub-job and its io_uring entries; measured, 5.9 KiB; the library's
+ * default depth is 64). */
+#define CGROUP_RESERVE_BASE (6u << 20)
+#define CGROUP_RESERVE_PER_IO (8u << 10)
 
 int client_setup(const struct options *o, struct kcopyd_client **kc)
 {
 	char cgfile[PATH_MAX + 128] = "";
 	uint64_t pool = (uint64_t)o->pages * KCOPYD_PAGE_SIZE;
 	uint64_t cg = cgroup_memory_limit(cgfile, sizeof(cgfile));
+	uint64_t reserve = CGROUP_RESERVE_BASE +
+		(uint64_t)(o->queue_depth ? o->queue_depth : 64) * CGROUP_RESERVE_PER_IO;
 	int ret;
 
 	/* The pool is reserved up front (touched): over a cgroup's memory
@@ -126,19 +132,21 @@ int client_setup(const struct options *o, struct kcopyd_client **kc)
 	 * it can say anything.  Said here instead, with room for the rest
 	 * (the command alone, with one page of buffers, peaks at about
 	 * 2.5 MiB; page cache counts in the limit but is reclaimed). */
-	if (cg != UINT64_MAX && pool + CGROUP_RESERVE > cg) {
+	if (cg != UINT64_MAX && pool + reserve > cg) {
 		char fix[128];
 
-		if (cg > CGROUP_RESERVE + KCOPYD_PAGE_SIZE)
+		if (cg > reserve + KCOPYD_PAGE_SIZE)
 			snprintf(fix, sizeof(fix), "--pages %llu at most",
-				 (unsigned long long)((cg - CGROUP_RESERVE) / KCOPYD_PAGE_SIZE));
+				 (unsigned long long)((cg - reserve) / KCOPYD_PAGE_SIZE));
 		else
-			snprintf(fix, sizeof(fix), "a limit above %u MiB", CGROUP_RESERVE >> 20);
+			snprintf(fix, sizeof(fix), "a limit above %llu KiB%s",
+				 (unsigned long long)(reserve >> 10),
+				 o->queue_depth > 64 ? ", or a smaller --queue-depth" : "");
 		errmsg("cannot start the copy engine: its %u page%s of buffers (%llu KiB), and "
-		       "%u MiB for the rest, do not fit in the memory limit of its cgroup, %llu KiB "
-		       "(%s); %s?",
+		       "%llu KiB for the rest (with --queue-depth %u), do not fit in the memory "
+		       "limit of its cgroup, %llu KiB (%s); %s?",
 		       o->pages, o->pages == 1 ? "" : "s", (unsigned long long)(pool >> 10),
-		       CGROUP_RESERVE >> 20,
+		       (unsigned long long)(reserve >> 10), o->queue_depth ? o->queue_depth : 64,
 		       (unsigned long long)(cg >> 10), cgfile, fix);
 		return -1;
 	}

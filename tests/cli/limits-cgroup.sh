@@ -33,7 +33,7 @@ in_cg() { sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$G" "$@"
 in_cg "$KCOPYD" copy --pages 16384 src new >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "--pages 16384 in a 40 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-err_has "its 16384 pages of buffers (65536 KiB), and 6 MiB for the rest, do not fit in the memory limit of its cgroup, 40960 KiB ($G/$file); --pages 8704 at most?"
+err_has "its 16384 pages of buffers (65536 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 40960 KiB ($G/$file); --pages 8576 at most?"
 [ ! -e new ] || fail "the refused run created its destination"
 
 in_cg "$KCOPYD" copy --no-progress src d1 d2 >"$T/out" 2>"$T/err"
@@ -48,17 +48,40 @@ cg $((12 * 1024 * 1024))
 in_cg "$KCOPYD" copy --no-progress src new >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "the default pool in a 12 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-err_has "its 2048 pages of buffers (8192 KiB), and 6 MiB for the rest, do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); --pages 1536 at most?"
+err_has "its 2048 pages of buffers (8192 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); --pages 1408 at most?"
 [ ! -e new ] || fail "the refused run created its destination"
-in_cg "$KCOPYD" copy --no-progress --pages 1536 src d3 >"$T/out" 2>"$T/err"
+in_cg "$KCOPYD" copy --no-progress --pages 1408 src d3 >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" -eq 0 ] || fail "--pages 1536 in a 12 MiB cgroup: exit $rc: $(cat "$T/err")"
+[ "$rc" -eq 0 ] || fail "--pages 1408 in a 12 MiB cgroup: exit $rc: $(cat "$T/err")"
 same src d3
+# Each I/O in flight needs memory too: a deep queue is counted (it was
+# not: the advised --pages with --queue-depth 1024 was killed by the
+# kernel's OOM killer, exit 137).
+in_cg "$KCOPYD" copy --no-progress --pages 1408 --queue-depth 1024 src new >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--queue-depth 1024 in a 12 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
+err_has "and 14336 KiB for the rest (with --queue-depth 1024), do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); a limit above 14336 KiB, or a smaller --queue-depth?"
+[ ! -e new ] || fail "the refused run created its destination"
+# In 64 MiB with --queue-depth 4096, the --pages the refusal offers runs.
+cg $((64 * 1024 * 1024))
+random big $((64 * 1024 * 1024))
+in_cg "$KCOPYD" copy --no-progress --pages 20000 --queue-depth 4096 src new >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--pages 20000 in a 64 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
+pages=$(sed -n 's/.*; --pages \([0-9]*\) at most?$/\1/p' "$T/err")
+[ -n "$pages" ] || fail "no --pages offered: $(cat "$T/err")"
+for engine in io_uring threads; do
+	rm -f d4
+	KCOPYD_ENGINE=$engine in_cg "$KCOPYD" copy --no-progress --pages "$pages" --queue-depth 4096 big d4 >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "$engine: the offered --pages $pages with --queue-depth 4096 in 64 MiB: exit $rc: $(cat "$T/err")"
+	same big d4
+done
 # Below what the command needs beside any pool: no --pages to offer.
 cg $((5 * 1024 * 1024))
 in_cg "$KCOPYD" copy --no-progress --pages 1 src new >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "a 5 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-err_has "its 1 page of buffers (4 KiB), and 6 MiB for the rest, do not fit in the memory limit of its cgroup, 5120 KiB ($G/$file); a limit above 6 MiB?"
+err_has "its 1 page of buffers (4 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 5120 KiB ($G/$file); a limit above 6656 KiB?"
 [ ! -e new ] || fail "the refused run created its destination"
 exit 0
