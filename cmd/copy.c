@@ -402,19 +402,27 @@ static int check_log_fs(const struct copy *c, const char *logfile, const char *l
 	}
 	dir = dirname(copy);
 	at = dirname(open_copy);
-	if (device_holds_dir(&c->src, c->src.kind == DEV_FILE ? 0 : c->off,
-			     c->src.kind == DEV_FILE ? UINT64_MAX : c->len, at)) {
-		errmsg("--log %s: its directory %s is on a file system stored in the source %s; "
-		       "the log would be written inside the source", c->o->log, dir, c->src.path);
-		ret = -1;
-	}
-	for (unsigned int i = 0; i < c->n && !ret; i++) {
-		if (device_holds_dir(&c->dests[i], c->dst_off, c->len, at)) {
+	for (unsigned int i = 0; i <= c->n && !ret; i++) {
+		const struct device *d = i ? &c->dests[i - 1] : &c->src;
+		int held = i ? device_holds_dir(d, c->dst_off, c->len, at) :
+			device_holds_dir(d, d->kind == DEV_FILE ? 0 : c->off,
+					 d->kind == DEV_FILE ? UINT64_MAX : c->len, at);
+
+		if (held < 0)
+			errmsg("--log %s: cannot tell whether its directory %s lies in the %s %s: %s",
+			       c->o->log, dir, i ? "destination" : "source", d->path,
+			       held == -ELOOP ? "more storage lies under it than is followed" :
+			       err_text(-held));
+		else if (held && !i)
+			errmsg("--log %s: its directory %s is on a file system stored in the source "
+			       "%s; the log would be written inside the source", c->o->log, dir,
+			       d->path);
+		else if (held)
 			errmsg("--log %s: its directory %s is on a file system stored in the "
 			       "destination %s; the log would be written inside the destination, "
-			       "which the copy overwrites", c->o->log, dir, c->dests[i].path);
+			       "which the copy overwrites", c->o->log, dir, d->path);
+		if (held)
 			ret = -1;
-		}
 	}
 	free(copy);
 	free(open_copy);

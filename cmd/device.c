@@ -1688,20 +1688,28 @@ bool device_stores_file(const struct device *d, const char *name)
  * [off, off + len) of d's bytes are (d a loop device or its backing file,
  * the disk or partition under that file system...)?  A file written in dir
  * is then written into those bytes of d. */
-bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir)
+int device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir)
 {
 	struct device f;
 	struct stat st;
-	bool ret;
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int ret, fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return false;
+		return -errno;
 	device_init(&f, "");
-	if (fstat(fd, &st) == 0)
-		set_identity(&f, fd, &st);
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	set_identity(&f, fd, &st);
 	close(fd);
-	ret = f.ids_full || device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
+	/* Not all known (a system call failed, or more lies under it than
+	 * is followed): neither yes nor no. */
+	if (f.ids_full)
+		ret = f.ids_err ? -f.ids_err : -ELOOP;
+	else
+		ret = device_meet(&f, 0, UINT64_MAX, d, off, len, 0) != MEET_NONE;
 	free_dirs(&f);
 	return ret;
 }

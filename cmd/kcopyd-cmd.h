@@ -270,7 +270,9 @@ bool device_stores_file(const struct device *d, const char *name);
  * would have once created, in the upper layer of the overlayfs its
  * directory is on (malloc'd), or NULL when it is on none. */
 char *overlay_upper_name(const char *canon);
-bool device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir);
+/* 1 if dir lies in [off, +len) of d, 0 if not, -errno when that cannot be
+ * told (-ELOOP: more lies under it than is followed). */
+int device_holds_dir(const struct device *d, uint64_t off, uint64_t len, const char *dir);
 /* Is the block device open on fd mounted or claimed by someone (an
  * exclusive open of it fails with EBUSY)? */
 bool device_claimed(int fd);

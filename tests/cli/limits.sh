@@ -56,6 +56,25 @@ for n in 5 6 7 8 9 10 11 12; do
 	refused=$((refused + 1))
 done
 [ "$refused" -ge 2 ] || fail "ulimit -n: only $refused refusals"
+# The same with --log: the limit, never a made-up reason (the log's
+# directory was said to lie in the source when its identity could not be
+# followed for want of descriptors).
+refused=0
+for n in 6 7 8 9 10 11 12 13 14; do
+	rm -f new lg
+	( ulimit -n $n; exec "$KCOPYD" copy --log lg src new ) >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		same src new
+		continue
+	fi
+	[ "$rc" -eq 2 ] || { cat "$T/err"; fail "--log, ulimit -n $n: exit $rc, expected 2 or 0"; }
+	err_has "ulimit -n"
+	! grep -q "stored in the source" "$T/err" || fail "--log, ulimit -n $n: $(cat "$T/err")"
+	[ -e new ] && fail "--log, ulimit -n $n: the new file was left"
+	refused=$((refused + 1))
+done
+[ "$refused" -ge 2 ] || fail "--log, ulimit -n: only $refused refusals"
 # Many destinations: the limit met at a destination's creation is named.
 ( ulimit -n 16; exec "$KCOPYD" copy src n1 n2 n3 n4 n5 n6 n7 n8 ) >"$T/out" 2>"$T/err"
 rc=$?
