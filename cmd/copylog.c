@@ -219,31 +219,54 @@ static uint64_t disk_serial(const char *disk)
  * name of it is found (the path in sysfs, or the one the loop device was
  * set up with) that is the very file (device and inode numbers): a block
  * device has no times of its own, but the file under a loop device does,
- * and they tell that it was written since. */
+ * and they tell that it was written since.  A loop device over another
+ * loop device: that one's file, followed down. */
 static void loop_file_times(const char *disk, const struct loop_info64 *lo,
-			    struct copylog_id *id)
+			    struct copylog_id *id, int depth)
 {
-	static char name[PATH_MAX + 64];
+	struct {
+		char name[PATH_MAX + 64], link[64], sys[PATH_MAX];
+		struct loop_info64 li;
+	} *b = calloc(1, sizeof(*b));   /* not on the stack: it recurses */
 	const char *names[2] = { NULL, (const char *)lo->lo_file_name };
 	/* (loop_info64 numbers devices in the kernel's 32-bit encoding.) */
 	dev_t dev = makedev((unsigned int)((lo->lo_device & 0xfff00) >> 8),
 			    (unsigned int)((lo->lo_device & 0xff) | ((lo->lo_device >> 12) & 0xfff00)));
 	struct stat st;
 
-	if (read_sysfs(disk, "loop/backing_file", name, sizeof(name)) == 0)
-		names[0] = name;
-	for (int i = 0; i < 2; i++) {
-		if (!names[i] || names[i][0] != '/' || strnlen(names[i], LO_NAME_SIZE) == 0 ||
-		    stat(names[i], &st) || !S_ISREG(st.st_mode) || st.st_dev != dev ||
-		    st.st_ino != (ino_t)lo->lo_inode)
-			continue;
-		id->mtime_sec = st.st_mtim.tv_sec;
-		id->mtime_nsec = (uint64_t)st.st_mtim.tv_nsec;
-		id->ctime_sec = st.st_ctim.tv_sec;
-		id->ctime_nsec = (uint64_t)st.st_ctim.tv_nsec;
-		id->known |= COPYLOG_HAS_LOOP_TIMES;
+	if (!b)
 		return;
+	if (read_sysfs(disk, "loop/backing_file", b->name, sizeof(b->name)) == 0)
+		names[0] = b->name;
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		if (!names[i] || names[i][0] != '/' || strnlen(names[i], LO_NAME_SIZE) == 0 ||
+		    stat(names[i], &st) || st.st_dev != dev || st.st_ino != (ino_t)lo->lo_inode)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			id->mtime_sec = st.st_mtim.tv_sec;
+			id->mtime_nsec = (uint64_t)st.st_mtim.tv_nsec;
+			id->ctime_sec = st.st_ctim.tv_sec;
+			id->ctime_nsec = (uint64_t)st.st_ctim.tv_nsec;
+			id->known |= COPYLOG_HAS_LOOP_TIMES;
+			break;
+		}
+		if (!S_ISBLK(st.st_mode) || depth >= 6 ||
+		    (fd = open(names[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
+			break;
+		snprintf(b->link, sizeof(b->link), "/sys/dev/block/%u:%u/loop", major(st.st_rdev),
+			 minor(st.st_rdev));
+		if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && access(b->link, F_OK) == 0 &&
+		    ioctl(fd, LOOP_GET_STATUS64, &b->li) == 0 && b->li.lo_inode) {
+			*strrchr(b->link, '/') = 0;
+			if (realpath(b->link, b->sys))
+				loop_file_times(b->sys, &b->li, id, depth + 1);
+		}
+		close(fd);
+		break;
 	}
+	free(b);
 }
 
 static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
@@ -282,7 +305,7 @@ static void block_identity(int fd, const struct stat *st, struct copylog_id *id)
 		id->lo_offset = lo.lo_offset;
 		id->lo_sizelimit = lo.lo_sizelimit;
 		if (lo.lo_inode)
-			loop_file_times(disk, &lo, id);
+			loop_file_times(disk, &lo, id, 0);
 	}
 }
 

@@ -36,4 +36,24 @@ printf 'YYYY' | dd of=G bs=1 seek=5000 conv=notrunc status=none
 expect 0 copy --json --log lg "$S" d1 "$D"
 same "$S" "$D"
 same "$S" d1
+
+# The same one level deeper: loop devices over loop devices over the files.
+loopdev S2 "$S" || fail "losetup $S"
+loopdev D2 "$D" || fail "losetup $D"
+rm lg
+expect 0 copy -q --log lg "$S2" d1 "$D2"
+sleep 0.01
+printf 'ZZZZ' | dd of=F bs=1 seek=2000 conv=notrunc status=none
+blockdev --flushbufs "$S" "$S2"
+files=(F G d1 lg)
+refused "the file under the loop under the source rewritten" "--log lg: refused: the source changed since the log was written (the loop device's backing file's modification time)" \
+	copy --log lg "$S2" d1 "$D2"
+rm lg
+expect 0 copy -q --log lg "$S2" d1 "$D2"
+sleep 0.01
+printf 'WWWW' | dd of=G bs=1 seek=7000 conv=notrunc status=none
+blockdev --flushbufs "$D" "$D2"
+expect 0 copy --json --log lg "$S2" d1 "$D2"
+same "$S2" "$D2"
+same "$S2" d1
 exit 0
