@@ -2900,11 +2900,16 @@ int device_check_range(const struct device *d, const char *opt, uint64_t off, ui
 		       (unsigned long long)d->size);
 		return -1;
 	}
-	/* A block device whose size is not a whole number of its logical
-	 * blocks (a loop device given a --sizelimit that is not): the kernel
-	 * neither reads nor writes the part-block at its end, by any means. */
+	return device_check_part_block(d, opt, off, len);
+}
+
+/* A block device whose size is not a whole number of its logical blocks
+ * (a loop device given a --sizelimit that is not): the kernel neither
+ * reads nor writes the part-block at its end, by any means. */
+int device_check_part_block(const struct device *d, const char *opt, uint64_t off, uint64_t len)
+{
 	if (d->kind == DEV_BLOCK && d->lbs > KCOPYD_SECTOR_SIZE && d->size % d->lbs && len &&
-	    off + len > d->size - d->size % d->lbs) {
+	    off < d->size && off + len > d->size - d->size % d->lbs) {
 		uint64_t usable = d->size - d->size % d->lbs;
 
 		errmsg("%s: its size, %llu bytes, is not a multiple of its logical block size "

@@ -288,6 +288,9 @@ void tprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int device_open_write(struct device *d, const struct options *o);
 int device_check_distinct(struct device *src, uint64_t src_off, struct device *dests,
 			  unsigned int n, uint64_t dst_off, uint64_t len);
+/* Refuse a range that reaches the part-block at the end of a block device
+ * whose size is not a whole number of its logical blocks. */
+int device_check_part_block(const struct device *d, const char *opt, uint64_t off, uint64_t len);
 int device_check_range(const struct device *d, const char *opt, uint64_t off, uint64_t len,
 		       bool may_extend);
 int device_check_users(const struct device *d, uint64_t off, uint64_t len,

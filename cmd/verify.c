@@ -102,6 +102,15 @@ static size_t first_diff(const char *a, const char *b, size_t len)
 	return i;
 }
 
+/* A block device whose size is not a whole number of its logical blocks:
+ * the kernel reads nothing of the part-block at its end, and read-ahead
+ * into it fails the reads before it too.  Each read only what it asks. */
+static void no_readahead_past_blocks(const struct device *d)
+{
+	if (d->kind == DEV_BLOCK && d->lbs > KCOPYD_SECTOR_SIZE && d->size % d->lbs)
+		(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_RANDOM);
+}
+
 /* copy --verify reads its destinations back; verify only reads them. */
 static const char *read_what = "reading back";
 
@@ -299,7 +308,9 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 			       strerror(-err));
 		}
 		posix_fadvise(dests[i].fd, 0, 0, POSIX_FADV_DONTNEED);
+		no_readahead_past_blocks(&dests[i]);
 	}
+	no_readahead_past_blocks(src);
 	/* The source's clean cached pages too: a loop device's cache is not
 	 * told when its file is written through the file's own name, and a
 	 * copy reading with O_DIRECT saw the file; so does the comparison. */
@@ -393,7 +404,9 @@ static int setup(const struct options *o, struct device *src, struct device *des
 	}
 	for (unsigned int i = 0; i < n; i++)
 		if (device_stat(&dests[i], false) || device_open_read(&dests[i]) ||
-		    device_lock(&dests[i], false))
+		    device_lock(&dests[i], false) ||
+		    device_check_part_block(&dests[i], "--dest-offset/--length",
+					    o->dest_offset == NOT_SET ? 0 : o->dest_offset, *len))
 			return -1;
 	/* Our output written into what is compared would change it. */
 	return device_check_output(src, *off, dests, n,

@@ -27,4 +27,24 @@ cmp -n 999424 new <(tail -c +$((1024 * 1024 + 1)) img) || fail "the copy of the 
 expect 0 copy -q --length 999424 s1 "$L"
 cmp -n 999424 s1 "$L" || fail "the device does not hold s1"
 expect 0 info "$L"
+
+# Verified up to the last whole block: a match, both ways, and after a
+# copy (read-ahead into the part-block failed the reads before it: "reading
+# back failed at byte 1032192", exit 1).  A destination range that reaches
+# the part-block is refused as a source's is.
+truncate -s 2M G
+loopdev Q G -b 4096 --sizelimit $((1048576 - 1000)) || skip "losetup -b 4096"
+[ "$(blockdev --getsize64 "$Q")" = 1047552 ] || skip "the kernel sized it otherwise"
+random s2 1044480
+for engine in io_uring threads; do
+	KCOPYD_ENGINE=$engine expect 0 copy -q --verify s2 "$Q"
+	cmp -n 1044480 s2 G || fail "$engine: G does not hold s2"
+done
+expect 0 verify s2 "$Q"
+expect 0 verify --length 1044480 "$Q" s2
+expect 0 verify --length 1044480 G "$Q"
+files=(G s2)
+rm -f new
+refused "verified against it" "$Q: its size, 1047552 bytes, is not a multiple of its logical block size (4096 bytes): the kernel can neither read nor write its last 3072 bytes, from byte 1044480 on, which --dest-offset/--length 0 plus 2097152 bytes reaches" \
+	verify G "$Q"
 exit 0
