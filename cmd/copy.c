@@ -532,8 +532,11 @@ static int open_log(struct copy *c)
 	}
 	k.source = names[nnames++];
 	for (unsigned int i = 0; i < c->n; i++)
-		k.source_written |= c->len && device_meet(&c->src, 0, UINT64_MAX, &c->dests[i],
-							  c->dst_off, c->len, 0) != MEET_NONE;
+		/* (Or writes the file under a loop device source anywhere: the
+		 * file's times, which the log keeps, are the run's own then.) */
+		k.source_written |= c->len && (device_meet(&c->src, 0, UINT64_MAX, &c->dests[i],
+							   c->dst_off, c->len, 0) != MEET_NONE ||
+					       device_writes_file_under(&c->dests[i], &c->src));
 	if ((err = copylog_identify(c->src.fd, &k.source_id))) {
 		errmsg("%s: %s", c->src.path, strerror(-err));
 		goto out;

@@ -1652,6 +1652,21 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 	return MEET_NONE;
 }
 
+/* Does d write a file under src (a loop device's backing file, however
+ * deep), anywhere in it: the file's times move then, whatever the ranges? */
+bool device_writes_file_under(const struct device *d, const struct device *src)
+{
+	for (int i = 0; i < MAX_IDS; i++)
+		for (int k = 1; k < MAX_IDS; k++) {
+			const struct identity *x = &d->id[i], *y = &src->id[k];
+
+			if (x->valid && y->valid && !x->anywhere && !y->anywhere && x->ino &&
+			    x->dev == y->dev && x->ino == y->ino && !(x->lower && d->written))
+				return true;
+		}
+	return false;
+}
+
 bool device_shares_storage(const struct device *a, const struct device *b)
 {
 	return device_meet(a, 0, UINT64_MAX, b, 0, UINT64_MAX, 0) != MEET_NONE;

@@ -264,6 +264,7 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 		      const struct device *b, uint64_t b_off, uint64_t b_len, unsigned int flags);
 /* Any of a's bytes are b's: our writes to one change the other. */
 bool device_shares_storage(const struct device *a, const struct device *b);
+bool device_writes_file_under(const struct device *d, const struct device *src);
 struct stat;
 bool device_stores_file(const struct device *d, const char *name);
 /* The name a file canon (a canonical path; it may not exist yet) has, or

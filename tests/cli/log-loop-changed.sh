@@ -5,7 +5,8 @@
 # inode) after the copy with --log ended is refused (exit 2, the reason
 # said, nothing written: the destinations' progress would be another
 # source's); a loop device destination whose file was rewritten is copied
-# again, and ends exact.  Unchanged, a rerun writes nothing.
+# again, and ends exact.  Unchanged, a rerun writes nothing; nor when the
+# only writes to the source's file were the run's own.
 . "$(dirname "$0")/common.bash"
 need_loop
 M=$((1024 * 1024))
@@ -56,4 +57,18 @@ blockdev --flushbufs "$D" "$D2"
 expect 0 copy --json --log lg "$S2" d1 "$D2"
 same "$S2" "$D2"
 same "$S2" d1
+
+# A loop device over one half of a file copied to the other half of that
+# file (or to another loop device over it): the run's own writes move the
+# file's times, so they do not make the log stale: a rerun is trusted.
+random X $((8 * M))
+loopdev XL X --sizelimit $((4 * M)) || fail "losetup X"
+loopdev XB X -o $((4 * M)) || fail "losetup X -o 4M"
+expect 0 copy -q --log lx --dest-offset $((4 * M)) "$XL" X
+expect 0 copy --json --log lx --dest-offset $((4 * M)) "$XL" X
+json_is 'j["bytes_written"]' 0
+expect 0 copy -q --log ly "$XL" "$XB"
+expect 0 copy --json --log ly "$XL" "$XB"
+json_is 'j["bytes_written"]' 0
+cmp -n $((4 * M)) X <(tail -c +$((4 * M + 1)) X) || fail "X's halves differ"
 exit 0
