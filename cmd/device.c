@@ -2936,6 +2936,32 @@ int device_check_part_block(const struct device *d, const char *opt, uint64_t of
 		       (unsigned long long)usable);
 		return -1;
 	}
+	/* The same for a block device under it (a loop device over such a
+	 * one: its writes there are dropped, its reads fail). */
+	for (int k = 1; d->kind == DEV_BLOCK && len && k < MAX_IDS; k++) {
+		const struct identity *x = &d->id[k];
+		char sys[PATH_MAX];
+		uint64_t s, e, size, lbs, usable;
+
+		if (!x->valid || x->ino || x->anywhere || !id_range(x, off, len, &s, &e) ||
+		    !sysfs_dir(x->dev, sys))
+			continue;
+		size = sysfs_u64(sys, "size") * KCOPYD_SECTOR_SIZE;
+		lbs = sysfs_u64(sys, "queue/logical_block_size");
+		if (lbs <= KCOPYD_SECTOR_SIZE || !size || size % lbs == 0)
+			continue;
+		usable = size - size % lbs;
+		if (e <= usable || s >= size)
+			continue;
+		errmsg("%s: lies on /dev/%s, whose size, %llu bytes, is not a multiple of its "
+		       "logical block size (%llu bytes): the kernel can neither read nor write its "
+		       "last %llu bytes, which %s %llu plus %llu bytes reaches; the range must end "
+		       "by byte %llu", d->path, basename(sys), (unsigned long long)size,
+		       (unsigned long long)lbs, (unsigned long long)(size - usable), opt,
+		       (unsigned long long)off, (unsigned long long)len,
+		       (unsigned long long)(usable > x->start ? usable - x->start : 0));
+		return -1;
+	}
 	return 0;
 }
 

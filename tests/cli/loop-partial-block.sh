@@ -47,4 +47,18 @@ files=(G s2)
 rm -f new
 refused "verified against it" "$Q: its size, 1047552 bytes, is not a multiple of its logical block size (4096 bytes): the kernel can neither read nor write its last 3072 bytes, from byte 1044480 on, which --dest-offset/--length 0 plus 2097152 bytes reaches" \
 	verify G "$Q"
+
+# A loop device of 512-byte sectors over it: its own size is whole, but
+# its last 3072 bytes lie in Q's part-block, where the kernel drops what
+# is written (it was copied, "ok", exit 0, and those bytes were zeros).
+loopdev UQ "$Q" || fail "losetup over $Q"
+msg="$UQ: lies on $Q, whose size, 1047552 bytes, is not a multiple of its logical block size (4096 bytes): the kernel can neither read nor write its last 3072 bytes"
+random s3 1047552
+files=(G s2 s3)
+refused "a loop over it, as destination" "$msg" copy s3 "$UQ"
+refused "a loop over it, as source" "$msg" copy "$UQ" new
+refused "a loop over it, zeroed" "$msg" zero "$UQ"
+expect 0 copy -q --length 1044480 s3 "$UQ"
+blockdev --flushbufs "$UQ" "$Q"
+cmp -n 1044480 s3 G || fail "G does not hold s3 through the stack"
 exit 0
