@@ -237,6 +237,7 @@ struct dev_snap {
 	dev_t dev, rdev;                 /* what the descriptor is */
 	ino_t ino;
 	nlink_t nlink;
+	bool lo_times;                   /* a loop device: mtime, ctime are its file's */
 };
 void snap_take(const struct device *d, struct dev_snap *s);
 /* Describe in buf what differs now from s (size against expect_size unless

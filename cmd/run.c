@@ -931,9 +931,18 @@ void snap_take(const struct device *d, struct dev_snap *s)
 	if (d->fd < 0 || fstat(d->fd, &st))
 		return;
 	if (S_ISBLK(st.st_mode)) {
+		struct copylog_id id;
+
 		if (ioctl(d->fd, BLKGETSIZE64, &bytes))
 			return;
 		s->size = bytes;
+		/* A loop device over a file: that file's times (the copy
+		 * log's identity finds it, however deep). */
+		if (copylog_identify(d->fd, &id) == 0 && (id.known & COPYLOG_HAS_LOOP_TIMES)) {
+			s->mtime = (struct timespec){ (time_t)id.mtime_sec, (long)id.mtime_nsec };
+			s->ctime = (struct timespec){ (time_t)id.ctime_sec, (long)id.ctime_nsec };
+			s->lo_times = true;
+		}
 	} else {
 		s->size = (uint64_t)st.st_size;
 		s->mtime = st.st_mtim;
@@ -1004,6 +1013,16 @@ bool snap_changed(const struct device *d, const struct dev_snap *s, uint64_t exp
 	else if (times && s->is_file && !same_time(&s->ctime, &now.ctime) && len < size)
 		len += (size_t)snprintf(buf + len, size - len, "%sits status changed (ctime)",
 					len ? ", " : "");
+	else if (times && s->lo_times && now.lo_times && !same_time(&s->mtime, &now.mtime) &&
+		 len < size)
+		len += (size_t)snprintf(buf + len, size - len,
+					"%sthe file under the loop device was modified (mtime)",
+					len ? ", " : "");
+	else if (times && s->lo_times && now.lo_times && !same_time(&s->ctime, &now.ctime) &&
+		 len < size)
+		len += (size_t)snprintf(buf + len, size - len,
+					"%sthe status of the file under the loop device changed (ctime)",
+					len ? ", " : "");
 	return len > 0;
 }
 
@@ -1024,8 +1043,9 @@ static bool source_written(const struct runner *r)
 {
 	for (unsigned int i = 0; i < r->ndests; i++)
 		if (r->dests[i].len &&
-		    device_meet(r->src, 0, UINT64_MAX, &r->dests[i], dest_written_off(&r->dests[i]),
-				r->dests[i].len, 0) != MEET_NONE)
+		    (device_meet(r->src, 0, UINT64_MAX, &r->dests[i], dest_written_off(&r->dests[i]),
+				 r->dests[i].len, 0) != MEET_NONE ||
+		     device_writes_file_under(&r->dests[i], r->src)))
 			return true;
 	return false;
 }
