@@ -6,6 +6,7 @@
  * draw progress.  Callbacks run on the library's thread and only record
  * results under the runner's lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -55,6 +56,53 @@ struct job {
 	uint8_t idx[MAX_DESTS];      /* job's destination i is dests[idx[i]] */
 };
 
+/* Does cgroup directory dir hold this process (its procs file: v2
+ * cgroup.procs, v1 tasks, lists the pid)? */
+static bool cgroup_holds_self(const char *dir, const char *procs)
+{
+	char p[PATH_MAX + 160], v[32];
+	long self = (long)getpid();
+	bool found = false;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, procs);
+	if (!(f = fopen(p, "re")))
+		return false;
+	while (!found && fgets(v, sizeof(v), f))
+		found = strtol(v, NULL, 10) == self;
+	fclose(f);
+	return found;
+}
+
+/* Find the directory of this process's cgroup under dir (into out, PATH_MAX
+ * + 64 bytes), depth first, at most *budget directories looked at. */
+static bool cgroup_find_self(const char *dir, const char *procs, char *out, int depth,
+			     int *budget)
+{
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	if (--*budget < 0 || depth > 16)
+		return false;
+	if (cgroup_holds_self(dir, procs)) {
+		snprintf(out, PATH_MAX + 64, "%s", dir);
+		return true;
+	}
+	if (!(d = opendir(dir)))
+		return false;
+	while (!found && (e = readdir(d))) {
+		char sub[PATH_MAX + 64];
+
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
+		    snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) >= (int)sizeof(sub))
+			continue;
+		found = cgroup_find_self(sub, procs, out, depth + 1, budget);
+	}
+	closedir(d);
+	return found;
+}
+
 /* The lowest memory limit of the cgroups this process is in (v2:
  * memory.max, v1: memory.limit_in_bytes, of its cgroup and every one
  * above it), or UINT64_MAX; *file: where it was read. */
@@ -68,8 +116,9 @@ static uint64_t cgroup_memory_limit(char *file, size_t size)
 		return low;
 	while (fgets(line, sizeof(line), f)) {
 		char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
-		const char *base, *name;
-		char dir[PATH_MAX + 64];
+		const char *base, *name, *procs;
+		char dir[PATH_MAX + 64], own[PATH_MAX + 64];
+		int budget = 20000;
 
 		if (!path)
 			continue;
@@ -79,19 +128,33 @@ static uint64_t cgroup_memory_limit(char *file, size_t size)
 		if (!strcmp(ctl, "")) {
 			base = "/sys/fs/cgroup";
 			name = "memory.max";
+			procs = "cgroup.procs";
 		} else if (!strcmp(ctl, "memory")) {
 			base = "/sys/fs/cgroup/memory";
 			name = "memory.limit_in_bytes";
+			procs = "tasks";
 		} else {
 			continue;
 		}
+		/* In a cgroup namespace the path is from the namespace's root,
+		 * which the hierarchy mounted here need not be (a namespace
+		 * made without mounting its own): the process's cgroup is then
+		 * found where its procs file lists it. */
+		snprintf(dir, sizeof(dir), "%s%s", base, strcmp(path, "/") ? path : "");
+		if (!cgroup_holds_self(dir, procs)) {
+			if (!cgroup_find_self(base, procs, own, 0, &budget))
+				continue;
+			path = own + strlen(base);
+		}
+		if (!*path)
+			path = "/";
 		/* From the process's cgroup up to the root. */
 		for (;;) {
 			char p[PATH_MAX + 128], v[32];
 			FILE *lf;
 			unsigned long long n;
 
-			snprintf(dir, sizeof(dir), "%s%s", base, path);
+			snprintf(dir, sizeof(dir), "%s%s", base, strcmp(path, "/") ? path : "");
 			snprintf(p, sizeof(p), "%s/%s", dir, name);
 			if ((lf = fopen(p, "re"))) {
 				if (fgets(v, sizeof(v), lf) && sscanf(v, "%llu", &n) == 1 && n < low) {

@@ -62,6 +62,16 @@ rc=$?
 [ "$rc" -eq 2 ] || fail "--queue-depth 1024 in a 12 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
 err_has "and 14336 KiB for the rest (with --queue-depth 1024), do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); a limit above 14336 KiB, or a smaller --queue-depth?"
 [ ! -e new ] || fail "the refused run created its destination"
+# In a cgroup namespace of its own (unshare -C, the hierarchy not mounted
+# again): /proc/self/cgroup says "/", and the limit is still found (it read
+# the host's root, no limit, and the kernel's OOM killer ended it, 137).
+if unshare -C true 2>/dev/null; then
+	in_cg unshare -C "$KCOPYD" copy --no-progress src new >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 2 ] || fail "in a cgroup namespace: exit $rc, not 2: $(cat "$T/err")"
+	err_has "do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); --pages 1408 at most?"
+	[ ! -e new ] || fail "the refused run created its destination"
+fi
 # In 64 MiB with --queue-depth 4096, the --pages the refusal offers runs.
 cg $((64 * 1024 * 1024))
 random big $((64 * 1024 * 1024))
