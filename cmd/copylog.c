@@ -411,6 +411,11 @@ static const char *id_change(const struct copylog_id *a, const struct copylog_id
 	if (a->known & b->known & COPYLOG_HAS_LOOP_TIMES)
 		return times_change(a, b, settled, "the loop device's backing file's modification time",
 				    "the loop device's backing file's change time");
+	/* Kept, and now not to be read (the file removed, or no name reaches
+	 * it here): what it holds can no longer be vouched for. */
+	if ((a->known & COPYLOG_HAS_LOOP_TIMES) && !(b->known & COPYLOG_HAS_LOOP_TIMES))
+		return "the loop device's backing file's times can no longer be read (removed, or "
+		       "no name reaches it)";
 	return NULL;
 }
 

@@ -71,4 +71,23 @@ expect 0 copy -q --log ly "$XL" "$XB"
 expect 0 copy --json --log ly "$XL" "$XB"
 json_is 'j["bytes_written"]' 0
 cmp -n $((4 * M)) X <(tail -c +$((4 * M + 1)) X) || fail "X's halves differ"
+
+# The file under a loop device removed since the log was written: its
+# times cannot be read, so what it holds is not vouched for (it was
+# trusted, and a destination rewritten since kept its bytes, exit 0): a
+# destination is copied again, a source refused.
+random F3 $((4 * M))
+truncate -s $((4 * M)) G3
+loopdev S3 F3 || fail "losetup F3"
+loopdev D3 G3 || fail "losetup G3"
+expect 0 copy -q --log l3 "$S3" "$D3"
+rm G3
+dd if=/dev/zero of="$D3" bs=1M count=1 oflag=direct conv=notrunc status=none
+expect 0 copy --json --log l3 "$S3" "$D3"
+err_has "$D3: changed since the log was written (the loop device's backing file's times can no longer be read"
+same "$S3" "$D3"
+rm F3
+files=(l3)
+refused "the source's file removed" "--log l3: refused: the source changed since the log was written (the loop device's backing file's times can no longer be read" \
+	copy --log l3 "$S3" "$D3"
 exit 0
