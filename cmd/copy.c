@@ -125,23 +125,23 @@ static int dest_fs(const struct device *d, struct statvfs *v, struct statfs *f)
  * now: its holes below its end (SEEK_DATA/SEEK_HOLE) and all past its end.
  * Where the file system cannot tell, what lies below the end counts as
  * allocated. */
-static uint64_t dest_unallocated(const struct device *d, uint64_t from, uint64_t to)
+static uint64_t unallocated(int fd, uint64_t size, uint64_t from, uint64_t to)
 {
-	uint64_t in = to < d->size ? to : d->size, sum = 0;
+	uint64_t in = to < size ? to : size, sum = 0;
 
 	if (from >= to)
 		return 0;
-	if (to > d->size)
-		sum = to - (from > d->size ? from : d->size);
-	if (d->fd < 0)
+	if (to > size)
+		sum = to - (from > size ? from : size);
+	if (fd < 0)
 		return in > from ? sum + (in - from) : sum;
 	for (uint64_t at = from; at < in;) {
-		off_t q = seek_data(d->fd, (off_t)at), h;
+		off_t q = seek_data(fd, (off_t)at), h;
 
 		if (q < 0 || (uint64_t)q >= in)
 			return sum + (q >= 0 || errno == ENXIO ? in - at : 0);
 		sum += (uint64_t)q - at;
-		h = seek_hole(d->fd, q);
+		h = seek_hole(fd, q);
 		if (h <= q)
 			break;
 		at = (uint64_t)h;
@@ -154,19 +154,69 @@ static uint64_t dest_unallocated(const struct device *d, uint64_t from, uint64_t
  * now; with --sparse the source's data (its holes are left as holes or
  * punched on the destination, which frees room), where it lands on what is
  * not allocated now. */
-static uint64_t dest_new_bytes(const struct copy *c, const struct device *d)
+/* The same for the file fd (of size bytes) a destination's byte 0 is at
+ * start of: the file itself (0), or the file under a loop device. */
+static uint64_t new_bytes(const struct copy *c, int fd, uint64_t size, uint64_t start)
 {
 	struct extent_iter it;
-	uint64_t off, len, sum = 0;
+	uint64_t off, len, sum = 0, at = start + c->dst_off;
 	bool data;
 
 	if (!c->o->sparse)
-		return dest_unallocated(d, c->dst_off, c->dst_off + c->len);
+		return unallocated(fd, size, at, at + c->len);
 	extent_init(&it, &c->src, true, c->off, c->len, KCOPYD_SECTOR_SIZE);
 	while (extent_next(&it, &off, &len, &data))
 		if (data)
-			sum += dest_unallocated(d, c->dst_off + off, c->dst_off + off + len);
+			sum += unallocated(fd, size, at + off, at + off + len);
 	return sum;
+}
+
+static uint64_t dest_new_bytes(const struct copy *c, const struct device *d)
+{
+	return new_bytes(c, d->fd, d->size, 0);
+}
+
+/* A loop device destination over a file: the kernel's loop driver takes a
+ * short write of its file, where the file's file system is full, as done
+ * (the bytes are lost, no error reaches the copy).  Too little room there
+ * for what is certain is refused (--force: copied anyway, and verified);
+ * for what is only possible, the copy is verified. */
+static int check_loop_space(struct copy *c, struct device *d)
+{
+	uint64_t start = 0, sure, maybe, avail;
+	struct statvfs v;
+	struct statfs f;
+	struct stat st;
+	int fd = device_loop_file(d, &start), ret = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) || fstatvfs(fd, &v) || fstatfs(fd, &f)) {
+		close(fd);
+		return 0;
+	}
+	maybe = new_bytes(c, fd, (uint64_t)st.st_size, start);
+	sure = c->o->sparse ? 0 : maybe;
+	close(fd);
+	avail = (uint64_t)(geteuid() == 0 ? v.f_bfree : v.f_bavail) * v.f_frsize;
+	if (maybe <= avail)
+		return 0;
+	if (sure > avail && stores_all(&f) && !c->o->force) {
+		errmsg("%s: the file under it needs %llu bytes more on its file system, which has "
+		       "%llu bytes free, and a loop device loses what does not fit without an "
+		       "error; refusing to start a copy that cannot fit (--force to copy anyway, "
+		       "verified)", d->path, (unsigned long long)sure, (unsigned long long)avail);
+		return -1;
+	}
+	errmsg("%s: warning: the file under it may need up to %llu bytes more on its file "
+	       "system, which has %llu bytes free, and a loop device loses what does not fit "
+	       "without an error: the copy is verified", d->path, (unsigned long long)maybe,
+	       (unsigned long long)avail);
+	if (!c->o->verify) {
+		c->o->verify = true;
+		ret = compare_reserve();
+	}
+	return ret;
 }
 
 /* Free space: what a file destination must allocate (dest_new_bytes) is
@@ -175,10 +225,13 @@ static uint64_t dest_new_bytes(const struct copy *c, const struct device *d)
  * certain is refused on a file system that stores every byte; what is
  * only possible, or on another file system, is a warning.  Destinations on
  * one file system share its free space. */
-static int check_space(const struct copy *c)
+static int check_space(struct copy *c)
 {
 	bool done[MAX_DESTS] = { false };
 
+	for (unsigned int i = 0; i < c->n; i++)
+		if (c->dests[i].kind == DEV_BLOCK && check_loop_space(c, &c->dests[i]))
+			return -1;
 	for (unsigned int i = 0; i < c->n; i++) {
 		uint64_t sure = 0, maybe = 0, avail;
 		unsigned int sharing = 0;

@@ -1652,6 +1652,27 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 	return MEET_NONE;
 }
 
+/* The file directly under loop device d, opened to read (or -1), and
+ * where d's first byte lies in it. */
+int device_loop_file(const struct device *d, uint64_t *start)
+{
+	if (d->kind != DEV_BLOCK || !d->id[0].valid)
+		return -1;
+	for (int k = 1; k < MAX_IDS; k++) {
+		const struct identity *x = &d->id[k];
+		int fd;
+
+		if (!x->valid || !x->ino || x->anywhere || x->loop != d->id[0].dev)
+			continue;
+		fd = open_backing(x->loop, NULL, x->dev, x->ino, O_RDONLY);
+		if (fd >= 0) {
+			*start = x->start;
+			return fd;
+		}
+	}
+	return -1;
+}
+
 /* Does d write a file under src (a loop device's backing file, however
  * deep), anywhere in it: the file's times move then, whatever the ranges? */
 bool device_writes_file_under(const struct device *d, const struct device *src)

@@ -266,6 +266,7 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 /* Any of a's bytes are b's: our writes to one change the other. */
 bool device_shares_storage(const struct device *a, const struct device *b);
 bool device_writes_file_under(const struct device *d, const struct device *src);
+int device_loop_file(const struct device *d, uint64_t *start);
 struct stat;
 bool device_stores_file(const struct device *d, const char *name);
 /* The name a file canon (a canonical path; it may not exist yet) has, or
