@@ -638,18 +638,16 @@ KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn
 				      void *context, struct kcopyd_callback **result)
 {
 	KC_ERRNO_SAVE;
-	struct kc_callback_job *cj;
 	struct kc_job *job;
 
 	if (!kc || !fn || !result)
 		return -EINVAL;
-	cj = calloc(1, sizeof(*cj));
-	if (!cj) {
+	job = calloc(1, sizeof(*job) + sizeof(kc));
+	if (!job) {
 		KC_ERRNO_RESTORE;
 		return -ENOMEM;
 	}
-	cj->kc = kc;
-	job = &cj->job;
+	memcpy(job->dests, &kc, sizeof(kc));
 	job->kind = KC_JOB_CALLBACK;
 	job->fn.notify = fn;
 	job->context = context;
@@ -664,13 +662,15 @@ KC_EXPORT int kcopyd_prepare_callback(struct kcopyd_client *kc, kcopyd_notify_fn
 KC_EXPORT void kcopyd_do_callback(struct kcopyd_callback *cb, int read_err, unsigned int write_err)
 {
 	KC_ERRNO_SAVE;
-	struct kc_callback_job *cj = (struct kc_callback_job *)cb;
+	struct kc_job *job = (struct kc_job *)cb;
+	struct kcopyd_client *kc;
 
-	if (!cj)
+	if (!job)
 		return;
-	cj->job.read_err = read_err;
-	cj->job.write_err = write_err;
-	enqueue(cj->kc, &cj->job);
+	memcpy(&kc, job->dests, sizeof(kc));
+	job->read_err = read_err;
+	job->write_err = write_err;
+	enqueue(kc, job);
 	KC_ERRNO_RESTORE;
 }
 

@@ -207,7 +207,8 @@ static void job_stop(struct kcopyd_client *kc, struct kc_job *job)
 	kc->retire = true;
 }
 
-static void record_write_error(struct kcopyd_client *kc, struct kc_job *job, unsigned int d, int err, uint64_t off)
+static void record_write_error(struct kcopyd_client *kc, struct kc_job *job, unsigned int d,
+			       int err, uint64_t off)
 {
 	struct kc_dest *dest = &job->dests[d];
 	sector_t sector = off >> KCOPYD_SECTOR_SHIFT;

@@ -349,12 +349,8 @@ struct kc_job {
 	} dests[];
 };
 
-/* A job of kcopyd_prepare_callback(): no devices, and the client it is
- * queued on when kcopyd_do_callback() is called. */
-struct kc_callback_job {
-	struct kc_job job;
-	struct kcopyd_client *kc;
-};
+/* A job of kcopyd_prepare_callback() has no destinations: where they would
+ * be, it keeps the client it is queued on by kcopyd_do_callback(). */
 
 enum { KC_JOB_COPY, KC_JOB_ZERO, KC_JOB_CALLBACK };
 
