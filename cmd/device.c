@@ -1673,6 +1673,15 @@ int device_loop_file(const struct device *d, uint64_t *start)
 	return -1;
 }
 
+/* Is there a file under block device d (a loop device's, however deep)? */
+bool device_has_file_under(const struct device *d)
+{
+	for (int k = 1; d->kind == DEV_BLOCK && k < MAX_IDS; k++)
+		if (d->id[k].valid && d->id[k].ino && !d->id[k].anywhere)
+			return true;
+	return false;
+}
+
 /* Does d write a file under src (a loop device's backing file, however
  * deep), anywhere in it: the file's times move then, whatever the ranges? */
 bool device_writes_file_under(const struct device *d, const struct device *src)

@@ -267,6 +267,7 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 bool device_shares_storage(const struct device *a, const struct device *b);
 bool device_writes_file_under(const struct device *d, const struct device *src);
 int device_loop_file(const struct device *d, uint64_t *start);
+bool device_has_file_under(const struct device *d);
 struct stat;
 bool device_stores_file(const struct device *d, const char *name);
 /* The name a file canon (a canonical path; it may not exist yet) has, or

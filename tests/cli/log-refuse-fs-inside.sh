@@ -52,14 +52,16 @@ refused "the destination $L2$inside_dst" --force --log mnt/copy.log src "$L2"
 refused "the destination $L1$inside_dst" --force --log mnt/copy.log --dest-offset 8M src copy "$L1"
 
 # A file source outside the file system's bytes too: the log's writes
-# change the file's times, which the copy takes for a change under it.
+# change the file's times, which the copy takes for a change under it; so
+# for a loop device over that file (the copy reads the file's times too).
 refused "the source fs.img$inside_src" --log mnt/copy.log --length 4M fs.img copy
+refused "the source $L1$inside_src" --log mnt/copy.log --length 4M "$L1" copy
 
 # Outside the file system's bytes: its first 4 MiB, read through the loop
-# device, and written into the file.
-expect 0 copy -q --log mnt/copy.log --length 4M "$L1" copy
+# device with the log elsewhere, and written into the file.
+expect 0 copy -q --log copy.log --length 4M "$L1" copy
 cmp -n $((4 * M)) fs.img copy || fail "the copy below the file system"
-rm -f copy mnt/copy.log
+rm -f copy copy.log
 expect 0 copy -q --log mnt/copy.log src fs.img
 cmp -n $M src fs.img || fail "the copy below the file system, as a destination"
 exit 0
