@@ -141,24 +141,42 @@ void kc_tpool_submit(struct kc_tpool *t, struct kc_sysreq *r)
 
 /* io_uring has no copy_file_range: those run on a pool of the client's own,
  * whichever its backend.  Made when first needed; if it cannot be, the
- * call fails with why, and its issuer goes the ordinary way. */
+ * call fails with why, and its issuer goes the ordinary way.
+ *
+ * KC_SYS_BLOCKING calls never go through io_uring either (a file system
+ * whose errors come from user space: io_uring reissues a read or write
+ * that ends in -EAGAIN, in the kernel, for as long as the answer stays
+ * -EAGAIN, where the engine would have tried a few times and said so).
+ * On io_uring they run on a second pool, made when first needed; if it
+ * cannot be, they fail with why. */
 void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 {
-	if (r->op != KC_SYS_COPY_RANGE) {
+	struct kc_tpool **pool;
+	unsigned int nthreads;
+	int err;
+
+	if (r->op == KC_SYS_COPY_RANGE) {
+		pool = &kc->offload;
+		nthreads = 2;
+	} else if ((r->flags & KC_SYS_BLOCKING) && kc->backend != &kc_backend_threads &&
+		   !(kc->test_uring & KC_TEST_USERFS)) {
+		pool = &kc->blocking;
+		nthreads = 4;
+	} else {
 		kc->backend->submit(kc, r);
 		return;
 	}
-	if (!kc->offload) {
-		int err = kc_tpool_create(kc, 2, &kc->offload);
-
+	if (!*pool) {
+		err = kc_tpool_create(kc, nthreads, pool);
 		if (err) {
 			/* No more in-kernel copies on this client. */
-			__atomic_store_n(&kc->offload_off, true, __ATOMIC_RELAXED);
+			if (r->op == KC_SYS_COPY_RANGE)
+				__atomic_store_n(&kc->offload_off, true, __ATOMIC_RELAXED);
 			kc_sys_report(kc, r, err);
 			return;
 		}
 	}
-	kc_tpool_submit(kc->offload, r);
+	kc_tpool_submit(*pool, r);
 }
 
 /* ---- the fallback backend ---------------------------------------------- */

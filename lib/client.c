@@ -92,7 +92,7 @@ static unsigned int test_uring_flags(void)
 	static const struct { const char *name; unsigned int bit; } names[] = {
 		{ "noextarg", KC_TEST_NOEXTARG }, { "cqsmall", KC_TEST_CQSMALL },
 		{ "ebusy", KC_TEST_EBUSY }, { "nodrop", KC_TEST_NODROP },
-		{ "noprobe", KC_TEST_NOPROBE },
+		{ "noprobe", KC_TEST_NOPROBE }, { "userfs", KC_TEST_USERFS },
 	};
 	const char *v = getenv("KCOPYD_TEST_URING");
 	unsigned int bits = 0;
@@ -140,6 +140,7 @@ static int pick_backend(struct kcopyd_client *kc)
 static void client_free(struct kcopyd_client *kc)
 {
 	kc_tpool_destroy(kc->offload);
+	kc_tpool_destroy(kc->blocking);
 	if (kc->backend && kc->backend_priv)
 		kc->backend->fini(kc);
 	kc_pool_fini(&kc->pool);

@@ -50,6 +50,7 @@ struct file_dev {
 	int fd_direct;                /* -1 when O_DIRECT is not used */
 	unsigned int dio_align;       /* O_DIRECT offset/length/memory alignment */
 	bool blockdev;
+	bool blocking;                /* requests go as KC_SYS_BLOCKING (user_errors) */
 	dev_t id_dev;                 /* identity, to find overlaps: */
 	ino_t id_ino;                 /* st_dev/st_ino, or st_rdev/0 */
 	struct kc_paths zero;         /* zero_modes[] not refused yet */
@@ -86,7 +87,8 @@ static void rw_done(struct kcopyd_client *kc, struct kc_sysreq *r, int res)
 	 * wrong (EFBIG at the limit). */
 	if (res == -EINVAL && f->fd_direct >= 0 && r->fd == f->fd_direct && f->fd >= 0) {
 		r->fd = f->fd;
-		r->flags = r->op == KC_SYS_WRITE && kc->punt_writes ? KC_SYS_ASYNC : 0;
+		r->flags = f->blocking ? KC_SYS_BLOCKING :
+			   r->op == KC_SYS_WRITE && kc->punt_writes ? KC_SYS_ASYNC : 0;
 		kc_sys_submit(kc, r);
 		return;
 	}
@@ -111,7 +113,7 @@ static void start_rw(struct kcopyd_client *kc, struct kc_io *io)
 	 * io_uring's workers the destinations are written in parallel while
 	 * the engine goes on reading.  Direct I/O is asynchronous already, and
 	 * only it gains from the pool being registered with the kernel. */
-	r->flags = direct ? KC_SYS_FIXED_OK :
+	r->flags = f->blocking ? KC_SYS_BLOCKING : direct ? KC_SYS_FIXED_OK :
 		   r->op == KC_SYS_WRITE && kc->punt_writes ? KC_SYS_ASYNC : 0;
 	r->done = rw_done;
 	kc_sys_submit(kc, r);
@@ -155,7 +157,7 @@ static void start_zero(struct kcopyd_client *kc, struct kc_io *io)
 	r->buf = NULL;
 	r->off = io->off;
 	r->len = io->len;
-	r->flags = 0;
+	r->flags = f->blocking ? KC_SYS_BLOCKING : 0;
 	r->done = zero_done;
 	kc_sys_submit(kc, r);
 }
@@ -330,6 +332,20 @@ static bool copy_truthful(int fd)
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type != FUSE_SUPER_MAGIC;
 }
 
+/* Whether the file system's errors come from user space (a FUSE daemon, a
+ * 9p server), which may answer any errno, -EAGAIN too: io_uring reissues
+ * a read or write that ends so, in the kernel, for as long as the answer
+ * stays the same, and the copy would hang.  Their requests go to worker
+ * threads (KC_SYS_BLOCKING), where a -EAGAIN comes back to the engine,
+ * which retries a few times, then says so. */
+static bool user_errors(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 &&
+	       (sfs.f_type == FUSE_SUPER_MAGIC || sfs.f_type == V9FS_MAGIC);
+}
+
 static int open_dev(const char *path, int acc, unsigned int bflags, struct block_device *bd,
 		    struct file_dev *f)
 {
@@ -379,6 +395,7 @@ static int open_dev(const char *path, int acc, unsigned int bflags, struct block
 			return ret;
 	}
 	f->can_copy = !f->blockdev && f->fd_direct < 0 && copy_truthful(f->fd);
+	f->blocking = !f->blockdev && user_errors(f->fd);
 	return 0;
 }
 

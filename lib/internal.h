@@ -233,6 +233,7 @@ enum kc_sys_op {
 };
 #define KC_SYS_ASYNC    (1u << 0)     /* on io_uring's workers, not inline */
 #define KC_SYS_FIXED_OK (1u << 1)     /* O_DIRECT: the pool may go as a registered buffer */
+#define KC_SYS_BLOCKING (1u << 2)     /* never through io_uring: on the client's blocking pool */
 struct kc_sysreq {
 	uint8_t op;                   /* enum kc_sys_op */
 	uint8_t flags;                /* KC_SYS_* */
@@ -489,6 +490,7 @@ struct kcopyd_client {
 	struct kc_watch *watch_ready;         /* ...that the backend saw ready */
 	struct kc_hook *hooks;                /* run before each wait */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
+	struct kc_tpool *blocking;            /* io_uring: KC_SYS_BLOCKING's workers, the same */
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0, or no copy pool: read with
 						 __atomic loads, it is set on the engine thread
 						 and read by submitters */
@@ -519,13 +521,16 @@ struct kcopyd_client {
 	struct kcopyd_stats stats;    /* written by the engine, read with atomics */
 };
 
-/* KCOPYD_TEST_URING=noextarg,cqsmall,ebusy,nodrop,noprobe (tests only, undocumented
- * for users): force the io_uring paths that only older kernels take. */
+/* KCOPYD_TEST_URING=noextarg,cqsmall,ebusy,nodrop,noprobe,userfs (tests only,
+ * undocumented for users): force the io_uring paths that only older kernels
+ * take; userfs: files on FUSE go through io_uring as any other (the tests'
+ * faultfs, to see io_uring's own handling of its errors). */
 #define KC_TEST_NOEXTARG (1u << 0)    /* act as if IORING_FEAT_EXT_ARG were missing */
 #define KC_TEST_CQSMALL  (1u << 1)    /* a tiny ring: the CQ overflows */
 #define KC_TEST_EBUSY    (1u << 2)    /* every other submit fails with -EBUSY first */
 #define KC_TEST_NODROP   (1u << 3)    /* act as if IORING_FEAT_NODROP were missing */
 #define KC_TEST_NOPROBE  (1u << 4)    /* act as if the kernel had no opcode probe (< 5.6) */
+#define KC_TEST_USERFS   (1u << 5)    /* no KC_SYS_BLOCKING pool */
 
 /* What the io_uring backend went through, for the tests of those paths
  * (all 0 on the thread engine). */

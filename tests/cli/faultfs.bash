@@ -27,6 +27,11 @@ FAULTFS=${FAULTFS:-${KCOPYD_BUILD:-}/tests/faultfs/faultfs}
 _ff_mounts=() _ff_pids=()
 
 ff_begin() {
+	# The io_uring engine reads and writes a FUSE file through threads of
+	# its own (kcopyd(3), KCOPYD_ENGINE); these tests are for its own
+	# handling of the errors, which it meets on local disks too: files on
+	# faultfs go through io_uring as any other (ff-eagain.sh runs without).
+	export KCOPYD_TEST_URING=${KCOPYD_TEST_URING:+$KCOPYD_TEST_URING,}userfs
 	need_faultfs
 	ff_engines
 	ff_mount m "$@"
