@@ -229,9 +229,7 @@ static void loop_file_times(const char *disk, const struct loop_info64 *lo,
 		struct loop_info64 li;
 	} *b = calloc(1, sizeof(*b));   /* not on the stack: it recurses */
 	const char *names[2] = { NULL, (const char *)lo->lo_file_name };
-	/* (loop_info64 numbers devices in the kernel's 32-bit encoding.) */
-	dev_t dev = makedev((unsigned int)((lo->lo_device & 0xfff00) >> 8),
-			    (unsigned int)((lo->lo_device & 0xff) | ((lo->lo_device >> 12) & 0xfff00)));
+	dev_t dev = loop_info_dev(lo->lo_device);
 	struct stat st;
 
 	if (!b)

@@ -424,13 +424,6 @@ static int open_devnum(dev_t dev)
 	return fd;
 }
 
-/* The kernel's 32-bit encoding of device numbers in loop_info64. */
-static dev_t kernel_dev(uint64_t v)
-{
-	return makedev((unsigned int)((v & 0xfff00) >> 8),
-		       (unsigned int)((v & 0xff) | ((v >> 12) & 0xfff00)));
-}
-
 static int blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t len,
 			  bool anywhere, int fd, int depth);
 static void overlay_identity(struct device *d, int fd, const struct stat *st, uint64_t start,
@@ -853,13 +846,13 @@ static int blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t 
 		uint64_t at = add_sat(li.lo_offset, start);
 
 		if (li.lo_rdevice) {
-			int k = blockdev_chain(d, kernel_dev(li.lo_rdevice), at, len, anywhere, -1,
+			int k = blockdev_chain(d, loop_info_dev(li.lo_rdevice), at, len, anywhere, -1,
 					       depth + 1);
 
 			if (k >= 0)
 				d->id[k].backing = true;
 		} else {
-			dev_t fdev = kernel_dev(li.lo_device);
+			dev_t fdev = loop_info_dev(li.lo_device);
 			struct stat fst;
 			int k, ffd;
 
