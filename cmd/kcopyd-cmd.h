@@ -394,6 +394,9 @@ struct span {
 	uint64_t chunk;                          /* with a tracker: the log chunk it lies in */
 };
 int client_setup(const struct options *o, struct kcopyd_client **kc);
+/* Whether the run's memory fits in its memory cgroup's limit: the copy
+ * engine's (engine), the comparison's (compare).  0, or -1 (said). */
+int memory_check(const struct options *o, bool engine, bool compare);
 /* Descriptors the run will need after set-up (the log's rewrites, the
  * directory of a created file at the flush), held open from set-up so that
  * ulimit -n is met there, with nothing written: fd_reserve takes one more
@@ -471,6 +474,8 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 /* The comparison's buffers, taken at set-up (before anything is written):
  * 0, or -1 with the error said (out of memory: a set-up error). */
 int compare_reserve(void);
+/* The bytes compare_reserve() takes. */
+uint64_t compare_bytes(void);
 
 /* json.c: a small streaming writer, one line per document. */
 #define JSON_MAX_DEPTH 8

@@ -177,42 +177,66 @@ static uint64_t cgroup_memory_limit(char *file, size_t size)
 /* What the command needs beside its pool of buffers, in a memory cgroup:
  * 6 MiB, and 8 KiB for each I/O it keeps in flight (--queue-depth: its
  * sub-job and its io_uring entries; measured, 5.9 KiB; the library's
- * default depth is 64). */
+ * default depth is 64); and, when it compares, the comparison's buffers
+ * (verify.c: with them, verify peaks at about 10 MiB). */
 #define CGROUP_RESERVE_BASE (6u << 20)
 #define CGROUP_RESERVE_PER_IO (8u << 10)
 
+/* The memory a run holds is reserved at set-up (the pool is touched, the
+ * comparison's buffers are taken): over a cgroup's memory limit, the
+ * kernel's out-of-memory killer ends the process before it can say
+ * anything, part way through a copy or a comparison.  Said here instead,
+ * with room for the rest (the command alone, with one page of buffers,
+ * peaks at about 2.5 MiB; page cache counts in the limit but is
+ * reclaimed).  engine: the copy engine's pool (--pages) and I/O are
+ * counted; compare: the comparison's buffers.  Returns 0, or -1 (said). */
+int memory_check(const struct options *o, bool engine, bool compare)
+{
+	char cgfile[PATH_MAX + 128] = "", fix[128], bufs[160];
+	uint64_t cg = cgroup_memory_limit(cgfile, sizeof(cgfile));
+	uint64_t pool = engine ? (uint64_t)o->pages * KCOPYD_PAGE_SIZE : 0;
+	uint64_t cmp = compare ? compare_bytes() : 0;
+	uint64_t reserve = CGROUP_RESERVE_BASE + cmp +
+		(engine ? (uint64_t)(o->queue_depth ? o->queue_depth : 64) * CGROUP_RESERVE_PER_IO : 0);
+
+	if (cg == UINT64_MAX || pool + reserve <= cg)
+		return 0;
+	if (engine && cg > reserve + KCOPYD_PAGE_SIZE)
+		snprintf(fix, sizeof(fix), "--pages %llu at most",
+			 (unsigned long long)((cg - reserve) / KCOPYD_PAGE_SIZE));
+	else
+		snprintf(fix, sizeof(fix), "a limit above %llu KiB%s",
+			 (unsigned long long)(reserve >> 10),
+			 engine && o->queue_depth > 64 ? ", or a smaller --queue-depth" : "");
+	if (engine)
+		snprintf(bufs, sizeof(bufs), "its %u page%s of buffers (%llu KiB)%s", o->pages,
+			 o->pages == 1 ? "" : "s", (unsigned long long)(pool >> 10),
+			 compare ? ", the comparison's buffers" : "");
+	else
+		snprintf(bufs, sizeof(bufs), "the comparison's buffers");
+	if (compare)
+		snprintf(bufs + strlen(bufs), sizeof(bufs) - strlen(bufs), " (%llu KiB)",
+			 (unsigned long long)(cmp >> 10));
+	if (engine)
+		errmsg("cannot start the copy engine: %s, and %llu KiB for the rest (with "
+		       "--queue-depth %u), do not fit in the memory limit of its cgroup, %llu KiB "
+		       "(%s); %s?", bufs, (unsigned long long)((reserve - cmp) >> 10),
+		       o->queue_depth ? o->queue_depth : 64, (unsigned long long)(cg >> 10), cgfile,
+		       fix);
+	else
+		errmsg("cannot compare: %s, and %llu KiB for the rest, do not fit in the memory "
+		       "limit of its cgroup, %llu KiB (%s); %s?", bufs,
+		       (unsigned long long)((reserve - cmp) >> 10), (unsigned long long)(cg >> 10),
+		       cgfile, fix);
+	return -1;
+}
+
 int client_setup(const struct options *o, struct kcopyd_client **kc)
 {
-	char cgfile[PATH_MAX + 128] = "";
-	uint64_t pool = (uint64_t)o->pages * KCOPYD_PAGE_SIZE;
-	uint64_t cg = cgroup_memory_limit(cgfile, sizeof(cgfile));
-	uint64_t reserve = CGROUP_RESERVE_BASE +
-		(uint64_t)(o->queue_depth ? o->queue_depth : 64) * CGROUP_RESERVE_PER_IO;
 	int ret;
 
-	/* The pool is reserved up front (touched): over a cgroup's memory
-	 * limit, the kernel's out-of-memory killer ends the process before
-	 * it can say anything.  Said here instead, with room for the rest
-	 * (the command alone, with one page of buffers, peaks at about
-	 * 2.5 MiB; page cache counts in the limit but is reclaimed). */
-	if (cg != UINT64_MAX && pool + reserve > cg) {
-		char fix[128];
-
-		if (cg > reserve + KCOPYD_PAGE_SIZE)
-			snprintf(fix, sizeof(fix), "--pages %llu at most",
-				 (unsigned long long)((cg - reserve) / KCOPYD_PAGE_SIZE));
-		else
-			snprintf(fix, sizeof(fix), "a limit above %llu KiB%s",
-				 (unsigned long long)(reserve >> 10),
-				 o->queue_depth > 64 ? ", or a smaller --queue-depth" : "");
-		errmsg("cannot start the copy engine: its %u page%s of buffers (%llu KiB), and "
-		       "%llu KiB for the rest (with --queue-depth %u), do not fit in the memory "
-		       "limit of its cgroup, %llu KiB (%s); %s?",
-		       o->pages, o->pages == 1 ? "" : "s", (unsigned long long)(pool >> 10),
-		       (unsigned long long)(reserve >> 10), o->queue_depth ? o->queue_depth : 64,
-		       (unsigned long long)(cg >> 10), cgfile, fix);
+	if (memory_check(o, true, o->verify))
 		return -1;
-	}
 	ret = kcopyd_client_create(o->pages, kc);
 
 	/* Resource limits a shell user meets here, named as such. */

@@ -254,6 +254,11 @@ static int interrupted(struct device *dests, unsigned int n, int sig)
  * after a whole copy. */
 static void *cmp_mem;
 
+uint64_t compare_bytes(void)
+{
+	return 2 * (uint64_t)CHUNK;
+}
+
 int compare_reserve(void)
 {
 	if (!cmp_mem && posix_memalign(&cmp_mem, 4096, 2 * (size_t)CHUNK)) {
@@ -523,7 +528,7 @@ int cmd_verify(struct options *o)
 	device_init(&src, o->paths[0]);
 	for (unsigned int i = 0; i < n; i++)
 		device_init(&dests[i], o->paths[i + 1]);
-	if (compare_reserve() || setup(o, &src, dests, n, &off, &len)) {
+	if (memory_check(o, false, true) || compare_reserve() || setup(o, &src, dests, n, &off, &len)) {
 		setup_failed(o);
 	} else {
 		signals_setup_done();   /* the comparison answers signals itself */

@@ -87,6 +87,37 @@ for engine in io_uring threads; do
 	[ "$rc" -eq 0 ] || fail "$engine: the offered --pages $pages with --queue-depth 4096 in 64 MiB: exit $rc: $(cat "$T/err")"
 	same big d4
 done
+# The comparison's buffers (8 MiB) count too, with --verify and in verify
+# (they did not: in 8 to 13 MiB, verify and the read-back of copy --verify
+# were killed by the kernel's OOM killer, exit 137, the copy written).
+cg $((13 * 1024 * 1024))
+random big50 $((50 * 1024 * 1024))
+cp big50 big50.copy
+for engine in io_uring threads; do
+	KCOPYD_ENGINE=$engine in_cg "$KCOPYD" verify big50 big50.copy >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 2 ] || fail "$engine: verify in a 13 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
+	err_has "kcopyd: cannot compare: the comparison's buffers (8192 KiB), and 6144 KiB for the rest, do not fit in the memory limit of its cgroup, 13312 KiB ($G/$file); a limit above 14336 KiB?"
+	KCOPYD_ENGINE=$engine in_cg "$KCOPYD" copy --no-progress --pages 512 --verify big50 new >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 2 ] || fail "$engine: copy --verify in a 13 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
+	err_has "its 512 pages of buffers (2048 KiB), the comparison's buffers (8192 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 13312 KiB ($G/$file); a limit above 14848 KiB?"
+	[ ! -e new ] || fail "the refused run created its destination"
+done
+# Where they fit, both run, and the copy is verified.
+cg $((16 * 1024 * 1024))
+for engine in io_uring threads; do
+	rm -f d5
+	KCOPYD_ENGINE=$engine in_cg "$KCOPYD" copy --no-progress --pages 256 --verify big50 d5 >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "$engine: copy --verify --pages 256 in a 16 MiB cgroup: exit $rc: $(cat "$T/err")"
+	grep -q "d5: ok, verified" "$T/out" || fail "$engine: d5 not verified: $(cat "$T/out")"
+	same big50 d5
+	KCOPYD_ENGINE=$engine in_cg "$KCOPYD" verify big50 d5 >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "$engine: verify in a 16 MiB cgroup: exit $rc: $(cat "$T/err")"
+done
+rm -f big50 big50.copy d5
 # Below what the command needs beside any pool: no --pages to offer.
 cg $((5 * 1024 * 1024))
 in_cg "$KCOPYD" copy --no-progress --pages 1 src new >"$T/out" 2>"$T/err"
