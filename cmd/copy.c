@@ -229,6 +229,19 @@ static int check_space(struct copy *c)
 {
 	bool done[MAX_DESTS] = { false };
 
+	/* A loop device over a file on FUSE or 9p: what a short answer loses
+	 * cannot be seen in the copy.  A destination is verified; of a source
+	 * there is nothing to compare with but itself. */
+	device_warn_userfs(&c->src, false, "read the file itself (with --offset) to be sure");
+	for (unsigned int i = 0; i < c->n; i++) {
+		device_warn_userfs(&c->dests[i], true, "the copy is verified");
+		if (c->dests[i].loop_userfs && !c->o->verify) {
+			c->o->verify = true;
+			if (compare_reserve())
+				return -1;
+		}
+	}
+
 	for (unsigned int i = 0; i < c->n; i++)
 		if (c->dests[i].kind == DEV_BLOCK && check_loop_space(c, &c->dests[i]))
 			return -1;

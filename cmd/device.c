@@ -853,6 +853,7 @@ static int blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t 
 				d->id[k].backing = true;
 		} else {
 			dev_t fdev = loop_info_dev(li.lo_device);
+			struct statfs sfs;
 			struct stat fst;
 			int k, ffd;
 
@@ -867,6 +868,9 @@ static int blockdev_chain(struct device *d, dev_t dev, uint64_t start, uint64_t 
 				d->id[k].loop = dev;
 			if (ffd >= 0 && fstat(ffd, &fst) == 0)
 				overlay_identity(d, ffd, &fst, at, len, anywhere, depth + 1);
+			if (ffd >= 0 && fstatfs(ffd, &sfs) == 0 &&
+			    (sfs.f_type == FUSE_SUPER_MAGIC || sfs.f_type == V9FS_MAGIC))
+				d->loop_userfs = true;
 			if (ffd >= 0)
 				close(ffd);
 		}
@@ -1664,6 +1668,17 @@ int device_loop_file(const struct device *d, uint64_t *start)
 		}
 	}
 	return -1;
+}
+
+/* A loop device over a file on FUSE or 9p (d->loop_userfs): said, with
+ * what it means for this use of it (after "...without an error"). */
+void device_warn_userfs(const struct device *d, bool write, const char *so)
+{
+	if (d->loop_userfs)
+		errmsg("%s: warning: the file under it is on a file system whose answers come "
+		       "from user space (FUSE, 9p), and the loop driver takes a short %s there "
+		       "as %s, without an error: %s", d->path, write ? "write" : "read",
+		       write ? "written" : "zeros", so);
 }
 
 /* Is there a file under block device d (a loop device's, however deep)? */

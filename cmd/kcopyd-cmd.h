@@ -193,6 +193,11 @@ struct device {
 	struct dir_ref *anc;         /* directories its files lie in (malloc'ed, both) */
 	unsigned int nanc, anc_cap;
 	bool written;                /* a destination: its overlay's lower layers are only read */
+	/* A loop device over a file (however deep) on a file system whose
+	 * answers come from user space (FUSE, 9p): the loop driver takes a
+	 * short answer as done, without an error (a short read as zeros, a
+	 * short write as written).  Its path, warned about (copy.c). */
+	bool loop_userfs;
 	char *canon;                 /* DEV_NEW: canonical path, to find duplicates */
 	char *upper_canon;           /* DEV_NEW on an overlay: its name in the upper layer */
 	dev_t dir_dev;               /* DEV_NEW: its directory (any name of it) */
@@ -267,6 +272,8 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 bool device_shares_storage(const struct device *a, const struct device *b);
 bool device_writes_file_under(const struct device *d, const struct device *src);
 int device_loop_file(const struct device *d, uint64_t *start);
+/* d->loop_userfs said: write (else read), and so: what follows for this run. */
+void device_warn_userfs(const struct device *d, bool write, const char *so);
 bool device_has_file_under(const struct device *d);
 struct stat;
 bool device_stores_file(const struct device *d, const char *name);

@@ -413,6 +413,10 @@ static int setup(const struct options *o, struct device *src, struct device *des
 		    device_check_part_block(&dests[i], "--dest-offset/--length",
 					    o->dest_offset == NOT_SET ? 0 : o->dest_offset, *len))
 			return -1;
+	device_warn_userfs(src, false, "a difference may be missed, or seen where there is none");
+	for (unsigned int i = 0; i < n; i++)
+		device_warn_userfs(&dests[i], false,
+				   "a difference may be missed, or seen where there is none");
 	/* Our output written into what is compared would change it. */
 	return device_check_output(src, *off, dests, n,
 				   o->dest_offset == NOT_SET ? 0 : o->dest_offset, *len);

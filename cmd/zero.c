@@ -83,6 +83,8 @@ static int setup(struct zero *z)
 	if (device_check_distinct(NULL, 0, z->dests, z->n, z->off, span) ||
 	    device_check_output(NULL, 0, z->dests, z->n, z->off, span))
 		return -1;
+	for (unsigned int i = 0; i < z->n; i++)
+		device_warn_userfs(&z->dests[i], true, "zeros may be missing where it says done");
 	if (client_setup(z->o, &z->kc))
 		return -1;
 	signals_setup_done();   /* from here on destinations change */
