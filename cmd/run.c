@@ -831,7 +831,7 @@ void runner_narrow_read_error(struct runner *r, unsigned int sub_job_size, uint6
 	pthread_mutex_lock(&r->lock);
 	off = r->read_off;
 	if (!r->read_failed || !r->read_in_chunk || r->read_err == -ENODATA ||
-	    r->read_err == -ECANCELED || r->read_err == -EINTR || !r->src || r->src->fd < 0) {
+	    r->read_err == -ECANCELED || !r->src || r->src->fd < 0) {
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}

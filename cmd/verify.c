@@ -43,7 +43,7 @@ static void status_check(void)
  * read (callers tell it from a device's EINTR by signal_caught()).  A read
  * the device ends with EINTR is tried again, 10 times in a row at most,
  * after a pause that doubles, as the library does (eintr_again): then it
- * fails. */
+ * fails as with any other error, narrowed down the same way. */
 ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t step = len < PIECE ? len : PIECE;
@@ -66,7 +66,9 @@ ssize_t read_upto(int fd, char *buf, size_t len, uint64_t off, size_t *got)
 
 		if (n < 0 && errno == EINTR && eintr_again(&eintr))
 			continue;
-		if (n < 0 && errno == EINTR)
+		/* A signal of ours stops; a file system that keeps saying
+		 * EINTR fails as with any other error, narrowed down. */
+		if (n < 0 && errno == EINTR && signal_caught())
 			return -EINTR;
 		eintr = 0;
 		if (n < 0 && step <= KCOPYD_SECTOR_SIZE)

@@ -5,7 +5,7 @@
 # fine; now the command narrows it down and names the first byte that
 # fails: the spot's 4 KiB page on a loop device over the file (read
 # through the page cache), its 512-byte sector on the file itself, the
-# byte itself where the file system fails only from there.  The text and
+# byte itself where the file system fails only from there (EINTR too).  The text and
 # the JSON agree; the destination is said to lack the bytes from the
 # failed chunk's start, and holds the source below it; exit 1.  An error
 # that passes (it fires once) is named where the failed read began.
@@ -59,6 +59,16 @@ c_small_subjobs() {
 	fexpect 1 "$e" copy --sub-job-size 4K "$LF" d1
 	err_has "$LF: read failed at byte 2998272: Input/output error"
 }
+# A file system that keeps answering EINTR there: named at the byte too
+# (it was named where the library's read began, as for a passing error).
+c_file_eintr() {
+	ff_rule m "read disk off=3000000 len=1 err=EINTR"
+	rm -f d1
+	fexpect 1 "$e" copy --json m/disk d1
+	err_has "m/disk: read failed at byte 3000000: Interrupted system call"
+	json_is 'j["source_error"]["offset"]' 3000000
+	same_range m.back/disk d1 0 "$chunk"
+}
 c_passing() {
 	ff_rule m "read disk off=3000000 len=1 err=EIO whole=1 count=1"
 	where "$chunk" m/disk
@@ -66,7 +76,7 @@ c_passing() {
 }
 
 for e in "${ENGINES[@]}"; do
-	for c in loop_direct loop_buffered file_whole file_byte small_subjobs passing; do
+	for c in loop_direct loop_buffered file_whole file_byte file_eintr small_subjobs passing; do
 		ff_clear m
 		run_case "$e/$c" "c_$c"
 	done
