@@ -703,13 +703,16 @@ static int setup_dests(struct copy *c)
 	}
 	if (device_prepare(c->dests, c->n))
 		goto undo_log;
-	for (unsigned int i = 0; i < c->n; i++) {
-		/* A stop signal before the first write: undone, nothing written. */
-		if (signal_caught() || device_open_lib(&c->dests[i], O_RDWR, c->o)) {
-			device_undo(c->dests, c->n);
-			goto undo_log;
-		}
-	}
+	bool failed = false;
+
+	for (unsigned int i = 0; i < c->n && !failed; i++)
+		failed = signal_caught() || device_open_lib(&c->dests[i], O_RDWR, c->o);
+	if (failed)
+		device_undo(c->dests, c->n);
+	/* A stop signal before the first write (during the last open, too):
+	 * undone, nothing written. */
+	if (device_prepared(c->dests, c->n) || failed)
+		goto undo_log;
 	return 0;
 undo_log:
 	/* A log this command started records nothing: it goes too. */

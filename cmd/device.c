@@ -3045,15 +3045,55 @@ static int prepare_one(struct device *d)
 }
 
 /* Create new files and extend short ones, all or none. */
+/* What a stop that cannot wait for the set-up leaves: the files made or
+ * grown so far, nothing written in them. */
+static void prepare_words(const struct device *dests, unsigned int n)
+{
+	char list[768];
+	size_t len = 0;
+
+	list[0] = 0;
+	for (unsigned int i = 0; i < n && len < sizeof(list); i++) {
+		int k;
+
+		if (!dests[i].created && !dests[i].extended)
+			continue;
+		k = snprintf(list + len, sizeof(list) - len, "%s%s (%s by this run)", len ? ", " : "",
+			     dests[i].path, dests[i].created ? "created" : "extended");
+		if (k < 0)
+			break;
+		len += (size_t)k;
+	}
+	if (len)
+		signals_last_words("; nothing was written, but these are left as set up: %s", list);
+	else
+		signals_last_words("; nothing was written");
+}
+
 int device_prepare(struct device *dests, unsigned int n)
 {
+	signals_busy("the set-up of the destinations (an open, a create) under way");
+	prepare_words(dests, n);
 	for (unsigned int i = 0; i < n; i++) {
 		if (prepare_one(&dests[i])) {
 			device_undo(dests, n);
 			return -1;
 		}
+		prepare_words(dests, n);
 	}
 	return 0;
+}
+
+/* The set-up of the destinations ended (device_prepare, their opens): a
+ * stop signal that came meanwhile undoes it (0 when none came). */
+int device_prepared(struct device *dests, unsigned int n)
+{
+	signals_busy(NULL);
+	signals_last_words(NULL);
+	if (!signal_caught())
+		return 0;
+	device_undo(dests, n);
+	return -1;
 }
 
 /* Put back what device_prepare() did: nothing was written yet. */

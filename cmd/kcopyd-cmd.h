@@ -93,6 +93,9 @@ void signals_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2
  * signal exits at once, saying so.  Called just before a command first
  * changes anything (creates, locks, writes). */
 void signals_setup_done(void);
+/* What a stop's grace period waits for now, as its end says it ("the
+ * opening of the destinations"); NULL: the run's I/O, flush or log. */
+void signals_busy(const char *what);
 /* A stop must end within STOP_GRACE seconds of the first stop signal
  * (the I/O in flight, the flush, the log's last rewrite: a device that
  * does not answer must not make it wait forever); then the signal thread
@@ -312,6 +315,9 @@ int device_check_output(struct device *src, uint64_t src_off, struct device *des
 int device_lock(struct device *d, bool exclusive);
 int device_check_align(const struct device *d, const char *opt, uint64_t off);
 int device_prepare(struct device *dests, unsigned int n);
+/* After device_prepare() and the destinations' opens: undone if a stop
+ * signal came meanwhile (-1), else 0. */
+int device_prepared(struct device *dests, unsigned int n);
 int device_open_lib(struct device *d, int acc, const struct options *o);
 void device_undo(struct device *dests, unsigned int n);
 void device_close(struct device *d);

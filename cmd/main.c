@@ -308,6 +308,14 @@ static void (*stop_hook)(void *);       /* under hook_lock */
 static void *stop_hook_arg;
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* What the grace period waits for, said when it ends (NULL: the run's I/O). */
+static const char *_Atomic busy_what;
+
+void signals_busy(const char *what)
+{
+	busy_what = what;
+}
+
 static void signals_grace(void)
 {
 	grace_end = now_seconds() + STOP_GRACE;
@@ -334,10 +342,15 @@ static void *signal_thread(void *arg)
 		if (sig_quit)
 			return NULL;
 		if (sig < 0) {
-			if (end > 0 && now_seconds() >= end && caught)
-				exit_now(128 + caught, caught, ": the I/O, flush or log rewrite "
-					 "under way did not end within " STRINGIFY(STOP_GRACE)
-					 " s: exiting at once", true);
+			if (end > 0 && now_seconds() >= end && caught) {
+				static char what[160];
+				const char *busy = busy_what;
+
+				snprintf(what, sizeof(what), ": %s did not end within "
+					 STRINGIFY(STOP_GRACE) " s: exiting at once",
+					 busy ? busy : "the I/O, flush or log rewrite under way");
+				exit_now(128 + caught, caught, what, true);
+			}
 			continue;
 		}
 		if (sig == SIGUSR1) {

@@ -90,13 +90,14 @@ static int setup(struct zero *z)
 	signals_setup_done();   /* from here on destinations change */
 	if (device_prepare(z->dests, z->n))
 		return -1;
-	for (unsigned int i = 0; i < z->n; i++) {
-		if (device_open_lib(&z->dests[i], O_RDWR, z->o)) {
-			device_undo(z->dests, z->n);
-			return -1;
-		}
-	}
-	return 0;
+	bool failed = false;
+
+	for (unsigned int i = 0; i < z->n && !failed; i++)
+		failed = signal_caught() || device_open_lib(&z->dests[i], O_RDWR, z->o);
+	if (failed)
+		device_undo(z->dests, z->n);
+	/* A stop signal meanwhile: undone, nothing written. */
+	return device_prepared(z->dests, z->n) || failed ? -1 : 0;
 }
 
 static unsigned int block_of(const struct device *d)

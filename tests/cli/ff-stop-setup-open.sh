@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A stop signal while the destinations are being set up (a new file's open
+# on a slow file system, after every check): before, a signal during the
+# last open was seen only by the run, which left the new file, full size
+# and all zeros, "not completed" (exit 130); and a set-up open that outlasted
+# the grace period was said to be "the I/O, flush or log rewrite under way",
+# the file it had created not named.  Now the first is undone (the file
+# removed, "nothing was written", exit 130, JSON agreeing); the second says
+# what it waited for and names the file left.
+. "$(dirname "$0")/faultfs.bash"
+ff_begin
+random m.back/src $((10 * M + 1))
+
+# bg_int DELAY_S ARGS...: kcopyd ARGS in the background, SIGINT after DELAY_S.
+bg_int() {
+	local after=$1; shift
+	"$KCOPYD" "$@" >"$T/out" 2>"$T/err" </dev/null &
+	local p=$!
+	sleep "$after"
+	kill -INT "$p"
+	wait "$p"
+	rc=$?
+}
+
+c_undone() {
+	ff_rule m "open dst delay=1500"
+	bg_int 0.5 copy --json m/src m/dst
+	[ "$rc" -eq 130 ] || fail "exit $rc, expected 130: $(cat "$T/err")"
+	err_has "kcopyd: interrupted by SIGINT during set-up: nothing was written"
+	json_is 'j["exit_code"]' 130
+	[ ! -e m.back/dst ] || fail "the new destination was left behind ($(stat -c %s m.back/dst) bytes)"
+}
+
+c_named() {
+	ff_rule m "open dst delay=6000"
+	bg_int 0.5 copy --json m/src m/dst
+	[ "$rc" -eq 130 ] || fail "exit $rc, expected 130: $(cat "$T/err")"
+	err_has "SIGINT: the set-up of the destinations (an open, a create) under way did not end within 3 s: exiting at once; nothing was written, but these are left as set up: m/dst (created by this run)"
+	json_is 'j["exit_code"]' 130
+	ff_clear m
+	sleep 6                 # the daemon ends the delayed open
+}
+
+for c in undone named; do
+	ff_clear m; rm -f m/dst
+	run_case "$c" "c_$c"
+done
+cases_done
