@@ -38,7 +38,7 @@ struct kc_tpool {
 	pthread_t threads[MAX_WORKERS];
 };
 
-static int do_sys(struct kc_sysreq *r)
+int kc_sys_run(struct kc_sysreq *r)
 {
 	off_t off = (off_t)r->off, src = (off_t)r->src_off;
 	ssize_t n;
@@ -77,7 +77,7 @@ static void *worker(void *arg)
 		if (!t->work)
 			t->work_tail = &t->work;
 		pthread_mutex_unlock(&t->lock);
-		kc_sys_report_async(t->kc, r, do_sys(r));
+		kc_sys_report_async(t->kc, r, kc_sys_run(r));
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);

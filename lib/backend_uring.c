@@ -85,6 +85,7 @@ void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out
 	out->timed_waits = __atomic_load_n(&u->counts.timed_waits, __ATOMIC_RELAXED);
 	out->timeout_cqes = __atomic_load_n(&u->counts.timeout_cqes, __ATOMIC_RELAXED);
 	out->overflows = __atomic_load_n(&u->counts.overflows, __ATOMIC_RELAXED);
+	out->inline_runs = __atomic_load_n(&u->counts.inline_runs, __ATOMIC_RELAXED);
 }
 
 /* io_uring_submit, or -EBUSY as an old kernel gives it with an overflowing CQ. */
@@ -194,8 +195,20 @@ static unsigned int reap_some(struct kcopyd_client *kc, struct uring *u)
 				/* Nothing: the poll's own end says it is gone (and
 				 * the watch may be gone too). */
 			} else {
+				struct kc_sysreq *r = (struct kc_sysreq *)(uintptr_t)tag;
+				int res = cqes[i]->res;
+
 				u->inflight--;
-				kc_sys_report(kc, (struct kc_sysreq *)(uintptr_t)tag, cqes[i]->res);
+				/* The engine never cancels a call: -ECANCELED is
+				 * io_uring's own, when the kernel could not start
+				 * a worker thread for it (a pids cgroup, ulimit -u).
+				 * Made again here, blocking: what it answers then
+				 * is the device's (which may be ECANCELED too). */
+				if (res == -ECANCELED) {
+					res = kc_sys_run(r);
+					kc_stat_add(&u->counts.inline_runs, 1);
+				}
+				kc_sys_report(kc, r, res);
 			}
 		}
 		io_uring_cq_advance(&u->ring, n);

@@ -440,6 +440,8 @@ struct kc_tpool;
 int kc_tpool_create(struct kcopyd_client *kc, unsigned int nthreads, struct kc_tpool **result);
 void kc_tpool_destroy(struct kc_tpool *t);
 void kc_tpool_submit(struct kc_tpool *t, struct kc_sysreq *r);
+/* Make r's system call here, blocking: its result (-errno on failure). */
+int kc_sys_run(struct kc_sysreq *r);
 /* Run r on the client's backend, or a copy_file_range on the client's copy
  * pool (made when first needed). */
 void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r);
@@ -540,6 +542,7 @@ struct kc_uring_counts {
 	uint64_t timed_waits;         /* waits with a timeout */
 	uint64_t timeout_cqes;        /* timerfd reads completed (no EXT_ARG) */
 	uint64_t overflows;           /* reaps that found the CQ overflowed */
+	uint64_t inline_runs;         /* -ECANCELED calls made again on the engine thread */
 };
 void kc_uring_counts(const struct kcopyd_client *kc, struct kc_uring_counts *out);
 
