@@ -62,13 +62,15 @@ if [ "${KCOPYD_QUICK:-0}" != 1 ]; then
 		# the command's tests.  Nor do the tests of set-up checks and
 		# refusals, or of what the run notices changing under it, run under
 		# TSan: they end before any engine thread starts
-		# or run one plain copy (ASan and the plain build run them all).
+		# or run one plain copy, nor those of the JSON document's shape
+		# and of a log's size (ASan and the plain build run them all).
 		TSAN_OPTIONS=halt_on_error=1 KCOPYD_TEST_SKIP="ff-* hostile-inputs help-version man \
 			options-interval refuse-* same-storage-* lock-storage log-refuse log-refuse-* \
 			log-refused-untouched stop-output-full log-dir-swapped verify-stale-source \
 			log-own-files log-stale log-unkeepable log-nospace limits-position empty-range \
 			engine-env quiet-progress space-holes dest-replaced source-changed \
-			source-changed-loop loop-partial-block loop-page-stacked unlinked-fd log-loop-changed" \
+			source-changed-loop loop-partial-block loop-page-stacked unlinked-fd log-loop-changed \
+			json-one-document log-huge-range" \
 			step "TSan" tests/run-tests.sh build-tsan all tsan
 		TSAN_OPTIONS=halt_on_error=1 KCOPYD_ENGINE=threads KCOPYD_TEST_SCALE=0.5 \
 			step "TSan, thread engine" tests/run-tests.sh build-tsan lib tsan-threads

@@ -6,10 +6,10 @@
 # default 180 s); exit 0 is a pass, 77 a skip, anything else a failure.
 # Prints a line per test and a closing "N passed, N failed, N skipped"; the
 # counts are also appended to $KCOPYD_TEST_TALLY when set.
-# KCOPYD_TEST_JOBS=N: the command's tests run N at a time (most of their
-# time is waiting: on signals, grace periods, slow fault-injected I/O), but
-# those in KCOPYD_TEST_ALONE, which change what every run on the machine
-# sees (swap in use) or measure time closely, run alone after the others.
+# KCOPYD_TEST_JOBS=N: the tests run N at a time (most of the command's time
+# is waiting: on signals, grace periods, slow fault-injected I/O), but those
+# in KCOPYD_TEST_ALONE, which change what every run on the machine sees (swap
+# in use) or measure time closely, run alone after the others.
 set -u
 build=$(cd "${1:?usage: run-tests.sh BUILD_DIR [lib|cli|all] [LABEL]}" && pwd)
 which=${2:-all}
@@ -58,10 +58,10 @@ run_one() {
 }
 
 jobs_n=${KCOPYD_TEST_JOBS:-1}
-alone=" ${KCOPYD_TEST_ALONE:-refuse-swap refuse-swap-loop refuse-swap-unseen refuse-swap-page refuse-swap-fs same-storage-ovl-relative ff-stop-stuck stop-output-full loop-page-stacked} "
+alone=" ${KCOPYD_TEST_ALONE:-refuse-swap refuse-swap-loop refuse-swap-unseen refuse-swap-page refuse-swap-fs same-storage-ovl-relative ff-stop-stuck stop-output-full loop-page-stacked test-throttle test-throttle-time} "
 names=()
-# start NAME COMMAND...: run it now (lib tests, solo=1, or one at a time),
-# else in the background, at most jobs_n at once.
+# start NAME COMMAND...: run it now (solo=1, or one at a time), else in
+# the background, at most jobs_n at once.
 solo=0
 start() {
 	wanted "$1" || return 0
@@ -76,24 +76,29 @@ start() {
 	run_one "$@" &
 }
 
+later=()      # the alone ones: NAME, then its program or script
 if [ "$which" = lib ] || [ "$which" = all ]; then
 	for t in "$build"/tests/*/test-*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
-		solo=1 start "$(basename "$t")" "$t"
+		n=$(basename "$t")
+		case $alone in *" $n "*) later+=("$n" "$t"); continue ;; esac
+		start "$n" "$t"
 	done
 fi
 if [ "$which" = cli ] || [ "$which" = all ]; then
-	later=()
 	for t in "$src"/tests/cli/*.sh; do
 		[ -f "$t" ] || continue
 		n=$(basename "$t" .sh)
-		case $alone in *" $n "*) later+=("$t"); continue ;; esac
+		case $alone in *" $n "*) later+=("$n" "$t"); continue ;; esac
 		start "$n" bash "$t"
 	done
-	for t in "${later[@]}"; do
-		solo=1 start "$(basename "$t" .sh)" bash "$t"
-	done
 fi
+for ((i = 0; i < ${#later[@]}; i += 2)); do
+	case ${later[i + 1]} in
+	*.sh) solo=1 start "${later[i]}" bash "${later[i + 1]}" ;;
+	*) solo=1 start "${later[i]}" "${later[i + 1]}" ;;
+	esac
+done
 wait
 for n in "${names[@]}"; do
 	case $(cat "$logdir/$n.outcome" 2>/dev/null) in
