@@ -71,10 +71,10 @@ static void done_wait(struct done *d, const char *what)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += LIMIT_S;
 	pthread_mutex_lock(&d->lock);
-	while (!d->calls && pthread_cond_timedwait(&d->cond, &d->lock, &ts) == 0)
+	while (!d->calls && pthread_cond_clockwait(&d->cond, &d->lock, CLOCK_MONOTONIC, &ts) == 0)
 		;
 	if (!d->calls)
 		FAIL("%s: no callback within %d s", what, LIMIT_S);

@@ -35,10 +35,10 @@ static bool wait_for(struct tu_event *ev, int limit_s)
 	struct timespec ts;
 	bool done;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += limit_s;
 	pthread_mutex_lock(&ev->lock);
-	while (!ev->done && pthread_cond_timedwait(&ev->cond, &ev->lock, &ts) == 0)
+	while (!ev->done && pthread_cond_clockwait(&ev->cond, &ev->lock, CLOCK_MONOTONIC, &ts) == 0)
 		;
 	done = ev->done;
 	pthread_mutex_unlock(&ev->lock);

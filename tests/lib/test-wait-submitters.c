@@ -152,10 +152,11 @@ static bool waiter_done(struct waiter *w, int limit_s)
 	struct timespec ts;
 	bool r;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += limit_s;
 	pthread_mutex_lock(&w->lock);
-	while (!w->returned && pthread_cond_timedwait(&w->cond, &w->lock, &ts) == 0)
+	while (!w->returned &&
+	       pthread_cond_clockwait(&w->cond, &w->lock, CLOCK_MONOTONIC, &ts) == 0)
 		;
 	r = w->returned;
 	pthread_mutex_unlock(&w->lock);

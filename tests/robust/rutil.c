@@ -388,11 +388,11 @@ void ru_counter_wait(struct ru_counter *c, int want, unsigned int timeout_s, con
 	struct timespec dl;
 	int n;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
+	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)(timeout_s * ru_slow());
 	pthread_mutex_lock(&c->lock);
 	while (c->n < want)
-		if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT)
+		if (pthread_cond_clockwait(&c->cond, &c->lock, CLOCK_MONOTONIC, &dl) == ETIMEDOUT)
 			break;
 	n = c->n;
 	pthread_mutex_unlock(&c->lock);
