@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kcopyd-cmd.h"
 
@@ -84,7 +85,7 @@ static int setup(struct zero *z)
 	    device_check_output(NULL, 0, z->dests, z->n, z->off, span))
 		return -1;
 	for (unsigned int i = 0; i < z->n; i++)
-		device_warn_userfs(&z->dests[i], true, "zeros may be missing where it says done");
+		device_warn_userfs(&z->dests[i], true, "it is read back and compared with zeros");
 	if (client_setup(z->o, &z->kc))
 		return -1;
 	signals_setup_done();   /* from here on destinations change */
@@ -149,6 +150,48 @@ static uint64_t plan(struct zero *z, uint64_t *bytes)
 	return total;
 }
 
+static bool any_userfs(const struct zero *z)
+{
+	for (unsigned int i = 0; i < z->n; i++)
+		if (z->dests[i].loop_userfs)
+			return true;
+	return false;
+}
+
+/* A loop device over a file on FUSE or 9p may have lost what it was told
+ * to write without an error (device_warn_userfs): such a destination is
+ * read back and compared with zeros, as copy compares its destinations
+ * with the source.  What reads back otherwise is said, and fails it. */
+static void read_back(struct zero *z)
+{
+	struct device zeros;
+
+	device_init(&zeros, "/dev/zero");
+	zeros.fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	for (unsigned int i = 0; i < z->n; i++) {
+		struct device *d = &z->dests[i];
+		struct progress p;
+
+		if (!d->loop_userfs || d->failed || d->note || !z->zlen[i])
+			continue;
+		if (zeros.fd < 0) {
+			d->note = "not verified: /dev/zero cannot be opened";
+			continue;
+		}
+		progress_init(&p, progress_wanted(z->o), z->zlen[i]);
+		compare_ranges(&zeros, 0, d, 1, z->off, z->zlen[i], &p);
+		if (d->differs) {
+			snprintf(d->note_buf, sizeof(d->note_buf),
+				 "read back, it is not all zeros");
+			d->note = d->note_buf;
+			d->err_off = d->diff_off;
+			d->differs = false;
+		}
+	}
+	if (zeros.fd >= 0)
+		close(zeros.fd);
+}
+
 static int run(struct zero *z)
 {
 	struct runner r;
@@ -161,10 +204,12 @@ static int run(struct zero *z)
 	runner_drain(&r);
 	for (unsigned int i = 0; i < z->n; i++)
 		runner_tail(&r, 1u << i, 0, z->off + bulk_of(z, i), z->zlen[i] - bulk_of(z, i));
-	if (z->o->flush)
+	if (z->o->flush || any_userfs(z))
 		runner_flush(&r);
 	progress_end(&r.prog, runner_progress(&r));
 	rep.seconds = now_seconds() - r.started;
+	if (!r.stop && !r.internal_error)
+		read_back(z);
 	kcopyd_client_stats(z->kc, &rep.stats, sizeof(rep.stats));
 	engine = kcopyd_client_engine(z->kc);
 	snprintf(rep.engine, sizeof(rep.engine), "%s", engine ? engine : "?");

@@ -7,8 +7,9 @@
 #  - a destination is verified, with a warning that says why: the copy
 #    exits 1 naming the first byte that differs, and is "ok, verified"
 #    where nothing was lost;
+#  - zero's destinations are read back and compared with zeros;
 #  - a source, which nothing can be compared with but itself, is warned
-#    about, and so are zero's destinations and verify's devices;
+#    about, and so are verify's devices;
 #  - a loop device over a file elsewhere (here: the test's directory)
 #    gets no such warning and no read-back.
 . "$(dirname "$0")/faultfs.bash"
@@ -60,7 +61,20 @@ c_source_warned() {
 	fexpect 0 "$e" verify "$L" d1
 	err_has "$L: $warn_r: a difference may be missed, or seen where there is none"
 	fexpect 0 "$e" zero --length 64K "$D"
-	err_has "$D: $warn_w: zeros may be missing where it says done"
+	err_has "$D: $warn_w: it is read back and compared with zeros"
+	grep -q "$D: ok, verified" "$T/out" || fail "zero: not verified: $(cat "$T/out")"
+}
+
+# zero writes zeros where the device cannot zero otherwise; written short,
+# they are read back and found missing (it said ok, exit 0: sweep 19a F1).
+c_zero_short() {
+	random m.back/dimg $((4 * M))
+	ff_rule m "write dimg short=4096" "fallocate dimg err=EOPNOTSUPP"
+	fexpect 1 "$e" zero --json "$D"
+	ff_fires m 0
+	err_has "$D: read back, it is not all zeros (from byte 4096 on)"
+	json_is 'j["destinations"][0]["first_failing_offset"]' 4096
+	json_is 'j["destinations"][0]["status"]' failed
 }
 
 c_dio_short() {
@@ -78,7 +92,7 @@ c_plain_not() {
 }
 
 for e in "${ENGINES[@]}"; do
-	for c in dest_short dest_ok source_warned plain_not; do
+	for c in dest_short dest_ok source_warned zero_short plain_not; do
 		ff_clear m; rm -f d1
 		run_case "$e/$c" "c_$c"
 	done
