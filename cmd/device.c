@@ -3088,17 +3088,26 @@ int device_prepare(struct device *dests, unsigned int n)
  * stop signal that came meanwhile undoes it (0 when none came). */
 int device_prepared(struct device *dests, unsigned int n)
 {
+	int stop = signal_caught();
+
+	if (stop)
+		device_undo(dests, n);
 	signals_busy(NULL);
 	signals_last_words(NULL);
-	if (!signal_caught())
-		return 0;
-	device_undo(dests, n);
-	return -1;
+	return stop ? -1 : 0;
 }
 
 /* Put back what device_prepare() did: nothing was written yet. */
 void device_undo(struct device *dests, unsigned int n)
 {
+	bool any = false;
+
+	for (unsigned int i = 0; i < n; i++)
+		any |= dests[i].created || dests[i].extended;
+	if (!any)
+		return;
+	/* A stop that cannot wait for it says what is still left. */
+	signals_busy("the undoing of the set-up of the destinations (a remove, a truncate)");
 	for (unsigned int i = 0; i < n; i++) {
 		struct device *d = &dests[i];
 
@@ -3108,6 +3117,7 @@ void device_undo(struct device *dests, unsigned int n)
 			errmsg("%s: could not shrink back to %llu bytes: %s", d->path,
 			       (unsigned long long)d->size, strerror(errno));
 		d->created = d->extended = false;
+		prepare_words(dests, n);
 	}
 }
 
