@@ -148,7 +148,8 @@ void kc_tpool_submit(struct kc_tpool *t, struct kc_sysreq *r)
  * that ends in -EAGAIN, in the kernel, for as long as the answer stays
  * -EAGAIN, where the engine would have tried a few times and said so).
  * On io_uring they run on a second pool, made when first needed; if it
- * cannot be, they fail with why. */
+ * cannot be (no thread can be started: a pids cgroup, ulimit -u), they
+ * are made on the engine thread, blocking, from then on. */
 void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 {
 	struct kc_tpool **pool;
@@ -160,6 +161,10 @@ void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 		nthreads = 2;
 	} else if ((r->flags & KC_SYS_BLOCKING) && kc->backend != &kc_backend_threads &&
 		   !(kc->test_uring & KC_TEST_USERFS)) {
+		if (kc->blocking_inline) {
+			kc_sys_report(kc, r, kc_sys_run(r));
+			return;
+		}
 		pool = &kc->blocking;
 		nthreads = 4;
 	} else {
@@ -168,10 +173,14 @@ void kc_sys_submit(struct kcopyd_client *kc, struct kc_sysreq *r)
 	}
 	if (!*pool) {
 		err = kc_tpool_create(kc, nthreads, pool);
+		if (err && r->op != KC_SYS_COPY_RANGE) {
+			kc->blocking_inline = true;
+			kc_sys_report(kc, r, kc_sys_run(r));
+			return;
+		}
 		if (err) {
 			/* No more in-kernel copies on this client. */
-			if (r->op == KC_SYS_COPY_RANGE)
-				__atomic_store_n(&kc->offload_off, true, __ATOMIC_RELAXED);
+			__atomic_store_n(&kc->offload_off, true, __ATOMIC_RELAXED);
 			kc_sys_report(kc, r, err);
 			return;
 		}

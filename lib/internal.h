@@ -493,6 +493,7 @@ struct kcopyd_client {
 	struct kc_hook *hooks;                /* run before each wait */
 	struct kc_tpool *offload;             /* copy_file_range workers, made when first needed */
 	struct kc_tpool *blocking;            /* io_uring: KC_SYS_BLOCKING's workers, the same */
+	bool blocking_inline;                 /* ...could not be made: those calls run here */
 	bool offload_off;                     /* KCOPYD_OFFLOAD=0, or no copy pool: read with
 						 __atomic loads, it is set on the engine thread
 						 and read by submitters */
