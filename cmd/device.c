@@ -2535,18 +2535,28 @@ static int part_users(struct users *u, const char *name)
  * whole pages: a page of d's cache written holds the loop's bytes too, and
  * writes them back, or fails to be dropped, under whatever uses it)?  Not
  * fully known: taken as covering it. */
-static bool loop_covers(const struct users *u, int fd)
+/* Whether loop device fd (name) lies over d's range: 1, 0, or -1 when
+ * what lies under it could not be followed for a system call's failure
+ * (said: the limit of open files, say; not a loop device's user). */
+static int loop_covers(const struct users *u, int fd, const char *name)
 {
 	struct device *t = calloc(1, sizeof(*t));
 	struct stat st;
-	bool covers = false;
+	int covers = 0;
 
 	if (!t)
-		return false;
+		return 0;
 	if (fstat(fd, &st) == 0) {
 		set_identity(t, fd, &st);
-		covers = t->ids_full || device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
-						    MEET_PLACED | MEET_BELOW | MEET_PAGES_A);
+		if (t->ids_full && t->ids_err) {
+			errmsg("%s: cannot tell whether /dev/%s lies over it: %s; refusing",
+			       u->d->path, name, err_text(t->ids_err));
+			covers = -1;
+		} else {
+			covers = t->ids_full ||
+				 device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
+					     MEET_PLACED | MEET_BELOW | MEET_PAGES_A);
+		}
 	}
 	free_dirs(t);
 	free(t);
@@ -2558,10 +2568,13 @@ static int loop_user(void *arg, int fd, dev_t dev, const char *name)
 {
 	struct users *u = arg;
 	char sys[PATH_MAX];
-	int busy = 0;
+	int busy = 0, covers;
 
-	if (held_by_us(dev) || !loop_covers(u, fd))
-		return 0;                        /* another we hold, or not over d's range */
+	if (held_by_us(dev))
+		return 0;                        /* another we hold */
+	covers = loop_covers(u, fd, name);
+	if (covers <= 0)
+		return covers;                   /* not over d's range (or said) */
 	busy = device_claimed(fd);
 	/* A disk is claimed whenever one of its partitions is, by whoever
 	 * claims that (the kernel makes the disk's holder the partitions'),
@@ -2745,8 +2758,12 @@ static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
 	struct users *u = arg;
 	char sys[PATH_MAX];
 
+	int covers = loop_covers(u, fd, name);
+
+	if (covers < 0)
+		return 1;                        /* said */
 	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
-	if (!loop_covers(u, fd) || !maybe_unseen_swap(fd, dev, sys))
+	if (!covers || !maybe_unseen_swap(fd, dev, sys))
 		return 0;
 	errmsg("%s: lies under /dev/%s, which may be swap space in use (held by the kernel, not "
 	       "mounted; /proc/swaps names swap that cannot be found here: %s); refusing to write "

@@ -117,6 +117,26 @@ else
 	echo "ulimit -v: skipped for a sanitizer build"
 fi
 
+# ulimit -n so tight that a mounted loop device elsewhere cannot be
+# followed: the limit is named, not the loop device as "mounted or in use"
+# over a file it has nothing to do with (sweep 19b F1).
+if [ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null && command -v mkfs.ext4 >/dev/null; then
+	truncate -s 16M fsimg && mkfs.ext4 -q -F fsimg
+	if LM=$(losetup -f --show fsimg 2>/dev/null); then
+		_loops+=("$LM")
+		mkdir -p mnt_lm && mount "$LM" mnt_lm && _mounts+=("$T/mnt_lm")
+		truncate -s "$(stat -c %s src)" exist
+		for n in $(seq 9 24); do
+			bash -c "ulimit -n $n; exec \"\$0\" copy src exist" "$KCOPYD" >"$T/out" 2>"$T/err" </dev/null
+			rc=$?
+			[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fail "ulimit -n $n, a loop device mounted: exit $rc: $(cat "$T/err")"
+			grep -q "mounted or in use" "$T/err" && fail "ulimit -n $n: the mounted loop device named: $(cat "$T/err")"
+			[ "$rc" -eq 0 ] || err_has "ulimit -n, is $n)"
+		done
+		umount mnt_lm
+	fi
+fi
+
 # ulimit -u 1 (as an unprivileged user: root is not held to it).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	chmod 755 "$T"; mkdir -m 777 u && cp src u/src && chmod 644 u/src
