@@ -38,22 +38,22 @@ c_undone() {
 }
 
 c_named() {
-	stopped 6000
+	stopped 4500
 	err_has "SIGINT: the set-up of the destinations (an open, a create) under way did not end within 3 s: exiting at once; nothing was written, but these are left as set up: m/dst (created by this run)"
 	ff_clear m
-	sleep 6                 # the daemon ends the delayed open
+	sleep 4.5               # the daemon ends the delayed open
 }
 
 # The undo itself outlasts the grace period (cutting an extended file back
-# takes 6 s): said so, with every file still left named (sweep 19a F2).
+# takes 4.5 s): said so, with every file still left named (sweep 19a F2).
 c_undo_slow() {
 	random m.back/ex $((3 * M))
-	ff_rule m "open n2 delay=1000" "truncate ex after=1 delay=6000"
+	ff_rule m "open n2 delay=1000" "truncate ex after=1 delay=4500"
 	bg_int 0.5 copy m/src m/ex m/n1 m/n2
 	[ "$rc" -eq 130 ] || fail "exit $rc, expected 130: $(cat "$T/err")"
 	err_has "SIGINT: the undoing of the set-up of the destinations (a remove, a truncate) did not end within 3 s: exiting at once; nothing was written, but these are left as set up: m/ex (extended by this run), m/n1 (created by this run), m/n2 (created by this run)"
 	ff_clear m
-	sleep 6
+	sleep 4.5
 	rm -f m/ex m/n1 m/n2
 }
 
