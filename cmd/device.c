@@ -1670,6 +1670,32 @@ int device_loop_file(const struct device *d, uint64_t *start)
 	return -1;
 }
 
+/* What lies under block device d, however deep (the block devices under
+ * its loop devices, their files): flushed and its cached pages dropped,
+ * top down, so that a read of d goes to the storage, not to a lower
+ * device's cache (a loop device without direct I/O writes the one under
+ * it through that one's page cache; read back, the cache would answer
+ * for bytes the storage lost). */
+void device_drop_lower_caches(const struct device *d)
+{
+	for (int k = 1; d->kind == DEV_BLOCK && k < MAX_IDS; k++) {
+		const struct identity *x = &d->id[k];
+		int fd = -1;
+
+		if (!x->valid || x->anywhere)
+			continue;
+		if (x->backing && !x->ino)
+			fd = open_devnum(x->dev);
+		else if (x->ino && x->loop)
+			fd = open_backing(x->loop, NULL, x->dev, x->ino, O_RDONLY);
+		if (fd < 0)
+			continue;
+		(void)fsync(fd);
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
 /* A loop device over a file on FUSE or 9p (d->loop_userfs): said, with
  * what it means for this use of it (after "...without an error"). */
 void device_warn_userfs(const struct device *d, bool write, const char *so)

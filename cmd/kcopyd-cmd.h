@@ -275,6 +275,8 @@ enum meet device_meet(const struct device *a, uint64_t a_off, uint64_t a_len,
 bool device_shares_storage(const struct device *a, const struct device *b);
 bool device_writes_file_under(const struct device *d, const struct device *src);
 int device_loop_file(const struct device *d, uint64_t *start);
+/* Flush and drop the caches of what lies under block device d. */
+void device_drop_lower_caches(const struct device *d);
 /* d->loop_userfs said: write (else read), and so: what follows for this run. */
 void device_warn_userfs(const struct device *d, bool write, const char *so);
 bool device_has_file_under(const struct device *d);

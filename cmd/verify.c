@@ -315,6 +315,7 @@ int compare_ranges(struct device *src, uint64_t src_off, struct device *dests,
 			       strerror(-err));
 		}
 		posix_fadvise(dests[i].fd, 0, 0, POSIX_FADV_DONTNEED);
+		device_drop_lower_caches(&dests[i]);
 		no_readahead_past_blocks(&dests[i]);
 	}
 	no_readahead_past_blocks(src);
