@@ -60,8 +60,11 @@ int main(int argc, char **argv)
 	err = kcopyd_client_create(1024, &kc);
 	if (err < 0)
 		return copy_set_abort(&cs, NULL, "kcopyd_client_create", err);
-	/* An empty source too: a job of 0 sectors calls back at once. */
-	err = kcopyd_copy(kc, &cs.from, cs.n, cs.to, 0, copy_done, &c);
+	/* An empty source too: a job of 0 sectors calls back at once.
+	 * KCOPYD_IGNORE_ERROR: a destination that fails does not stop the
+	 * copy to the others (without it the job stops at the first error,
+	 * and a destination not in write_err may lack the rest). */
+	err = kcopyd_copy(kc, &cs.from, cs.n, cs.to, KCOPYD_IGNORE_ERROR, copy_done, &c);
 	if (err < 0)
 		return copy_set_abort(&cs, kc, "kcopyd_copy", err);
 

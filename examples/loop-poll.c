@@ -72,7 +72,9 @@ int main(int argc, char **argv)
 	if (err < 0)
 		return copy_set_abort(&cs, NULL, "kcopyd_client_create_ex", err);
 	pfd = (struct pollfd){ .fd = kcopyd_client_get_fd(kc), .events = POLLIN };
-	err = kcopyd_copy_ex(kc, &cs.from, cs.n, cs.to, 0, copy_done, &job);
+	/* A destination that fails does not stop the others (dest.c says
+	 * "copied" of each one not in write_err). */
+	err = kcopyd_copy_ex(kc, &cs.from, cs.n, cs.to, KCOPYD_IGNORE_ERROR, copy_done, &job);
 	if (err < 0)
 		return copy_set_abort(&cs, kc, "kcopyd_copy_ex", err);
 

@@ -132,7 +132,10 @@ int main(int argc, char **argv)
 	uv_timer_init(loop, &p.tick);
 	p.readable.data = p.deadline.data = p.tick.data = &p;
 
-	err = kcopyd_copy_ex(p.kc, &p.cs.from, p.cs.n, p.cs.to, 0, copy_done, &p);
+	/* A destination that fails does not stop the others (dest.c says
+	 * "copied" of each one not in write_err). */
+	err = kcopyd_copy_ex(p.kc, &p.cs.from, p.cs.n, p.cs.to, KCOPYD_IGNORE_ERROR, copy_done,
+			     &p);
 	if (err < 0) {
 		fprintf(stderr, "%s: kcopyd_copy_ex: %s\n", p.cs.prog, strerror(-err));
 		p.failed = true;

@@ -120,6 +120,7 @@ if ! (need_faultfs) >/dev/null 2>&1; then
 fi
 ff_mount m -s                           # one request at a time, as a slow disk
 cp src m.back/src
+random big $((12 * M))
 for p in "${progs[@]}"; do
 	for e in "${ENGINES[@]}"; do
 		echo "== ${p##*/}, $e, faultfs"
@@ -135,6 +136,18 @@ for p in "${progs[@]}"; do
 		out_has "m/d1: copied $size bytes"
 		out_has "m/d3: copied $size bytes"
 		! grep -q "m/d2: copied" "$T/out" || fail "${p##*/} ($e): m/d2 said copied"
+
+		# A write error early in a larger copy: the others still get all
+		# of it (the jobs stopped at the first error, and the examples
+		# said "copied" of destinations that lacked the rest).
+		ff_clear m
+		rm -f m.back/d1 m.back/d2 m.back/d3
+		ff_rule m "write d2 off=64K len=4K err=EIO"
+		ex 1 big m/d1 m/d2 m/d3
+		ff_fires m 0
+		same big m.back/d1
+		same big m.back/d3
+		out_has "m/d1: copied $((12 * M)) bytes"
 
 		ff_clear m
 		ff_rule m "read src off=2M len=4K err=EIO"
