@@ -204,9 +204,14 @@ int memory_check(const struct options *o, bool engine, bool compare)
 	if (engine && cg > reserve + KCOPYD_PAGE_SIZE)
 		snprintf(fix, sizeof(fix), "--pages %llu at most",
 			 (unsigned long long)((cg - reserve) / KCOPYD_PAGE_SIZE));
+	else if (engine && o->pages > 1)
+		snprintf(fix, sizeof(fix), "a limit above %llu KiB (above %llu KiB with fewer "
+			 "--pages)%s", (unsigned long long)((pool + reserve) >> 10),
+			 (unsigned long long)((reserve + KCOPYD_PAGE_SIZE) >> 10),
+			 o->queue_depth > 64 ? ", or a smaller --queue-depth" : "");
 	else
 		snprintf(fix, sizeof(fix), "a limit above %llu KiB%s",
-			 (unsigned long long)(reserve >> 10),
+			 (unsigned long long)((pool + reserve) >> 10),
 			 engine && o->queue_depth > 64 ? ", or a smaller --queue-depth" : "");
 	if (engine)
 		snprintf(bufs, sizeof(bufs), "its %u page%s of buffers (%llu KiB)%s", o->pages,

@@ -60,7 +60,7 @@ same src d3
 in_cg "$KCOPYD" copy --no-progress --pages 1408 --queue-depth 1024 src new >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "--queue-depth 1024 in a 12 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-err_has "and 14336 KiB for the rest (with --queue-depth 1024), do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); a limit above 14336 KiB, or a smaller --queue-depth?"
+err_has "and 14336 KiB for the rest (with --queue-depth 1024), do not fit in the memory limit of its cgroup, 12288 KiB ($G/$file); a limit above 19968 KiB (above 14340 KiB with fewer --pages), or a smaller --queue-depth?"
 [ ! -e new ] || fail "the refused run created its destination"
 # In a cgroup namespace of its own (unshare -C, the hierarchy not mounted
 # again): /proc/self/cgroup says "/", and the limit is still found (it read
@@ -101,7 +101,7 @@ for engine in io_uring threads; do
 	KCOPYD_ENGINE=$engine in_cg "$KCOPYD" copy --no-progress --pages 512 --verify big50 new >"$T/out" 2>"$T/err"
 	rc=$?
 	[ "$rc" -eq 2 ] || fail "$engine: copy --verify in a 13 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-	err_has "its 512 pages of buffers (2048 KiB), the comparison's buffers (8192 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 13312 KiB ($G/$file); a limit above 14848 KiB?"
+	err_has "its 512 pages of buffers (2048 KiB), the comparison's buffers (8192 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 13312 KiB ($G/$file); a limit above 16896 KiB (above 14852 KiB with fewer --pages)?"
 	[ ! -e new ] || fail "the refused run created its destination"
 done
 # Where they fit, both run, and the copy is verified.
@@ -123,6 +123,6 @@ cg $((5 * 1024 * 1024))
 in_cg "$KCOPYD" copy --no-progress --pages 1 src new >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "a 5 MiB cgroup: exit $rc, not 2: $(cat "$T/err")"
-err_has "its 1 page of buffers (4 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 5120 KiB ($G/$file); a limit above 6656 KiB?"
+err_has "its 1 page of buffers (4 KiB), and 6656 KiB for the rest (with --queue-depth 64), do not fit in the memory limit of its cgroup, 5120 KiB ($G/$file); a limit above 6660 KiB?"
 [ ! -e new ] || fail "the refused run created its destination"
 exit 0
