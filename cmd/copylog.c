@@ -1425,11 +1425,24 @@ static int probe_writable(struct copylog *l)
 	return ret;
 }
 
+/* fsync, tried again when the file system answers EINTR (as the library
+ * does): 0 or -errno. */
+static int fsync_again(int fd)
+{
+	for (unsigned int tries = 0;; tries++) {
+		if (fsync(fd) == 0)
+			return 0;
+		if (errno != EINTR || tries >= 10)
+			return -errno;
+		usleep(1000u << (tries < 7 ? tries : 7));
+	}
+}
+
 /* fsync the log's directory: what was renamed or removed there is
  * durable.  Returns 0 or a negative errno. */
 static int sync_dir(const struct copylog *l)
 {
-	return fsync(l->dirfd) < 0 ? -errno : 0;
+	return fsync_again(l->dirfd);
 }
 
 static int write_file(struct copylog *l, const char *buf, size_t len)
@@ -1450,8 +1463,8 @@ static int write_file(struct copylog *l, const char *buf, size_t len)
 		else if (n > 0)
 			off += (size_t)n;
 	}
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
+	if (!ret)
+		ret = fsync_again(fd);
 	close(fd);
 	if (!ret && renameat(l->dirfd, tmp, l->dirfd, l->base) < 0)
 		ret = -errno;

@@ -204,9 +204,18 @@ static void file_submit(struct kcopyd_client *kc, struct kc_io *io)
 	}
 }
 
+/* An fsync the file system answers EINTR (a FUSE server may) is tried
+ * again, as the engine tries a read or write again: 10 times in a row at
+ * most, after a pause that doubles from 1 ms. */
 static int file_flush(struct block_device *bd)
 {
-	return fsync(dev_of(bd)->fd) < 0 ? -errno : 0;
+	for (unsigned int tries = 0;; tries++) {
+		if (fsync(dev_of(bd)->fd) == 0)
+			return 0;
+		if (errno != EINTR || tries >= 10)
+			return -errno;
+		usleep(1000u << (tries < 7 ? tries : 7));
+	}
 }
 
 static void file_close(struct block_device *bd)
