@@ -3087,43 +3087,51 @@ static int prepare_one(struct device *d)
 	return 0;
 }
 
-/* Create new files and extend short ones, all or none. */
 /* What a stop that cannot wait for the set-up leaves: the files made or
- * grown so far, nothing written in them. */
-static void prepare_words(const struct device *dests, unsigned int n)
+ * grown so far, nothing written in them; busy: the one being set up now
+ * (or -1), which may be; undoing: they are being put back, each may be
+ * already. */
+static void prepare_words(const struct device *dests, unsigned int n, int busy, bool undoing)
 {
 	char list[768];
 	size_t len = 0;
 
 	list[0] = 0;
 	for (unsigned int i = 0; i < n && len < sizeof(list); i++) {
+		const struct device *d = &dests[i];
+		const char *how = d->created ? "created" : d->extended ? "extended" : NULL;
 		int k;
 
-		if (!dests[i].created && !dests[i].extended)
+		if (!how && (int)i == busy && (d->kind == DEV_NEW ||
+					       (d->kind == DEV_FILE && d->need > d->size)))
+			how = d->kind == DEV_NEW ? "being created" : "being extended";
+		if (!how)
 			continue;
 		k = snprintf(list + len, sizeof(list) - len, "%s%s (%s by this run)", len ? ", " : "",
-			     dests[i].path, dests[i].created ? "created" : "extended");
+			     d->path, how);
 		if (k < 0)
 			break;
 		len += (size_t)k;
 	}
 	if (len)
-		signals_last_words("; nothing was written, but these are left as set up: %s", list);
+		signals_last_words("; nothing was written, but these %s left as set up: %s",
+				   undoing ? "may be" : "are", list);
 	else
 		signals_last_words("; nothing was written");
 }
 
+/* Create new files and extend short ones, all or none. */
 int device_prepare(struct device *dests, unsigned int n)
 {
 	signals_busy("the set-up of the destinations (an open, a create) under way");
-	prepare_words(dests, n);
 	for (unsigned int i = 0; i < n; i++) {
+		prepare_words(dests, n, (int)i, false);
 		if (prepare_one(&dests[i])) {
 			device_undo(dests, n);
 			return -1;
 		}
-		prepare_words(dests, n);
 	}
+	prepare_words(dests, n, -1, false);
 	return 0;
 }
 
@@ -3151,6 +3159,7 @@ void device_undo(struct device *dests, unsigned int n)
 		return;
 	/* A stop that cannot wait for it says what is still left. */
 	signals_busy("the undoing of the set-up of the destinations (a remove, a truncate)");
+	prepare_words(dests, n, -1, true);
 	for (unsigned int i = 0; i < n; i++) {
 		struct device *d = &dests[i];
 
@@ -3160,7 +3169,7 @@ void device_undo(struct device *dests, unsigned int n)
 			errmsg("%s: could not shrink back to %llu bytes: %s", d->path,
 			       (unsigned long long)d->size, strerror(errno));
 		d->created = d->extended = false;
-		prepare_words(dests, n);
+		prepare_words(dests, n, -1, true);
 	}
 }
 
