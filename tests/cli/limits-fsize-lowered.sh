@@ -14,7 +14,11 @@ for e in io_uring threads; do
 		rm -f d
 		KCOPYD_ENGINE=$e "$KCOPYD" copy --json --rate 8M $how src d >"$T/out" 2>"$T/err" &
 		p=$!
-		sleep 0.2
+		# Once set-up is over (it checks the limit: a lower one is
+		# refused there), which made d; not a fixed time (a loaded
+		# machine, a sanitizer build, may not be there yet).
+		i=0
+		while [ ! -e d ] && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 		prlimit --pid "$p" --fsize=$lim || { kill "$p"; fail "prlimit"; }
 		wait "$p"
 		rc=$?
