@@ -2560,29 +2560,29 @@ static int part_users(struct users *u, const char *name)
  * or share a page of d's page cache with it (d's range rounded out to
  * whole pages: a page of d's cache written holds the loop's bytes too, and
  * writes them back, or fails to be dropped, under whatever uses it)?  Not
- * fully known: taken as covering it. */
-/* Whether loop device fd (name) lies over d's range: 1, 0, or -1 when
- * what lies under it could not be followed for a system call's failure
- * (said: the limit of open files, say; not a loop device's user). */
+ * fully known: taken as covering it.  1, 0, or -1 when what lies under it
+ * could not be followed for a system call's failure (said: the limit of
+ * open files, say, not the loop device as a user). */
 static int loop_covers(const struct users *u, int fd, const char *name)
 {
 	struct device *t = calloc(1, sizeof(*t));
 	struct stat st;
 	int covers = 0;
 
-	if (!t)
-		return 0;
-	if (fstat(fd, &st) == 0) {
-		set_identity(t, fd, &st);
-		if (t->ids_full && t->ids_err) {
-			errmsg("%s: cannot tell whether /dev/%s lies over it: %s; refusing",
-			       u->d->path, name, err_text(t->ids_err));
-			covers = -1;
-		} else {
-			covers = t->ids_full ||
-				 device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
-					     MEET_PLACED | MEET_BELOW | MEET_PAGES_A);
-		}
+	if (!t || fstat(fd, &st)) {
+		errmsg("%s: cannot tell whether /dev/%s lies over it: %s; refusing", u->d->path,
+		       name, err_text(t ? errno : ENOMEM));
+		free(t);
+		return -1;
+	}
+	set_identity(t, fd, &st);
+	if (t->ids_full && t->ids_err) {
+		errmsg("%s: cannot tell whether /dev/%s lies over it: %s; refusing", u->d->path,
+		       name, err_text(t->ids_err));
+		covers = -1;
+	} else {
+		covers = t->ids_full || device_meet(u->d, u->off, u->len, t, 0, UINT64_MAX,
+						    MEET_PLACED | MEET_BELOW | MEET_PAGES_A);
 	}
 	free_dirs(t);
 	free(t);
@@ -2784,12 +2784,15 @@ static int loop_unseen_swap(void *arg, int fd, dev_t dev, const char *name)
 	struct users *u = arg;
 	char sys[PATH_MAX];
 
-	int covers = loop_covers(u, fd, name);
+	int covers;
 
+	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
+	if (!maybe_unseen_swap(fd, dev, sys))
+		return 0;
+	covers = loop_covers(u, fd, name);
 	if (covers < 0)
 		return 1;                        /* said */
-	snprintf(sys, sizeof(sys), "/sys/block/%s", name);
-	if (!covers || !maybe_unseen_swap(fd, dev, sys))
+	if (!covers)
 		return 0;
 	errmsg("%s: lies under /dev/%s, which may be swap space in use (held by the kernel, not "
 	       "mounted; /proc/swaps names swap that cannot be found here: %s); refusing to write "
@@ -3128,6 +3131,8 @@ int device_prepare(struct device *dests, unsigned int n)
 		prepare_words(dests, n, (int)i, false);
 		if (prepare_one(&dests[i])) {
 			device_undo(dests, n);
+			signals_busy(NULL);
+			signals_last_words(NULL);
 			return -1;
 		}
 	}
@@ -3163,12 +3168,14 @@ void device_undo(struct device *dests, unsigned int n)
 	for (unsigned int i = 0; i < n; i++) {
 		struct device *d = &dests[i];
 
-		if (d->created)
-			unlink(d->path);
-		else if (d->extended && ftruncate(d->fd, (off_t)d->size))
+		if (d->created && unlink(d->path))
+			errmsg("%s: could not remove it (this run created it): %s", d->path,
+			       strerror(errno));
+		else if (!d->created && d->extended && ftruncate(d->fd, (off_t)d->size))
 			errmsg("%s: could not shrink back to %llu bytes: %s", d->path,
 			       (unsigned long long)d->size, strerror(errno));
-		d->created = d->extended = false;
+		else
+			d->created = d->extended = false;
 		prepare_words(dests, n, -1, true);
 	}
 }

@@ -66,6 +66,14 @@ static int check_dest(struct zero *z, struct device *d)
 	return 0;
 }
 
+static bool any_userfs(const struct zero *z)
+{
+	for (unsigned int i = 0; i < z->n; i++)
+		if (z->dests[i].loop_userfs)
+			return true;
+	return false;
+}
+
 static int setup(struct zero *z)
 {
 	uint64_t span = z->o->length != NOT_SET ? z->o->length : (uint64_t)INT64_MAX;
@@ -86,6 +94,9 @@ static int setup(struct zero *z)
 		return -1;
 	for (unsigned int i = 0; i < z->n; i++)
 		device_warn_userfs(&z->dests[i], true, "it is read back and compared with zeros");
+	/* The read-back's buffers count, and are taken now, as copy's. */
+	if (any_userfs(z) && (memory_check(z->o, true, true) || compare_reserve()))
+		return -1;
 	if (client_setup(z->o, &z->kc))
 		return -1;
 	signals_setup_done();   /* from here on destinations change */
@@ -148,14 +159,6 @@ static uint64_t plan(struct zero *z, uint64_t *bytes)
 		*bytes += d->len;
 	}
 	return total;
-}
-
-static bool any_userfs(const struct zero *z)
-{
-	for (unsigned int i = 0; i < z->n; i++)
-		if (z->dests[i].loop_userfs)
-			return true;
-	return false;
 }
 
 /* A loop device over a file on FUSE or 9p may have lost what it was told
