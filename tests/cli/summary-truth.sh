@@ -65,7 +65,11 @@ grep -q "^failed to copy 4.00 MiB from src to $L in" "$T/out" || fail "headline:
 check_offsets "$L"
 expect 0 zero --json "$L"
 json_is 'j["destinations"][0]["status"]' ok
-grep -q "^zeroed 4.00 MiB on 1 destination" <("$KCOPYD" zero "$L") || fail "zero headline"
+# (Its output to a file, not read by grep -q from a pipe: grep ends at the
+# line it wants, and the next copy met the zero still ending, which held
+# the lock on the loop device's file: a refusal, exit 2.)
+"$KCOPYD" zero "$L" >"$T/zout" 2>&1 </dev/null
+grep -q "^zeroed 4.00 MiB on 1 destination" "$T/zout" || fail "zero headline: $(cat "$T/zout")"
 cmp -n $((4 * mib)) "$L" /dev/zero || fail "zero: not all zeros"
 [ "$(allocated t1/back)" -eq 0 ] || fail "zero allocated $(allocated t1/back) bytes of t1/back"
 expect 1 copy --json src "$L"
